@@ -1,0 +1,42 @@
+"""`Engine.tick()` with default probes against one bare `psutil.Process().memory_info()`.
+
+The floor is the cheapest useful reading a monitor can take; goal: tick <= 3x that floor.
+"""
+
+from __future__ import annotations
+
+import psutil
+
+from benchmarks.harness import Comparison, time_interleaved
+from tui_perf.engine import Engine, EngineConfig
+from tui_perf.registry import Registry
+
+
+def run(quick: bool) -> tuple[list[Comparison], dict[str, object]]:
+    engine = Engine(EngineConfig(), registry=Registry())
+    process = psutil.Process()
+
+    def tick(n: int) -> None:
+        t = engine.tick
+        for _ in range(n):
+            t()
+
+    def floor(n: int) -> None:
+        m = process.memory_info
+        for _ in range(n):
+            m()
+
+    loops, rounds = (500, 5) if quick else (5000, 15)
+    res = time_interleaved({"tick": tick, "memory_info": floor}, loops=loops, rounds=rounds)
+    ratio = res["tick"].per_op_s / res["memory_info"].per_op_s
+    return [
+        Comparison(
+            benchmark="Engine.tick() vs psutil memory_info()",
+            ours=f"{res['tick'].per_op_s * 1e6:.1f} µs",
+            peer=f"{res['memory_info'].per_op_s * 1e6:.1f} µs",
+            ratio=ratio,
+            ratio_means="time, lower is better",
+            goal="<= 3x",
+            met=ratio <= 3.0,
+        )
+    ], {"loops": loops, "rounds": rounds}

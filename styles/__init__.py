@@ -1,0 +1,1 @@
+"""TCSS styles of the dashboard (installed as tui_perf.styles)."""

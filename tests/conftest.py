@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+try:  # snapshots live in <repo>/snapshots/<test module>, not tests/__snapshots__
+    import pytest_textual_snapshot as _snapshot_plugin
+
+    class _SnapshotsInRepo(_snapshot_plugin.SVGImageExtension):  # type: ignore[misc,name-defined]
+        @classmethod
+        def dirname(cls, *, test_location):  # type: ignore[no-untyped-def]
+            return str(ROOT / "snapshots" / Path(test_location.filepath).stem)
+
+    _snapshot_plugin.SVGImageExtension = _SnapshotsInRepo
+except ImportError:  # pragma: no cover
+    pass
+
+
+@pytest.fixture
+def tmp_db(tmp_path: Path) -> Path:
+    return tmp_path / "history.db"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_data_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Never write into the real user's data directory from a test.
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg")))
+
+
+def is_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0

@@ -1,0 +1,83 @@
+"""tui-perf: a performance cockpit for Python processes.
+
+`import tui_perf` stays light: it never imports textual, plotext or aiosqlite. Public names
+are loaded on first use, so a production service pays only for what it touches.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS: dict[str, str] = {
+    "Engine": "tui_perf.engine",
+    "EngineConfig": "tui_perf.engine",
+    "Sampler": "tui_perf.sampler",
+    "Registry": "tui_perf.registry",
+    "REGISTRY": "tui_perf.registry",
+    "HistoryStore": "tui_perf.store",
+    "Retention": "tui_perf.store",
+    "Snapshot": "tui_perf.telemetry",
+    "MemorySample": "tui_perf.telemetry",
+    "GCStats": "tui_perf.telemetry",
+    "CacheStats": "tui_perf.telemetry",
+    "TierStats": "tui_perf.telemetry",
+    "PoolStats": "tui_perf.telemetry",
+    "Event": "tui_perf.telemetry",
+    "CleanupReport": "tui_perf.telemetry",
+    "RungReport": "tui_perf.telemetry",
+    "BenchResult": "tui_perf.telemetry",
+    "TuiPerfError": "tui_perf.errors",
+}
+
+__all__ = [
+    "REGISTRY",
+    "BenchResult",
+    "CacheStats",
+    "CleanupReport",
+    "Engine",
+    "EngineConfig",
+    "Event",
+    "GCStats",
+    "HistoryStore",
+    "MemorySample",
+    "PoolStats",
+    "Registry",
+    "Retention",
+    "RungReport",
+    "Sampler",
+    "Snapshot",
+    "TierStats",
+    "TuiPerfError",
+    "__version__",
+]
+
+if TYPE_CHECKING:
+    from tui_perf.engine import Engine, EngineConfig
+    from tui_perf.errors import TuiPerfError
+    from tui_perf.registry import REGISTRY, Registry
+    from tui_perf.sampler import Sampler
+    from tui_perf.store import HistoryStore, Retention
+    from tui_perf.telemetry import (
+        BenchResult,
+        CacheStats,
+        CleanupReport,
+        Event,
+        GCStats,
+        MemorySample,
+        PoolStats,
+        RungReport,
+        Snapshot,
+        TierStats,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tui_perf' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,186 @@
+"""`tui-perf` and its subcommands.
+
+Bad input gets one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from tui_perf import __version__
+from tui_perf.errors import TuiPerfError
+
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but an error is one line that says where to look, then exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="tui-perf",
+        description="A performance cockpit for Python processes.",
+        epilog="Run 'tui-perf COMMAND --help' for a command's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"tui-perf {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    snap = sub.add_parser(
+        "snapshot",
+        help="print one snapshot of a process (like a one-shot top)",
+        description="Print one snapshot of a process's memory, CPU and (for this process) GC.",
+    )
+    snap.add_argument("--pid", type=int, help="the process to read (default: this one)")
+    snap.add_argument("--json", action="store_true", help="print the snapshot as JSON")
+    snap.add_argument(
+        "--full", action="store_true", help="also read USS/PSS (walks the page tables: slower)"
+    )
+    snap.add_argument(
+        "--interval",
+        type=float,
+        default=0.2,
+        metavar="S",
+        help="seconds between the two readings that give CP%% (default 0.2)",
+    )
+    snap.add_argument("--save", action="store_true", help="also append it to the history file")
+    snap.add_argument("--history", type=Path, metavar="FILE", help="history file for --save")
+
+    hist = sub.add_parser(
+        "history",
+        help="print the memory history and events kept in the history file",
+        description="Print recent memory samples and events from the history file.",
+    )
+    hist.add_argument(
+        "--history",
+        type=Path,
+        metavar="FILE",
+        help="history file (default: the user's data directory)",
+    )
+    hist.add_argument(
+        "--last",
+        type=float,
+        default=3600.0,
+        metavar="S",
+        help="how many seconds back to show (default 3600)",
+    )
+    hist.add_argument("--json", action="store_true", help="print as JSON")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "snapshot":
+            return cmd_snapshot(args)
+        if args.command == "history":
+            return cmd_history(args)
+        return cmd_default(args)
+    except TuiPerfError as exc:
+        print(f"tui-perf: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130
+
+
+def cmd_default(args: argparse.Namespace) -> int:
+    """Until the dashboard lands, `tui-perf` shows a snapshot of itself."""
+    return cmd_snapshot(build_parser().parse_args(["snapshot"]))
+
+
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    from tui_perf.engine import Engine, EngineConfig, default_budget
+    from tui_perf.sampler import Sampler, default_probe
+
+    if args.interval < 0:
+        raise TuiPerfError(f"--interval must be 0 or more seconds, got {args.interval}")
+    if args.pid is not None and args.pid <= 0:
+        raise TuiPerfError(f"--pid must be a positive process id, got {args.pid}")
+    probe = default_probe(args.pid)
+    config = EngineConfig()
+    sampler = Sampler(
+        probe, full_info_interval=0.0 if args.full else None, budget=default_budget(config)
+    )
+    engine = Engine(config, sampler=sampler)
+    engine.tick()
+    if args.interval:
+        time.sleep(args.interval)
+    snap = engine.tick()
+    if args.save:
+        asyncio.run(_save(snap, args.history))
+    if args.json:
+        print(json.dumps(snap.to_dict(), indent=2))
+    else:
+        from rich.console import Console
+
+        from tui_perf.report import snapshot_table
+
+        Console().print(snapshot_table(snap, own=snap.pid == os.getpid()))
+    return 0
+
+
+async def _save(snap: object, path: Path | None) -> None:
+    from tui_perf.store import HistoryStore
+    from tui_perf.telemetry import Snapshot
+
+    assert isinstance(snap, Snapshot)
+    async with await HistoryStore.open(path) as store:
+        await store.add_snapshot(snap)
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from tui_perf.store import HistoryStore, MemoryPoint
+    from tui_perf.telemetry import Event
+
+    if args.last <= 0:
+        raise TuiPerfError(f"--last must be above 0 seconds, got {args.last}")
+    if args.history is not None and not args.history.exists():
+        raise TuiPerfError(f"no history file at {args.history}")
+
+    async def read() -> tuple[list[MemoryPoint], list[Event]]:
+        async with await HistoryStore.open(args.history) as store:
+            since = time.time() - args.last
+            return await store.memory_series(since), await store.events(since)
+
+    points, events = asyncio.run(read())
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "samples": [p.__dict__ if hasattr(p, "__dict__") else _row(p) for p in points],
+                    "events": [_row(e) for e in events],
+                },
+                indent=2,
+            )
+        )
+        return 0
+    from rich.console import Console
+
+    from tui_perf.report import history_tables
+
+    for table in history_tables(points, events):
+        Console().print(table)
+    return 0
+
+
+def _row(obj: object) -> dict[str, object]:
+    import dataclasses
+
+    assert dataclasses.is_dataclass(obj) and not isinstance(obj, type)
+    return dataclasses.asdict(obj)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,226 @@
+"""`Engine`: wires the sampler, the registry, the memory guard and the GC controller.
+
+`tick()` makes one `Snapshot`; given its injected clock and probes it is deterministic, which
+is what lets tests script memory, GC and cache behaviour exactly. `start()` runs ticks on a
+daemon thread; subscribers get every snapshot on that thread.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from tui_perf.errors import ConfigError
+from tui_perf.registry import REGISTRY, Registry
+from tui_perf.sampler import Clock, Sampler, cgroup_memory_limit
+from tui_perf.telemetry import CleanupReport, Event, GCStats, Snapshot
+
+if TYPE_CHECKING:
+    from tui_perf.gc_control import GCController
+    from tui_perf.memory import MemoryGuard
+
+log = logging.getLogger(__name__)
+
+Subscriber = Callable[[Snapshot], None]
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """Engine settings as data. Sizes in MiB where a person types them."""
+
+    interval: float = 1.0
+    #: seconds between USS/PSS readings; None leaves that costly probe off
+    full_info_interval: float | None = None
+    tracemalloc: bool = False
+    #: the memory budget; None means the cgroup limit, else a fraction of physical memory
+    budget_mib: float | None = None
+    budget_fraction_of_ram: float = 0.5
+    max_events: int = 1000
+
+    def __post_init__(self) -> None:
+        if not self.interval > 0:
+            raise ConfigError(f"interval must be above 0 seconds, got {self.interval}")
+        if self.budget_mib is not None and not self.budget_mib > 0:
+            raise ConfigError(f"budget_mib must be above 0, got {self.budget_mib}")
+        if not 0 < self.budget_fraction_of_ram <= 1:
+            raise ConfigError(
+                f"budget_fraction_of_ram must be in (0, 1], got {self.budget_fraction_of_ram}"
+            )
+
+
+def default_budget(config: EngineConfig) -> int:
+    """The memory budget in bytes: configured, else the cgroup limit, else a share of RAM."""
+    if config.budget_mib is not None:
+        return int(config.budget_mib * 1024 * 1024)
+    limit = cgroup_memory_limit()
+    if limit is not None:
+        return limit
+    import psutil
+
+    return int(psutil.virtual_memory().total * config.budget_fraction_of_ram)
+
+
+def read_gc_stats() -> GCStats:
+    """The interpreter's own GC counters, for engines without a `GCController`."""
+    stats = gc.get_stats()
+    return GCStats(
+        enabled=gc.isenabled(),
+        counts=tuple(gc.get_count()),
+        thresholds=tuple(gc.get_threshold()),
+        collections=tuple(s.get("collections", 0) for s in stats),
+        collected=tuple(s.get("collected", 0) for s in stats),
+        uncollectable=tuple(s.get("uncollectable", 0) for s in stats),
+        frozen=gc.get_freeze_count(),
+    )
+
+
+class Engine:
+    """One process's watcher: `tick()` makes a `Snapshot`; `start()` ticks on a thread."""
+
+    def __init__(
+        self,
+        config: EngineConfig | None = None,
+        *,
+        sampler: Sampler | None = None,
+        registry: Registry | None = None,
+        guard: MemoryGuard | None = None,
+        gc_controller: GCController | None = None,
+        clock: Clock = time.monotonic,
+        wall: Clock = time.time,
+    ) -> None:
+        self.config = config or EngineConfig()
+        self.clock = clock
+        self.wall = wall
+        self.registry = registry if registry is not None else REGISTRY
+        if sampler is None:
+            sampler = Sampler(
+                clock=clock,
+                wall=wall,
+                full_info_interval=self.config.full_info_interval,
+                tracemalloc_enabled=self.config.tracemalloc,
+                budget=default_budget(self.config),
+            )
+        self.sampler = sampler
+        self.guard = guard
+        self.gc_controller = gc_controller
+        self._seq = 0
+        self._events: deque[Event] = deque(maxlen=self.config.max_events)
+        self._cleanups: deque[CleanupReport] = deque(maxlen=16)
+        self._pending_lock = threading.Lock()
+        self._latest: Snapshot | None = None
+        self._subscribers: list[Subscriber] = []
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._pid = os.getpid()
+
+    # -- events ------------------------------------------------------------------------
+
+    def emit(self, kind: str, message: str, level: str = "info") -> Event:
+        """Record an event; it goes out with the next snapshot. Safe from any thread."""
+        event = Event(self.wall(), kind, message, level)
+        with self._pending_lock:
+            self._events.append(event)
+        return event
+
+    def add_cleanup(self, report: CleanupReport) -> None:
+        with self._pending_lock:
+            self._cleanups.append(report)
+
+    def _take_pending(self) -> tuple[tuple[Event, ...], tuple[CleanupReport, ...]]:
+        with self._pending_lock:
+            events, cleanups = tuple(self._events), tuple(self._cleanups)
+            self._events.clear()
+            self._cleanups.clear()
+        return events, cleanups
+
+    # -- ticking -----------------------------------------------------------------------
+
+    def tick(self) -> Snapshot:
+        """Sample everything once and return the snapshot (also kept as `snapshot()`)."""
+        memory = self.sampler.sample()
+        tier = "NORMAL"
+        if self.guard is not None:
+            tier = self.guard.observe(memory.rss).name
+        gc_stats: GCStats | None = None
+        if self.gc_controller is not None:
+            gc_stats = self.gc_controller.stats()
+        elif self.sampler.probe.pid == self._pid:  # another process's GC is out of reach
+            gc_stats = read_gc_stats()
+        caches = self.registry.cache_stats()
+        pools = self.registry.pool_stats()
+        events, cleanups = self._take_pending()
+        self._seq += 1
+        snap = Snapshot(
+            timestamp=memory.timestamp,
+            pid=self.sampler.probe.pid,
+            seq=self._seq,
+            memory=memory,
+            gc=gc_stats,
+            tier=tier,
+            caches=caches,
+            pools=pools,
+            events=events,
+            cleanups=cleanups,
+        )
+        self._latest = snap
+        for subscriber in list(self._subscribers):
+            try:
+                subscriber(snap)
+            except Exception:
+                log.exception("snapshot subscriber %r failed", subscriber)
+        return snap
+
+    def snapshot(self) -> Snapshot | None:
+        """The latest snapshot, or None before the first tick."""
+        return self._latest
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Call `callback(snapshot)` after every tick; returns a function that unsubscribes."""
+        self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._subscribers:
+                self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def start(self) -> None:
+        """Tick every `config.interval` seconds on a daemon thread until `stop()`."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="tui-perf-engine", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _run(self) -> None:
+        interval = self.config.interval
+        next_at = time.monotonic()
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except Exception:
+                # The engine thread lives in the user's process: it logs and carries on.
+                log.exception("engine tick failed")
+            next_at += interval
+            delay = next_at - time.monotonic()
+            if delay < 0:  # a slow tick stretches the interval instead of piling up
+                next_at = time.monotonic()
+                delay = 0
+            self._stop.wait(delay)

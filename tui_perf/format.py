@@ -1,0 +1,36 @@
+"""Pure formatting helpers shared by the CLI, the benchmarks and the dashboard."""
+
+from __future__ import annotations
+
+
+def fmt_bytes(n: int | float | None) -> str:
+    """1536 -> '1.5 KiB'; None -> '—' (not measured, which is not zero)."""
+    if n is None:
+        return "—"
+    sign = "-" if n < 0 else ""
+    value = float(abs(n))
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{sign}{value:.0f} {unit}" if unit == "B" else f"{sign}{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def fmt_percent(fraction: float | None, digits: int = 1) -> str:
+    return "—" if fraction is None else f"{fraction * 100:.{digits}f}%"
+
+
+def fmt_ms(ms: float | None) -> str:
+    if ms is None:
+        return "—"
+    if ms >= 1000:
+        return f"{ms / 1000:.2f} s"
+    if ms >= 10:
+        return f"{ms:.0f} ms"
+    if ms >= 0.1:
+        return f"{ms:.2f} ms"
+    return f"{ms * 1000:.0f} µs"
+
+
+def fmt_seconds(s: float) -> str:
+    return fmt_ms(s * 1000)

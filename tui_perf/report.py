@@ -1,0 +1,80 @@
+"""Rich tables for the command line, built from telemetry by pure functions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.table import Table
+
+from tui_perf.format import fmt_bytes, fmt_ms, fmt_percent
+from tui_perf.store import MemoryPoint
+from tui_perf.telemetry import Event, Snapshot
+
+
+def snapshot_table(snap: Snapshot, *, own: bool) -> Table:
+    """One snapshot as a two-column table, sections separated by rules."""
+    m = snap.memory
+    table = Table(
+        title=f"pid {snap.pid} · {datetime.fromtimestamp(snap.timestamp):%H:%M:%S}",
+        show_header=False,
+        title_justify="left",
+    )
+    table.add_column("what", style="bold")
+    table.add_column("value", justify="right")
+    table.add_row("RSS", fmt_bytes(m.rss))
+    table.add_row("VMS", fmt_bytes(m.vms))
+    if m.uss is not None:
+        table.add_row("USS", fmt_bytes(m.uss))
+        table.add_row("PSS", fmt_bytes(m.pss))
+    table.add_row("budget", fmt_bytes(m.budget))
+    if m.budget:
+        table.add_row("RSS / budget", fmt_percent(m.rss / m.budget))
+    table.add_row("CPU", f"{m.cpu_percent:.1f}%")
+    table.add_row("threads", str(m.num_threads))
+    table.add_row("open fds", "—" if m.open_fds is None else str(m.open_fds))
+    table.add_section()
+    g = snap.gc
+    if g is None:
+        table.add_row("GC", "[dim]not visible from outside (needs the agent)[/]")
+    else:
+        table.add_row("GC", "enabled" if g.enabled else "[yellow]disabled[/]")
+        table.add_row("thresholds", " / ".join(map(str, g.thresholds)))
+        table.add_row("counts", " / ".join(map(str, g.counts)))
+        table.add_row("collections", " / ".join(map(str, g.collections)))
+        table.add_row("collected", " / ".join(map(str, g.collected)))
+        table.add_row("uncollectable", " / ".join(map(str, g.uncollectable)))
+        table.add_row("frozen objects", str(g.frozen))
+        if g.pauses:
+            table.add_row(
+                "pause p50 / p99 / max",
+                " / ".join(fmt_ms(x) for x in (g.pause_p50_ms, g.pause_p99_ms, g.pause_max_ms)),
+            )
+    if own:
+        table.add_section()
+        table.add_row("caches", str(len(snap.caches)))
+        table.add_row("pools", str(len(snap.pools)))
+    return table
+
+
+def history_tables(points: list[MemoryPoint], events: list[Event]) -> list[Table]:
+    samples = Table(title=f"memory · {len(points)} samples", title_justify="left")
+    for col in ("time", "pid", "RSS", "peak RSS", "CPU", "tier", "resolution"):
+        samples.add_column(col, justify="right" if col not in ("time", "tier") else "left")
+    for p in points[-40:]:
+        samples.add_row(
+            f"{datetime.fromtimestamp(p.ts):%H:%M:%S}",
+            "—",
+            fmt_bytes(p.rss),
+            fmt_bytes(p.rss_max),
+            f"{p.cpu_percent:.1f}%",
+            p.tier,
+            "raw" if p.resolution == 0 else f"{p.resolution:.0f} s",
+        )
+    if not points:
+        samples.caption = "no samples in this window (record with 'tui-perf snapshot --save')"
+    log = Table(title=f"events · {len(events)}", title_justify="left")
+    for col in ("time", "kind", "level", "message"):
+        log.add_column(col)
+    for e in events[-40:]:
+        log.add_row(f"{datetime.fromtimestamp(e.timestamp):%H:%M:%S}", e.kind, e.level, e.message)
+    return [samples, log]

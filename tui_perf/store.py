@@ -1,0 +1,452 @@
+"""`HistoryStore`: snapshots, events and benchmark runs kept in SQLite through aiosqlite.
+
+- WAL with `synchronous=NORMAL`: a committed batch survives the process being killed
+  (SIGKILL included); only a power loss can take the last commits.
+- Writes are batched: rows wait in memory until `batch_rows` rows or `batch_seconds` have
+  gathered, or `flush()` / `close()`. A crash loses at most the batch not yet flushed.
+- A schema version table and ordered migrations; a file from a newer tui-perf is refused.
+- Retention: raw samples older than `raw_seconds` are folded into one row per bucket (mean
+  and max RSS), and everything older than `max_age_seconds` is deleted.
+- A file that is not SQLite, or is corrupt, is refused *before* anything is written to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from tui_perf.errors import HistoryFileError
+from tui_perf.paths import default_history_path
+from tui_perf.sampler import Clock
+from tui_perf.telemetry import Event, Snapshot
+
+if TYPE_CHECKING:
+    import aiosqlite
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+#: Ordered migrations; index i takes a database from version i to version i + 1.
+MIGRATIONS: tuple[str, ...] = (
+    # 1: samples and events.
+    """
+    CREATE TABLE samples (
+        ts REAL NOT NULL, pid INTEGER NOT NULL, rss INTEGER NOT NULL, vms INTEGER NOT NULL,
+        uss INTEGER, cpu_percent REAL NOT NULL, tier TEXT NOT NULL
+    );
+    CREATE TABLE events (ts REAL NOT NULL, kind TEXT NOT NULL, level TEXT NOT NULL,
+                         message TEXT NOT NULL);
+    """,
+    # 2: down-sampling (resolution, rss_max), GC and cache figures, benchmark runs, indexes.
+    """
+    ALTER TABLE samples ADD COLUMN resolution REAL NOT NULL DEFAULT 0;
+    ALTER TABLE samples ADD COLUMN rss_max INTEGER;
+    ALTER TABLE samples ADD COLUMN gc_pause_p99_ms REAL;
+    ALTER TABLE samples ADD COLUMN cache_hit_rate REAL;
+    UPDATE samples SET rss_max = rss;
+    CREATE INDEX samples_ts ON samples (ts);
+    CREATE INDEX events_ts ON events (ts);
+    CREATE TABLE bench_runs (
+        id INTEGER PRIMARY KEY, ts REAL NOT NULL, name TEXT NOT NULL, grp TEXT NOT NULL,
+        loops INTEGER NOT NULL, median_s REAL NOT NULL, stdev_s REAL NOT NULL,
+        run_id TEXT NOT NULL, vals TEXT NOT NULL, metadata TEXT NOT NULL
+    );
+    CREATE INDEX bench_runs_name_ts ON bench_runs (name, ts);
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """How long history is kept, as data."""
+
+    raw_seconds: float = 6 * 3600
+    bucket_seconds: float = 60.0
+    max_age_seconds: float = 30 * 86400
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryPoint:
+    """One point of a memory series; `resolution` 0 is a raw sample, else a bucket width."""
+
+    ts: float
+    rss: int
+    rss_max: int
+    vms: int
+    uss: int | None
+    cpu_percent: float
+    tier: str
+    resolution: float
+
+
+@dataclass(frozen=True, slots=True)
+class BenchRunRow:
+    ts: float
+    run_id: str
+    name: str
+    group: str
+    loops: int
+    median_s: float
+    stdev_s: float
+    values: tuple[float, ...]
+    metadata: dict[str, Any]
+
+
+def check_history_file(path: Path) -> None:
+    """Refuse, without writing, a file that cannot be read or is not SQLite."""
+    if not path.exists():
+        parent = path.parent
+        if parent.exists() and not parent.is_dir():
+            raise HistoryFileError(f"{parent} is not a directory")
+        return
+    if path.is_dir():
+        raise HistoryFileError(f"{path} is a directory, not a history file")
+    try:
+        with path.open("rb") as f:
+            header = f.read(len(SQLITE_HEADER))
+    except PermissionError as exc:
+        raise HistoryFileError(f"cannot read history file {path}: permission denied") from exc
+    except OSError as exc:
+        raise HistoryFileError(f"cannot read history file {path}: {exc.strerror}") from exc
+    if header and header != SQLITE_HEADER:
+        raise HistoryFileError(
+            f"{path} is not a tui-perf history file (not SQLite); it was left untouched"
+        )
+
+
+class HistoryStore:
+    """Batched, crash-safe history on one SQLite file. Open with `await HistoryStore.open()`."""
+
+    def __init__(
+        self,
+        db: aiosqlite.Connection,
+        path: Path,
+        *,
+        batch_rows: int,
+        batch_seconds: float,
+        retention: Retention,
+        clock: Clock,
+    ) -> None:
+        self._db = db
+        self.path = path
+        self.batch_rows = batch_rows
+        self.batch_seconds = batch_seconds
+        self.retention = retention
+        self._clock = clock
+        self._samples: list[tuple[Any, ...]] = []
+        self._events: list[tuple[Any, ...]] = []
+        self._last_flush = clock()
+        self._lock = asyncio.Lock()
+        self._closed = False
+        #: rows committed to disk so far by this store (samples + events)
+        self.rows_written = 0
+
+    @classmethod
+    async def open(
+        cls,
+        path: str | Path | None = None,
+        *,
+        batch_rows: int = 60,
+        batch_seconds: float = 5.0,
+        retention: Retention | None = None,
+        clock: Clock = time.monotonic,
+    ) -> HistoryStore:
+        """Open or create the store, migrating an older schema; raises `HistoryFileError`."""
+        import aiosqlite
+
+        path = Path(path) if path is not None else default_history_path()
+        check_history_file(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise HistoryFileError(f"cannot create {path.parent}: {exc.strerror}") from exc
+        try:
+            db = await aiosqlite.connect(path, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise HistoryFileError(f"cannot open history file {path}: {exc}") from exc
+        try:
+            await _prepare(db, path)
+        except BaseException:
+            await db.close()
+            raise
+        return cls(
+            db,
+            path,
+            batch_rows=batch_rows,
+            batch_seconds=batch_seconds,
+            retention=retention or Retention(),
+            clock=clock,
+        )
+
+    async def __aenter__(self) -> HistoryStore:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- writing -----------------------------------------------------------------------
+
+    @property
+    def pending(self) -> int:
+        """Rows waiting in memory for the next flush."""
+        return len(self._samples) + len(self._events)
+
+    async def add_snapshot(self, snap: Snapshot) -> None:
+        """Queue a snapshot's memory figures and events; flushes when a batch is full."""
+        m = snap.memory
+        hit_rates = [c.hit_rate for c in snap.caches if c.hit_rate is not None]
+        self._samples.append(
+            (
+                snap.timestamp,
+                snap.pid,
+                m.rss,
+                m.vms,
+                m.uss,
+                m.cpu_percent,
+                snap.tier,
+                0.0,
+                m.rss,
+                snap.gc.pause_p99_ms if snap.gc else None,
+                sum(hit_rates) / len(hit_rates) if hit_rates else None,
+            )
+        )
+        self._events.extend((e.timestamp, e.kind, e.level, e.message) for e in snap.events)
+        await self._maybe_flush()
+
+    async def add_event(self, event: Event) -> None:
+        self._events.append((event.timestamp, event.kind, event.level, event.message))
+        await self._maybe_flush()
+
+    async def _maybe_flush(self) -> None:
+        if (
+            self.pending >= self.batch_rows
+            or self._clock() - self._last_flush >= self.batch_seconds
+        ):
+            await self.flush()
+
+    async def flush(self) -> int:
+        """Write every queued row in one transaction; returns how many were written."""
+        async with self._lock:
+            samples, events = self._samples, self._events
+            self._samples, self._events = [], []
+            self._last_flush = self._clock()
+            if not samples and not events:
+                return 0
+            db = self._db
+            await db.execute("BEGIN")
+            try:
+                await db.executemany(
+                    "INSERT INTO samples (ts, pid, rss, vms, uss, cpu_percent, tier, resolution,"
+                    " rss_max, gc_pause_p99_ms, cache_hit_rate) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    samples,
+                )
+                await db.executemany(
+                    "INSERT INTO events (ts, kind, level, message) VALUES (?,?,?,?)", events
+                )
+                await db.execute("COMMIT")
+            except BaseException:
+                await db.execute("ROLLBACK")
+                # Keep the rows for the next attempt rather than losing them.
+                self._samples[:0], self._events[:0] = samples, events
+                raise
+            written = len(samples) + len(events)
+            self.rows_written += written
+            return written
+
+    async def add_bench_run(
+        self,
+        run_id: str,
+        name: str,
+        group: str,
+        loops: int,
+        values: Sequence[float],
+        median_s: float,
+        stdev_s: float,
+        metadata: dict[str, Any],
+        ts: float | None = None,
+    ) -> None:
+        """Write one benchmark's values at once: benchmark runs are rare and precious."""
+        await self._db.execute(
+            "INSERT INTO bench_runs (ts, run_id, name, grp, loops, median_s, stdev_s, vals,"
+            " metadata) VALUES (?,?,?,?,?,?,?,?,?)",
+            (
+                time.time() if ts is None else ts,
+                run_id,
+                name,
+                group,
+                loops,
+                median_s,
+                stdev_s,
+                json.dumps(list(values)),
+                json.dumps(metadata, sort_keys=True),
+            ),
+        )
+
+    async def close(self) -> None:
+        """Flush what is queued and close the file."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self.flush()
+        finally:
+            await self._db.close()
+
+    # -- retention ---------------------------------------------------------------------
+
+    async def apply_retention(self, now: float | None = None) -> tuple[int, int]:
+        """Fold old raw samples into buckets and delete expired rows.
+
+        Returns (raw samples folded, rows deleted for age).
+        """
+        await self.flush()
+        now = time.time() if now is None else now
+        r = self.retention
+        fold_before = now - r.raw_seconds
+        expire_before = now - r.max_age_seconds
+        db = self._db
+        async with self._lock:
+            await db.execute("BEGIN")
+            try:
+                cur = await db.execute("DELETE FROM samples WHERE ts < ?", (expire_before,))
+                deleted = cur.rowcount
+                cur = await db.execute("DELETE FROM events WHERE ts < ?", (expire_before,))
+                deleted += cur.rowcount
+                cur = await db.execute(
+                    "SELECT COUNT(*) FROM samples WHERE resolution = 0 AND ts < ?", (fold_before,)
+                )
+                row = await cur.fetchone()
+                folded = int(row[0]) if row else 0
+                # One row per (pid, bucket): mean RSS, peak RSS, the worst tier seen.
+                await db.execute(
+                    """
+                    INSERT INTO samples (ts, pid, rss, vms, uss, cpu_percent, tier, resolution,
+                                         rss_max, gc_pause_p99_ms, cache_hit_rate)
+                    SELECT CAST(ts / :b AS INTEGER) * :b, pid, CAST(AVG(rss) AS INTEGER),
+                           CAST(AVG(vms) AS INTEGER), CAST(AVG(uss) AS INTEGER),
+                           AVG(cpu_percent),
+                           CASE MAX(CASE tier WHEN 'CRITICAL' THEN 3 WHEN 'HIGH' THEN 2
+                                              WHEN 'ELEVATED' THEN 1 ELSE 0 END)
+                                WHEN 3 THEN 'CRITICAL' WHEN 2 THEN 'HIGH'
+                                WHEN 1 THEN 'ELEVATED' ELSE 'NORMAL' END,
+                           :b, MAX(rss_max), MAX(gc_pause_p99_ms), AVG(cache_hit_rate)
+                    FROM samples WHERE resolution = 0 AND ts < :before
+                    GROUP BY pid, CAST(ts / :b AS INTEGER)
+                    """,
+                    {"b": r.bucket_seconds, "before": fold_before},
+                )
+                await db.execute(
+                    "DELETE FROM samples WHERE resolution = 0 AND ts < ?", (fold_before,)
+                )
+                await db.execute("COMMIT")
+            except BaseException:
+                await db.execute("ROLLBACK")
+                raise
+        return folded, deleted
+
+    # -- queries -----------------------------------------------------------------------
+
+    async def memory_series(
+        self, start: float = 0.0, end: float = float("inf"), pid: int | None = None
+    ) -> list[MemoryPoint]:
+        await self.flush()
+        sql = (
+            "SELECT ts, rss, rss_max, vms, uss, cpu_percent, tier, resolution FROM samples"
+            " WHERE ts >= ? AND ts <= ?"
+        )
+        args: list[Any] = [start, end if end != float("inf") else 1e308]
+        if pid is not None:
+            sql += " AND pid = ?"
+            args.append(pid)
+        cur = await self._db.execute(sql + " ORDER BY ts", args)
+        return [MemoryPoint(*row) for row in await cur.fetchall()]
+
+    async def events(self, start: float = 0.0, end: float = float("inf")) -> list[Event]:
+        await self.flush()
+        cur = await self._db.execute(
+            "SELECT ts, kind, message, level FROM events WHERE ts >= ? AND ts <= ? ORDER BY ts",
+            (start, end if end != float("inf") else 1e308),
+        )
+        return [Event(*row) for row in await cur.fetchall()]
+
+    async def bench_runs(
+        self, start: float = 0.0, end: float = float("inf"), name: str | None = None
+    ) -> list[BenchRunRow]:
+        sql = (
+            "SELECT ts, run_id, name, grp, loops, median_s, stdev_s, vals, metadata"
+            " FROM bench_runs WHERE ts >= ? AND ts <= ?"
+        )
+        args: list[Any] = [start, end if end != float("inf") else 1e308]
+        if name is not None:
+            sql += " AND name = ?"
+            args.append(name)
+        cur = await self._db.execute(sql + " ORDER BY ts, id", args)
+        return [
+            BenchRunRow(ts, run_id, n, g, loops, med, sd, tuple(json.loads(vals)), json.loads(meta))
+            for ts, run_id, n, g, loops, med, sd, vals, meta in await cur.fetchall()
+        ]
+
+
+async def _prepare(db: aiosqlite.Connection, path: Path) -> None:
+    """Read the version first (a read writes nothing), then set WAL and migrate."""
+    try:
+        version = await _schema_version(db)
+    except sqlite3.DatabaseError as exc:
+        raise HistoryFileError(
+            f"{path} is corrupt or not a tui-perf history file ({exc}); it was left untouched"
+        ) from exc
+    if version > SCHEMA_VERSION:
+        raise HistoryFileError(
+            f"{path} was written by a newer tui-perf (schema {version}, this one reads up to "
+            f"{SCHEMA_VERSION}); upgrade tui-perf or use another --history file"
+        )
+    try:
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA synchronous=NORMAL")
+        await db.execute("PRAGMA busy_timeout=5000")
+        for target in range(version, SCHEMA_VERSION):
+            await db.execute("BEGIN")
+            try:
+                for statement in _statements(MIGRATIONS[target]):
+                    await db.execute(statement)
+                await db.execute("DELETE FROM schema_version")
+                await db.execute("INSERT INTO schema_version (version) VALUES (?)", (target + 1,))
+                await db.execute("COMMIT")
+            except BaseException:
+                await db.execute("ROLLBACK")
+                raise
+    except sqlite3.OperationalError as exc:
+        raise HistoryFileError(f"cannot write history file {path}: {exc}") from exc
+
+
+async def _schema_version(db: aiosqlite.Connection) -> int:
+    cur = await db.execute(
+        "SELECT name FROM sqlite_master WHERE type='table' AND name='schema_version'"
+    )
+    if await cur.fetchone() is None:
+        cur = await db.execute("SELECT COUNT(*) FROM sqlite_master")
+        row = await cur.fetchone()
+        if row and row[0]:
+            raise sqlite3.DatabaseError("it has tables but no schema_version")
+        await db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        return 0
+    cur = await db.execute("SELECT version FROM schema_version")
+    row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration script; migrations hold no semicolons inside literals."""
+    return [s.strip() for s in script.split(";") if s.strip()]

@@ -1,0 +1,345 @@
+"""The data model: frozen, slotted dataclasses that cross threads, processes and files.
+
+`Snapshot` is the one currency: the engine makes it, the agent sends it, the store keeps it
+and the panes draw it. `to_dict()` / `from_dict()` carry `FORMAT_VERSION` and round-trip
+exactly; `from_dict` checks every field against its annotation, so a malformed or newer
+dict fails with a message naming the field instead of producing a half-built object.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from tui_perf.errors import SnapshotFormatError
+
+FORMAT_VERSION = 1
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class MemorySample:
+    """One reading of a process's memory and CPU. Sizes in bytes; None where not measured."""
+
+    timestamp: float
+    rss: int
+    vms: int
+    cpu_percent: float
+    num_threads: int
+    open_fds: int | None = None
+    uss: int | None = None
+    pss: int | None = None
+    budget: int | None = None
+    traced_current: int | None = None
+    traced_peak: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GCStats:
+    """The garbage collector's state and what it cost over the last window."""
+
+    enabled: bool
+    counts: tuple[int, ...]
+    thresholds: tuple[int, ...]
+    collections: tuple[int, ...]
+    collected: tuple[int, ...]
+    uncollectable: tuple[int, ...]
+    strategy: str = "default"
+    adaptive: bool = False
+    frozen: int = 0
+    pauses: int = 0
+    pause_p50_ms: float = 0.0
+    pause_p95_ms: float = 0.0
+    pause_p99_ms: float = 0.0
+    pause_max_ms: float = 0.0
+    gc_time_fraction: float = 0.0
+    census: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TierStats:
+    """Counters of one tier (L1 memory, L2 SQLite or Redis) of one cache."""
+
+    level: str
+    kind: str
+    hits: int = 0
+    misses: int = 0
+    sets: int = 0
+    evictions: int = 0
+    expirations: int = 0
+    promotions: int = 0
+    size: int = 0
+    maxsize: int | None = None
+    bytes: int | None = None
+
+    @property
+    def lookups(self) -> int:
+        return self.hits + self.misses
+
+    @property
+    def hit_rate(self) -> float | None:
+        """Hits over lookups; None before the first lookup (not 0%: nothing was asked)."""
+        lookups = self.hits + self.misses
+        return self.hits / lookups if lookups else None
+
+
+@dataclass(frozen=True, slots=True)
+class CacheStats:
+    """One registered cache with its tiers, L1 first."""
+
+    name: str
+    tiers: tuple[TierStats, ...]
+    pinned: bool = False
+
+    @property
+    def hits(self) -> int:
+        """Lookups answered by any tier."""
+        return sum(t.hits for t in self.tiers)
+
+    @property
+    def lookups(self) -> int:
+        """Lookups made by callers: every one reaches L1 first."""
+        return self.tiers[0].lookups if self.tiers else 0
+
+    @property
+    def hit_rate(self) -> float | None:
+        lookups = self.lookups
+        return self.hits / lookups if lookups else None
+
+
+@dataclass(frozen=True, slots=True)
+class PoolStats:
+    """One registered object or connection pool."""
+
+    name: str
+    kind: str
+    in_use: int = 0
+    idle: int = 0
+    created: int = 0
+    reused: int = 0
+    requests: int = 0
+    waits: int = 0
+    wait_p95_ms: float = 0.0
+    timeouts: int = 0
+    discarded: int = 0
+    leaks: int = 0
+    errors: int = 0
+    lost: int = 0
+    max_size: int | None = None
+    healthy: bool = True
+    reason: str = ""
+
+    @property
+    def reuse_rate(self) -> float | None:
+        handed_out = self.created + self.reused
+        return self.reused / handed_out if handed_out else None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something that happened: a tier change, a strategy switch, a cleanup, an error."""
+
+    timestamp: float
+    kind: str
+    message: str
+    level: str = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class RungReport:
+    """What one rung of the cleanup ladder did, measured around it."""
+
+    name: str
+    rss_before: int
+    rss_after: int
+    freed: int
+    unit: str
+    detail: str
+    duration_s: float
+    skipped: str = ""
+
+    @property
+    def rss_released(self) -> int:
+        """Bytes the process gave back to the OS during this rung (may be negative)."""
+        return self.rss_before - self.rss_after
+
+
+@dataclass(frozen=True, slots=True)
+class CleanupReport:
+    """One run of the emergency cleanup ladder."""
+
+    timestamp: float
+    trigger: str
+    tier_before: str
+    tier_after: str
+    rss_before: int
+    rss_after: int
+    duration_s: float
+    rungs: tuple[RungReport, ...] = ()
+
+    @property
+    def rss_released(self) -> int:
+        return self.rss_before - self.rss_after
+
+
+@dataclass(frozen=True, slots=True)
+class BenchResult:
+    """Summary of one benchmark's values in one run; raw values kept in seconds per loop."""
+
+    name: str
+    group: str
+    values: tuple[float, ...]
+    loops: int
+    median_s: float
+    stdev_s: float
+    verdict: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything the dashboard draws for one moment of one process."""
+
+    timestamp: float
+    pid: int
+    seq: int
+    memory: MemorySample
+    #: None when the source cannot see the interpreter (another process, no agent)
+    gc: GCStats | None = None
+    tier: str = "NORMAL"
+    caches: tuple[CacheStats, ...] = ()
+    pools: tuple[PoolStats, ...] = ()
+    events: tuple[Event, ...] = ()
+    cleanups: tuple[CleanupReport, ...] = ()
+    bench: tuple[BenchResult, ...] = ()
+    format_version: int = field(default=FORMAT_VERSION)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict; `Snapshot.from_dict(s.to_dict()) == s`."""
+        out = _encode(self)
+        assert isinstance(out, dict)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: object) -> Snapshot:
+        """Rebuild a snapshot, checking every field; raises `SnapshotFormatError`."""
+        if not isinstance(data, dict):
+            raise SnapshotFormatError(f"snapshot: expected an object, got {_kind(data)}")
+        version = data.get("format_version")
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise SnapshotFormatError("snapshot.format_version: missing or not an integer")
+        if version > FORMAT_VERSION:
+            raise SnapshotFormatError(
+                f"snapshot.format_version: {version} is newer than this tui-perf reads "
+                f"({FORMAT_VERSION}); upgrade tui-perf"
+            )
+        if version < 1:
+            raise SnapshotFormatError(f"snapshot.format_version: {version} is not a version")
+        return decode(cls, data, "snapshot")
+
+
+def _encode(value: object) -> object:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple):
+        return [_encode(v) for v in value]
+    return value
+
+
+def to_dict(value: object) -> dict[str, Any]:
+    """Encode any telemetry dataclass as a JSON-ready dict."""
+    out = _encode(value)
+    if not isinstance(out, dict):
+        raise TypeError(f"not a dataclass: {value!r}")
+    return out
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    return {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "an object",
+    }.get(type(value), type(value).__name__)
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = typing.get_type_hints(cls)
+    return hints
+
+
+def decode(cls: type[T], data: object, path: str) -> T:
+    """Build dataclass `cls` from `data`, naming the first bad field as `path.field`."""
+    if not isinstance(data, dict):
+        raise SnapshotFormatError(f"{path}: expected an object, got {_kind(data)}")
+    hints = _hints(cls)
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        where = f"{path}.{f.name}"
+        if f.name not in data:
+            has_default = (
+                f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+            )
+            if has_default:
+                continue
+            raise SnapshotFormatError(f"{where}: missing")
+        kwargs[f.name] = _decode_value(hints[f.name], data[f.name], where)
+    unknown = set(data) - {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    if unknown:
+        raise SnapshotFormatError(f"{path}: unknown field {sorted(unknown)[0]!r}")
+    return cls(**kwargs)
+
+
+def _decode_value(hint: Any, value: object, where: str) -> object:
+    origin = typing.get_origin(hint)
+    if origin in (types.UnionType, typing.Union):
+        args = typing.get_args(hint)
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _decode_value(inner, value, where)
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise SnapshotFormatError(f"{where}: expected a list, got {_kind(value)}")
+        args = typing.get_args(hint)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_decode_value(args[0], v, f"{where}[{i}]") for i, v in enumerate(value))
+        if len(args) != len(value):
+            raise SnapshotFormatError(f"{where}: expected {len(args)} items, got {len(value)}")
+        return tuple(
+            _decode_value(a, v, f"{where}[{i}]")
+            for i, (a, v) in enumerate(zip(args, value, strict=True))
+        )
+    if dataclasses.is_dataclass(hint):
+        return decode(hint, value, where)  # type: ignore[arg-type]
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+    elif hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif hint is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if isinstance(value, float) and not math.isfinite(value):
+                raise SnapshotFormatError(f"{where}: {value} is not a finite number")
+            return float(value)
+    elif hint is str:
+        if isinstance(value, str):
+            return value
+    else:  # pragma: no cover - a field type this decoder was not taught
+        raise TypeError(f"{where}: cannot decode type {hint!r}")
+    expected = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}[hint]
+    raise SnapshotFormatError(f"{where}: expected {expected}, got {_kind(value)}")

@@ -1,0 +1,1 @@
+"""Textual widgets of the tui-perf dashboard (installed as tui_perf.widgets)."""
