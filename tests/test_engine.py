@@ -93,3 +93,67 @@ def test_bad_config_is_refused_with_the_setting_named(bad: dict[str, float]) -> 
 def test_budget_prefers_the_configured_figure() -> None:
     assert default_budget(EngineConfig(budget_mib=256)) == 256 * MiB
     assert default_budget(EngineConfig()) > 0
+
+
+def _budgeted(probe: ScriptedProbe) -> tuple[Engine, FakeClock]:
+    clock = FakeClock()
+    sampler = Sampler(probe, clock=clock, wall=clock, budget=1000 * MiB)
+    return Engine(
+        EngineConfig(), sampler=sampler, registry=Registry(), clock=clock, wall=clock
+    ), clock
+
+
+def test_tiers_and_their_events_ride_on_snapshots() -> None:
+    probe = ScriptedProbe(rss=100 * MiB)
+    probe.script([100 * MiB, 720 * MiB, 720 * MiB])
+    engine, _ = _budgeted(probe)
+    assert engine.tick().tier == "NORMAL"
+    snap = engine.tick()
+    assert snap.tier == "ELEVATED"
+    assert [e.kind for e in snap.events] == ["tier"]
+    assert engine.tick().events == ()
+
+
+def test_a_cleanup_command_returns_its_report_and_the_next_snapshot_carries_it() -> None:
+    engine, _ = _budgeted(ScriptedProbe(rss=100 * MiB))
+    result = engine.command("emergency_cleanup")
+    assert [r["name"] for r in result["rungs"]] == engine.guard.rung_names
+    snap = engine.tick()
+    assert len(snap.cleanups) == 1 and snap.cleanups[0].trigger == "manual"
+    assert any(e.kind == "cleanup" for e in snap.events)
+
+
+def test_strategy_and_adaptive_commands_change_the_controller() -> None:
+    engine, _ = _budgeted(ScriptedProbe(rss=100 * MiB))
+    assert engine.gc_controller is not None
+    engine.command("set_gc_strategy", name="balanced")
+    snap = engine.tick()
+    assert snap.gc is not None and snap.gc.strategy == "balanced"
+    engine.command("set_adaptive", on=True)  # NORMAL tier -> throughput
+    assert engine.tick().gc.strategy == "throughput"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "needle"),
+    [
+        ("explode", {}, "unknown command 'explode'"),
+        ("gc_collect", {"generation": 5}, "generation must be 0, 1 or 2"),
+        ("set_gc_strategy", {"name": "fast"}, "unknown GC strategy"),
+        ("set_adaptive", {"on": "yes"}, "on must be true or false"),
+        ("flush_cache", {"name": "nope"}, "no cache named 'nope'"),
+    ],
+)
+def test_bad_commands_are_refused_with_a_reason(
+    name: str, args: dict[str, object], needle: str
+) -> None:
+    engine, _ = _budgeted(ScriptedProbe())
+    with pytest.raises(ConfigError, match=needle):
+        engine.command(name, **args)
+
+
+def test_watching_another_process_offers_no_interpreter_commands() -> None:
+    engine, _ = _budgeted(ScriptedProbe(pid=1))
+    assert engine.gc_controller is None
+    assert engine.guard.rung_names == []
+    with pytest.raises(ConfigError, match="needs the agent"):
+        engine.command("gc_collect")

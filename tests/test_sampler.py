@@ -70,13 +70,18 @@ def test_a_process_that_exits_is_reported_as_gone(tmp_path: Path) -> None:
     import sys
 
     child = subprocess.Popen(
-        [sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE
+        [sys.executable, "-c", "print('ready', flush=True); import sys; sys.stdin.read()"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
     )
+    assert child.stdout is not None
+    assert child.stdout.readline() == b"ready\n"  # past exec: a real address space to read
     probe = default_probe(child.pid)
     assert probe.read().rss > 0
     assert child.stdin is not None
     child.stdin.close()
     child.wait()
+    child.stdout.close()
     with pytest.raises(ProcessAccessError, match="no process"):
         probe.read()
 

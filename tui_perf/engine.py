@@ -7,24 +7,24 @@ daemon thread; subscribers get every snapshot on that thread.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
+import inspect
 import logging
 import os
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import Any
 
 from tui_perf.errors import ConfigError
+from tui_perf.gc_control import GCConfig, GCController
+from tui_perf.memory import GuardConfig, MemoryGuard, Tier
 from tui_perf.registry import REGISTRY, Registry
 from tui_perf.sampler import Clock, Sampler, cgroup_memory_limit
-from tui_perf.telemetry import CleanupReport, Event, GCStats, Snapshot
-
-if TYPE_CHECKING:
-    from tui_perf.gc_control import GCController
-    from tui_perf.memory import MemoryGuard
+from tui_perf.telemetry import CleanupReport, Event, GCStats, Snapshot, to_dict
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,8 @@ class EngineConfig:
     budget_mib: float | None = None
     budget_fraction_of_ram: float = 0.5
     max_events: int = 1000
+    guard: GuardConfig = field(default_factory=GuardConfig)
+    gc: GCConfig = field(default_factory=GCConfig)
 
     def __post_init__(self) -> None:
         if not self.interval > 0:
@@ -108,8 +110,30 @@ class Engine:
                 budget=default_budget(self.config),
             )
         self.sampler = sampler
+        self._pid = os.getpid()
+        #: False when watching another process: its interpreter and heap are out of reach
+        self.local = sampler.probe.pid == self._pid
+        if guard is None:
+            budget = sampler.budget if sampler.budget else default_budget(self.config)
+            guard_config = self.config.guard
+            if not self.local:  # tiers only: the ladder would act on this process, not that
+                guard_config = dataclasses.replace(guard_config, auto_tier=None)
+            guard = MemoryGuard(
+                budget,
+                guard_config,
+                rss=lambda: self.sampler.probe.read().rss,
+                registry=self.registry,
+                clock=clock,
+                wall=wall,
+                builtin_rungs=self.local,
+            )
         self.guard = guard
-        self.gc_controller = gc_controller
+        self.gc_controller = gc_controller or (GCController(self.config.gc) if self.local else None)
+        self._installed_gc = False
+        self.guard.emit = self.emit
+        self.guard.on_cleanup = self.add_cleanup
+        if self.gc_controller is not None:
+            self.gc_controller.emit = self.emit
         self._seq = 0
         self._events: deque[Event] = deque(maxlen=self.config.max_events)
         self._cleanups: deque[CleanupReport] = deque(maxlen=16)
@@ -118,7 +142,6 @@ class Engine:
         self._subscribers: list[Subscriber] = []
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._pid = os.getpid()
 
     # -- events ------------------------------------------------------------------------
 
@@ -145,13 +168,12 @@ class Engine:
     def tick(self) -> Snapshot:
         """Sample everything once and return the snapshot (also kept as `snapshot()`)."""
         memory = self.sampler.sample()
-        tier = "NORMAL"
-        if self.guard is not None:
-            tier = self.guard.observe(memory.rss).name
+        tier = self.guard.observe(memory.rss).name
         gc_stats: GCStats | None = None
         if self.gc_controller is not None:
+            self.gc_controller.on_tier(tier)
             gc_stats = self.gc_controller.stats()
-        elif self.sampler.probe.pid == self._pid:  # another process's GC is out of reach
+        elif self.local:
             gc_stats = read_gc_stats()
         caches = self.registry.cache_stats()
         pools = self.registry.pool_stats()
@@ -192,9 +214,16 @@ class Engine:
         return unsubscribe
 
     def start(self) -> None:
-        """Tick every `config.interval` seconds on a daemon thread until `stop()`."""
+        """Tick every `config.interval` seconds on a daemon thread until `stop()`.
+
+        Also installs the GC controller (pause measurement, the configured strategy) if it
+        is not installed yet; `stop()` uninstalls what `start()` installed.
+        """
         if self._thread is not None and self._thread.is_alive():
             return
+        if self.gc_controller is not None and not self.gc_controller.installed:
+            self.gc_controller.install()
+            self._installed_gc = True
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="tui-perf-engine", daemon=True)
         self._thread.start()
@@ -204,10 +233,81 @@ class Engine:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        if self._installed_gc and self.gc_controller is not None:
+            self.gc_controller.uninstall()
+            self._installed_gc = False
+
+    # -- commands (keys in the dashboard, messages from the agent) --------------------
+
+    def command(self, command: str, /, **args: Any) -> dict[str, Any]:
+        """Run a named command; returns a JSON-ready result. Raises `ConfigError` on bad input.
+
+        emergency_cleanup, gc_collect, set_gc_strategy(name), next_gc_strategy,
+        set_adaptive(on), flush_cache(name=None), census(limit=15).
+        """
+        handler = _COMMANDS.get(command)
+        if handler is None:
+            raise ConfigError(f"unknown command {command!r}; one of {', '.join(sorted(_COMMANDS))}")
+        if not self.local:
+            raise ConfigError(f"{command} needs the agent inside the target process")
+        try:
+            inspect.signature(handler).bind(self, **args)
+        except TypeError as exc:
+            raise ConfigError(f"{command}: {exc}") from None
+        result: dict[str, Any] = handler(self, **args)
+        return result
+
+    def _cmd_emergency_cleanup(self) -> dict[str, Any]:
+        return to_dict(self.guard.emergency_cleanup())
+
+    def _cmd_gc_collect(self, generation: int = 2) -> dict[str, Any]:
+        if generation not in (0, 1, 2):
+            raise ConfigError(f"generation must be 0, 1 or 2, got {generation!r}")
+        t0 = time.perf_counter()
+        collected = gc.collect(generation)
+        ms = (time.perf_counter() - t0) * 1000
+        self.emit(
+            "gc", f"collection of generation {generation}: {collected} objects in {ms:.1f} ms"
+        )
+        return {"collected": collected, "duration_ms": ms}
+
+    def _cmd_set_gc_strategy(self, name: str) -> dict[str, Any]:
+        assert self.gc_controller is not None
+        self.gc_controller.set_strategy(name, reason="by hand")
+        return {"strategy": self.gc_controller.strategy}
+
+    def _cmd_next_gc_strategy(self) -> dict[str, Any]:
+        assert self.gc_controller is not None
+        return {"strategy": self.gc_controller.next_strategy()}
+
+    def _cmd_set_adaptive(self, on: bool) -> dict[str, Any]:
+        assert self.gc_controller is not None
+        if not isinstance(on, bool):
+            raise ConfigError(f"on must be true or false, got {on!r}")
+        self.gc_controller.set_adaptive(on)
+        if on:
+            self.gc_controller.on_tier(self.guard.tier.name)
+        return {"adaptive": on, "strategy": self.gc_controller.strategy}
+
+    def _cmd_flush_cache(self, name: str | None = None) -> dict[str, Any]:
+        caches = [c for c in self.registry.caches() if name is None or c.name == name]
+        if name is not None and not caches:
+            raise ConfigError(f"no cache named {name!r}")
+        dropped = sum(c.flush_memory() for c in caches if name is not None or not c.pinned)
+        self.emit("cache", f"flushed {dropped} entries from {len(caches)} caches")
+        return {"dropped": dropped, "caches": len(caches)}
+
+    def _cmd_census(self, limit: int = 15) -> dict[str, Any]:
+        assert self.gc_controller is not None
+        return {"census": [list(x) for x in self.gc_controller.census(limit)]}
 
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def tier(self) -> Tier:
+        return self.guard.tier
 
     def _run(self) -> None:
         interval = self.config.interval
@@ -224,3 +324,14 @@ class Engine:
                 next_at = time.monotonic()
                 delay = 0
             self._stop.wait(delay)
+
+
+_COMMANDS: dict[str, Any] = {
+    "emergency_cleanup": Engine._cmd_emergency_cleanup,
+    "gc_collect": Engine._cmd_gc_collect,
+    "set_gc_strategy": Engine._cmd_set_gc_strategy,
+    "next_gc_strategy": Engine._cmd_next_gc_strategy,
+    "set_adaptive": Engine._cmd_set_adaptive,
+    "flush_cache": Engine._cmd_flush_cache,
+    "census": Engine._cmd_census,
+}

@@ -1,0 +1,173 @@
+"""GCController against the real gc module; GC state is restored after every test."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from collections.abc import Iterator
+
+import pytest
+
+from tui_perf.errors import ConfigError
+from tui_perf.gc_control import (
+    DEFAULT_ADAPTIVE,
+    STRATEGIES,
+    GCConfig,
+    GCController,
+    Runtime,
+    cyclic_garbage_census,
+)
+
+CPY312 = Runtime((3, 12, 4), False)
+
+
+@pytest.fixture(autouse=True)
+def restore_gc() -> Iterator[None]:
+    thresholds, callbacks = gc.get_threshold(), list(gc.callbacks)
+    enabled, debug = gc.isenabled(), gc.get_debug()
+    yield
+    gc.set_threshold(*thresholds)
+    gc.callbacks[:] = callbacks
+    gc.set_debug(debug)
+    gc.unfreeze()
+    (gc.enable if enabled else gc.disable)()
+
+
+def test_install_hooks_one_callback_and_uninstall_restores_everything() -> None:
+    gc.set_threshold(700, 10, 10)
+    before = list(gc.callbacks)
+    controller = GCController(GCConfig(strategy="throughput"), runtime=CPY312)
+    controller.install()
+    assert len(gc.callbacks) == len(before) + 1
+    assert gc.get_threshold() == (49000, 10, 10)
+    controller.uninstall()
+    assert gc.callbacks == before
+    assert gc.get_threshold() == (700, 10, 10)
+
+
+@pytest.mark.parametrize(("base", "throughput"), [((700, 10, 10), 49000), ((2000, 10, 10), 140000)])
+def test_strategies_are_relative_to_the_thresholds_found_at_start(
+    base: tuple[int, int, int], throughput: int
+) -> None:
+    gc.set_threshold(*base)
+    controller = GCController(runtime=CPY312)
+    controller.install()
+    controller.set_strategy("throughput")
+    assert gc.get_threshold()[0] == throughput
+    controller.set_strategy("balanced")
+    assert gc.get_threshold()[0] == base[0] * 10
+    controller.set_strategy("strict")
+    assert gc.get_threshold()[0] == base[0] // 2
+    controller.set_strategy("default")
+    assert gc.get_threshold() == base
+
+
+def test_free_threaded_builds_never_get_lower_thresholds() -> None:
+    strict = STRATEGIES["strict"]
+    assert strict.thresholds((2000, 10, 10), Runtime((3, 13, 1), True)) == (2000, 10, 10)
+    assert strict.thresholds((2000, 10, 10), Runtime((3, 13, 1), False)) == (1000, 10, 10)
+
+
+@pytest.mark.parametrize(
+    ("version", "incremental"),
+    [((3, 13, 5), False), ((3, 14, 0), True), ((3, 14, 4), True), ((3, 14, 5), False)],
+)
+def test_incremental_gc_versions_leave_threshold2_alone(
+    version: tuple[int, int, int], incremental: bool
+) -> None:
+    runtime = Runtime(version, False)
+    assert runtime.incremental_gc is incremental
+    odd = type(STRATEGIES["default"])("odd", (1.0, 1.0, 3.0))
+    assert odd.thresholds((2000, 10, 10), runtime)[2] == (10 if incremental else 30)
+
+
+def test_pauses_are_measured_from_real_collections() -> None:
+    controller = GCController(runtime=CPY312)
+    controller.install()
+    junk = [[[] for _ in range(50)] for _ in range(2000)]
+    for _ in range(3):
+        gc.collect()
+    del junk
+    stats = controller.stats()
+    controller.uninstall()
+    assert stats.pauses >= 3
+    assert 0 < stats.pause_p50_ms <= stats.pause_p95_ms <= stats.pause_p99_ms
+    assert stats.pause_p99_ms <= stats.pause_max_ms
+    assert 0 < stats.gc_time_fraction < 1
+
+
+def test_gc_time_fraction_is_pause_time_over_the_window() -> None:
+    ticks = iter(range(0, 10**15, 1_000_000))  # each clock read: +1 ms
+    controller = GCController(GCConfig(window_s=60.0), runtime=CPY312, clock_ns=lambda: next(ticks))
+    controller.install()
+    gc.collect()
+    gc.collect()
+    controller.uninstall()
+    pauses = controller.pauses_ns()
+    assert pauses[-2:] == [1_000_000, 1_000_000]
+    assert controller.stats().gc_time_fraction == pytest.approx(sum(pauses) / 60e9)
+
+
+def test_adaptive_mode_follows_tiers_and_never_picks_strict() -> None:
+    events: list[str] = []
+    controller = GCController(GCConfig(adaptive=True), runtime=CPY312)
+    controller.emit = lambda kind, msg, level: events.append(msg)
+    controller.install()
+    seen = []
+    for tier in ("NORMAL", "ELEVATED", "HIGH", "CRITICAL", "NORMAL"):
+        controller.on_tier(tier)
+        seen.append(controller.strategy)
+    assert seen == ["throughput", "balanced", "default", "default", "throughput"]
+    assert "strict" not in DEFAULT_ADAPTIVE.values()
+    assert len(events) == 4 and "tier ELEVATED" in events[1]
+    controller.set_adaptive(False)
+    controller.on_tier("HIGH")
+    assert controller.strategy == "throughput"
+
+
+def test_next_strategy_cycles_through_all_four() -> None:
+    controller = GCController(runtime=CPY312)
+    assert [controller.next_strategy() for _ in range(4)] == [
+        "strict",
+        "throughput",
+        "balanced",
+        "default",
+    ]
+
+
+def test_unknown_strategy_is_a_clear_error() -> None:
+    with pytest.raises(ConfigError, match="unknown GC strategy 'fast'"):
+        GCConfig(strategy="fast")
+    with pytest.raises(ConfigError, match="one of throughput"):
+        GCController().set_strategy("fast")
+
+
+class Node:
+    def __init__(self) -> None:
+        self.other: Node | None = None
+
+
+def test_census_counts_the_types_left_in_cycles_and_leaves_no_trace() -> None:
+    gc.collect()
+    gc.garbage.append("kept by the program")
+    refs = []
+    for _ in range(30):
+        a, b = Node(), Node()
+        a.other, b.other = b, a
+        refs.append(weakref.ref(a))
+    del a, b
+    census = dict(cyclic_garbage_census())
+    assert census[f"{__name__}.Node"] == 60
+    assert gc.garbage == ["kept by the program"]
+    assert gc.get_debug() & gc.DEBUG_SAVEALL == 0
+    assert all(r() is None for r in refs)  # the census freed them afterwards
+    gc.garbage.clear()
+
+
+def test_freeze_after_warmup_collects_first_and_uninstall_unfreezes() -> None:
+    controller = GCController(runtime=CPY312)
+    controller.install()
+    frozen = controller.freeze_after_warmup()
+    assert frozen == gc.get_freeze_count() > 0
+    controller.uninstall()
+    assert gc.get_freeze_count() == 0

@@ -1,0 +1,314 @@
+"""`GCController`: GC strategies, adaptive switching by memory tier, and measured pauses.
+
+Pauses come from `gc.callbacks`: the callback does two `perf_counter_ns()` calls and writes
+into preallocated arrays (a ring buffer), with a re-entry guard; nothing that allocates much.
+Statistics are computed when asked, on the engine's thread, never in the callback.
+
+Strategies are relative to the thresholds read at install time, because the interpreter's
+own defaults differ (700 up to 3.12, 2000 from 3.13); `uninstall()` restores them.
+
+Lowering thresholds saves almost no memory (reference counting already frees acyclic
+garbage) and makes full-heap scans frequent exactly when the heap is largest, so `strict` is
+never the answer to CRITICAL: the cleanup ladder is. Adaptive mode maps tiers to strategies
+as configuration: NORMAL -> throughput, ELEVATED -> balanced, HIGH/CRITICAL -> default.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+import sysconfig
+import time
+from array import array
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tui_perf.errors import ConfigError
+from tui_perf.telemetry import GCStats
+
+RING = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """The interpreter facts strategies depend on; tests inject other versions."""
+
+    version: tuple[int, int, int]
+    free_threaded: bool
+
+    @classmethod
+    def current(cls) -> Runtime:
+        v = sys.version_info
+        return cls((v.major, v.minor, v.micro), bool(sysconfig.get_config_var("Py_GIL_DISABLED")))
+
+    @property
+    def incremental_gc(self) -> bool:
+        """3.14.0-3.14.4 collect incrementally: threshold2 is ignored, gen 1 does not exist."""
+        return (3, 14, 0) <= self.version <= (3, 14, 4)
+
+
+@dataclass(frozen=True, slots=True)
+class GCStrategy:
+    """Thresholds as multiples of the start-up ones, and whether to freeze after warm-up."""
+
+    name: str
+    factors: tuple[float, float, float]
+    description: str = ""
+
+    def thresholds(self, base: tuple[int, int, int], runtime: Runtime) -> tuple[int, int, int]:
+        values = [max(1, round(b * f)) for b, f in zip(base, self.factors, strict=True)]
+        if runtime.free_threaded:
+            # The free-threaded collector stops the world: never make it run more often.
+            values = [max(v, b) for v, b in zip(values, base, strict=True)]
+        if runtime.incremental_gc:
+            values[2] = base[2]  # ignored by the incremental collector: leave it alone
+        return values[0], values[1], values[2]
+
+
+STRATEGIES: dict[str, GCStrategy] = {
+    s.name: s
+    for s in (
+        GCStrategy(
+            "throughput",
+            (70.0, 1.0, 1.0),
+            description="young collections ~70x rarer: less time in GC, same heap",
+        ),
+        GCStrategy("balanced", (10.0, 1.0, 1.0), description="young collections 10x rarer"),
+        GCStrategy("default", (1.0, 1.0, 1.0), description="the interpreter's own thresholds"),
+        GCStrategy(
+            "strict",
+            (0.5, 1.0, 1.0),
+            description="young collections twice as often (saves little memory)",
+        ),
+    )
+}
+STRATEGY_ORDER = ("throughput", "balanced", "default", "strict")
+
+DEFAULT_ADAPTIVE: Mapping[str, str] = {
+    "NORMAL": "throughput",
+    "ELEVATED": "balanced",
+    "HIGH": "default",
+    "CRITICAL": "default",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class GCConfig:
+    strategy: str = "default"
+    adaptive: bool = False
+    adaptive_map: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_ADAPTIVE))
+    #: the window over which the GC time fraction and pause percentiles are computed
+    window_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        for name in (self.strategy, *self.adaptive_map.values()):
+            if name not in STRATEGIES:
+                raise ConfigError(f"unknown GC strategy {name!r}; one of {', '.join(STRATEGIES)}")
+        if self.window_s <= 0:
+            raise ConfigError(f"window_s must be above 0, got {self.window_s}")
+
+
+class GCController:
+    """Installs the pause callback, applies strategies, reports `GCStats`."""
+
+    def __init__(
+        self,
+        config: GCConfig | None = None,
+        *,
+        runtime: Runtime | None = None,
+        clock_ns: Callable[[], int] = time.perf_counter_ns,
+    ) -> None:
+        self.config = config or GCConfig()
+        self.runtime = runtime or Runtime.current()
+        self._clock_ns = clock_ns
+        self.strategy = self.config.strategy
+        self.adaptive = self.config.adaptive
+        self.installed = False
+        self.base_thresholds: tuple[int, int, int] = _threshold3()
+        self._frozen_by_us = False
+        # The ring buffer: start and end of each pause, and the generation collected.
+        self._ends = array("q", bytes(8 * RING))
+        self._durations = array("q", bytes(8 * RING))
+        self._n = 0
+        self._t0 = -1  # -1: no collection under way
+        self._in_callback = False
+        self.last_census: tuple[tuple[str, int], ...] = ()
+        self.emit: Callable[[str, str, str], object] = lambda kind, msg, level: None
+
+    # -- installing --------------------------------------------------------------------
+
+    def install(self) -> None:
+        """Read the current thresholds as the base, hook the callback, apply the strategy."""
+        if self.installed:
+            return
+        self.base_thresholds = _threshold3()
+        gc.callbacks.append(self._callback)
+        self.installed = True
+        self._apply(self.strategy)
+
+    def uninstall(self) -> None:
+        """Remove the callback and restore the thresholds read at install time."""
+        if not self.installed:
+            return
+        if self._callback in gc.callbacks:
+            gc.callbacks.remove(self._callback)
+        gc.set_threshold(*self.base_thresholds)
+        if self._frozen_by_us:
+            gc.unfreeze()
+            self._frozen_by_us = False
+        self.installed = False
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        # Runs inside every collection: keep it to clock reads and array writes.
+        if self._in_callback:
+            return
+        self._in_callback = True
+        try:
+            if phase == "start":
+                self._t0 = self._clock_ns()
+            elif self._t0 >= 0:
+                end = self._clock_ns()
+                i = self._n % RING
+                self._ends[i] = end
+                self._durations[i] = end - self._t0
+                self._n += 1
+                self._t0 = -1
+        finally:
+            self._in_callback = False
+
+    # -- strategies --------------------------------------------------------------------
+
+    def set_strategy(self, name: str, *, reason: str = "") -> None:
+        if name not in STRATEGIES:
+            raise ConfigError(f"unknown GC strategy {name!r}; one of {', '.join(STRATEGIES)}")
+        if name == self.strategy:
+            return
+        old, self.strategy = self.strategy, name
+        if self.installed:
+            self._apply(name)
+        t = STRATEGIES[name].thresholds(self.base_thresholds, self.runtime)
+        why = f" ({reason})" if reason else ""
+        self.emit("gc", f"GC strategy {old} -> {name}{why}: thresholds {t}", "info")
+
+    def next_strategy(self) -> str:
+        """Cycle to the next strategy (the dashboard's `s`); returns its name."""
+        i = STRATEGY_ORDER.index(self.strategy)
+        self.set_strategy(STRATEGY_ORDER[(i + 1) % len(STRATEGY_ORDER)], reason="by hand")
+        return self.strategy
+
+    def set_adaptive(self, on: bool) -> None:
+        if on != self.adaptive:
+            self.adaptive = on
+            self.emit("gc", f"adaptive GC {'on' if on else 'off'}", "info")
+
+    def on_tier(self, tier_name: str) -> None:
+        """Follow the memory tier when adaptive."""
+        if self.adaptive:
+            target = self.config.adaptive_map.get(tier_name)
+            if target is not None and target != self.strategy:
+                self.set_strategy(target, reason=f"tier {tier_name}")
+
+    def freeze_after_warmup(self) -> int:
+        """Call once start-up is over: collect, then freeze what survived.
+
+        Freezing moves every live object out of the collector's reach, so later full
+        collections skip the start-up heap (the optional half of `throughput`). The collect
+        comes first so that no garbage is frozen. `uninstall()` unfreezes. Returns how many
+        objects are frozen.
+        """
+        gc.collect()
+        gc.freeze()
+        self._frozen_by_us = True
+        count = gc.get_freeze_count()
+        self.emit("gc", f"froze {count} start-up objects out of the collector's reach", "info")
+        return count
+
+    def _apply(self, name: str) -> None:
+        t = STRATEGIES[name].thresholds(self.base_thresholds, self.runtime)
+        current = gc.get_threshold()
+        gc.set_threshold(*t[: max(1, len(current))])
+
+    # -- statistics --------------------------------------------------------------------
+
+    def pauses_ns(self, window_s: float | None = None) -> list[int]:
+        """Pause durations (ns) whose collections ended within the window, oldest first."""
+        n = self._n
+        count = min(n, RING)
+        idx = [(n - count + k) % RING for k in range(count)]
+        if window_s is None:
+            return [self._durations[i] for i in idx]
+        since = self._clock_ns() - int(window_s * 1e9)
+        return [self._durations[i] for i in idx if self._ends[i] >= since]
+
+    def stats(self) -> GCStats:
+        window = self.config.window_s
+        pauses = sorted(self.pauses_ns(window))
+        total_ns = sum(pauses)
+        s = gc.get_stats()
+        return GCStats(
+            enabled=gc.isenabled(),
+            counts=tuple(gc.get_count()),
+            thresholds=tuple(gc.get_threshold()),
+            collections=tuple(g.get("collections", 0) for g in s),
+            collected=tuple(g.get("collected", 0) for g in s),
+            uncollectable=tuple(g.get("uncollectable", 0) for g in s),
+            strategy=self.strategy,
+            adaptive=self.adaptive,
+            frozen=gc.get_freeze_count(),
+            pauses=self._n,
+            pause_p50_ms=_percentile(pauses, 50) / 1e6,
+            pause_p95_ms=_percentile(pauses, 95) / 1e6,
+            pause_p99_ms=_percentile(pauses, 99) / 1e6,
+            pause_max_ms=(pauses[-1] if pauses else 0) / 1e6,
+            gc_time_fraction=min(1.0, total_ns / (window * 1e9)),
+            census=self.last_census,
+        )
+
+    def census(self, limit: int = 15) -> tuple[tuple[str, int], ...]:
+        """Run `cyclic_garbage_census` and keep the result for the next `stats()`."""
+        self.last_census = cyclic_garbage_census(limit)
+        return self.last_census
+
+
+def cyclic_garbage_census(limit: int = 15) -> tuple[tuple[str, int], ...]:
+    """What kinds of objects the program leaves in reference cycles: (type, count), most first.
+
+    Collects once with `gc.DEBUG_SAVEALL` so the unreachable objects land in `gc.garbage`
+    instead of being freed, counts their types, then lets them go and collects again. Nothing
+    the program holds is touched; cycles are never "broken" by mutating user objects.
+    """
+    flags = gc.get_debug()
+    already = list(gc.garbage)  # uncollectable objects the program may be inspecting
+    gc.garbage.clear()
+    gc.set_debug(flags | gc.DEBUG_SAVEALL)
+    try:
+        gc.collect()
+        counts = Counter(_type_name(o) for o in gc.garbage)
+    finally:
+        gc.garbage.clear()
+        gc.set_debug(flags)
+        gc.garbage.extend(already)
+    gc.collect()  # free what the census held back
+    return tuple(counts.most_common(limit))
+
+
+def _type_name(obj: object) -> str:
+    t = type(obj)
+    module = t.__module__
+    return t.__qualname__ if module == "builtins" else f"{module}.{t.__qualname__}"
+
+
+def _threshold3() -> tuple[int, int, int]:
+    t = gc.get_threshold()
+    padded = (*t, *([0] * (3 - len(t))))
+    return padded[0], padded[1], padded[2]
+
+
+def _percentile(sorted_values: list[int], p: float) -> float:
+    """Nearest-rank percentile of an already sorted list; 0 for an empty one."""
+    if not sorted_values:
+        return 0.0
+    k = max(0, min(len(sorted_values) - 1, -(-len(sorted_values) * p // 100) - 1))
+    return float(sorted_values[int(k)])
