@@ -125,3 +125,14 @@ def test_the_real_sampler_reads_this_process() -> None:
     assert sample.num_threads >= 1
     assert sample.open_fds is not None and sample.open_fds >= 3
     assert os.getpid() == Sampler().probe.pid
+
+
+def test_open_fds_are_listed_at_most_every_fds_interval() -> None:
+    clock, probe = FakeClock(), ScriptedProbe()
+    sampler = Sampler(probe, clock=clock, wall=clock, fds_interval=5.0)
+    assert sampler.sample().open_fds == 9
+    probe.fds = 12
+    clock.advance(4.9)
+    assert sampler.sample().open_fds == 9
+    clock.advance(0.1)
+    assert sampler.sample().open_fds == 12

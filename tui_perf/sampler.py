@@ -7,6 +7,7 @@ Costly probes are opt-in and rate-limited:
 - USS/PSS (`memory_full_info`) walks the page tables through smaps and costs tens of ms on
   a large heap: at most every `full_info_interval` seconds (30 s by default).
 - tracemalloc slows a program 3x or more: only when asked.
+- Listing open file descriptors costs as much as the rest of a reading: every 5 s.
 """
 
 from __future__ import annotations
@@ -210,13 +211,20 @@ class Sampler:
         full_info_interval: float | None = None,
         tracemalloc_enabled: bool = False,
         budget: int | None = None,
+        fds_interval: float = 5.0,
     ) -> None:
-        """`full_info_interval=None` leaves USS/PSS off; 30.0 is a sensible opt-in value."""
+        """`full_info_interval=None` leaves USS/PSS off; 30.0 is a sensible opt-in value.
+
+        Open file descriptors are listed at most every `fds_interval` seconds: listing them
+        costs as much as the rest of a reading, and the count changes slowly.
+        """
         self.probe = probe if probe is not None else default_probe()
         self._clock = clock
         self._wall = wall
         self.full_info_interval = full_info_interval
         self.budget = budget
+        self.fds_interval = fds_interval
+        self._last_fds: tuple[float, int | None] | None = None
         self._last_cpu: tuple[float, float] | None = None
         self._last_full: tuple[float, int, int | None] | None = None
         self._tracemalloc = tracemalloc_enabled
@@ -237,6 +245,8 @@ class Sampler:
             if self._last_full is None or now - self._last_full[0] >= self.full_info_interval:
                 self._last_full = (now, *self.probe.full_info())
             _, uss, pss = self._last_full
+        if self._last_fds is None or now - self._last_fds[0] >= self.fds_interval:
+            self._last_fds = (now, self.probe.open_fds())
         traced_current = traced_peak = None
         if self._tracemalloc and tracemalloc.is_tracing():
             traced_current, traced_peak = tracemalloc.get_traced_memory()
@@ -246,7 +256,7 @@ class Sampler:
             vms=reading.vms,
             cpu_percent=cpu_percent,
             num_threads=reading.num_threads,
-            open_fds=self.probe.open_fds(),
+            open_fds=self._last_fds[1],
             uss=uss,
             pss=pss,
             budget=self.budget,

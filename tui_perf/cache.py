@@ -1,0 +1,600 @@
+"""`MultiLevelCache` and `cached`: one decorator for `def` and `async def`.
+
+A lookup tries L1 (memory), then L2 (SQLite or Redis); an L2 hit is promoted into L1. A set
+writes both. With `write_behind=True` L2 writes are queued and written in batches (on
+`batch_size`, every `flush_interval` seconds, and on `close()`): **a crash loses the writes
+still queued**, at most `batch_size` entries or `flush_interval` seconds of them. L1 never
+loses anything it was given while the process lives.
+
+Every cache joins the registry, so the engine reports it and the memory guard's ladder can
+flush its L1 (never L2 unless `flush_l2_on_pressure`, never when `pinned`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import functools
+import inspect
+import logging
+import threading
+import weakref
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
+from typing import Any, NamedTuple, TypeVar, cast, overload
+
+from tui_perf.cache_codec import Codec, JsonCodec, TamperedValueError, UndecodableValueError
+from tui_perf.cache_l2 import Item, L2Tier
+from tui_perf.cache_memory import MISSING, MemoryTier
+from tui_perf.errors import ConfigError
+from tui_perf.registry import REGISTRY, Registry
+from tui_perf.telemetry import CacheStats
+
+log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class MultiLevelCache:
+    """L1 memory over an optional L2; see the module docstring for write-behind."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        l1: MemoryTier | None = None,
+        l2: L2Tier | None = None,
+        codec: Codec | None = None,
+        key_prefix: str = "",
+        write_behind: bool = False,
+        batch_size: int = 100,
+        flush_interval: float = 1.0,
+        pinned: bool = False,
+        flush_l2_on_pressure: bool = False,
+        registry: Registry | None = None,
+    ) -> None:
+        if batch_size < 1 or flush_interval <= 0:
+            raise ConfigError("batch_size must be >= 1 and flush_interval > 0")
+        self.name = name
+        self.l1 = l1 if l1 is not None else MemoryTier()
+        self.l2 = l2
+        self.codec: Codec = codec if codec is not None else JsonCodec()
+        self.key_prefix = key_prefix
+        self.pinned = pinned
+        self.flush_l2_on_pressure = flush_l2_on_pressure
+        self.promotions = 0
+        self.errors = 0
+        self.last_error = ""
+        self._tag_keys: dict[str, set[Hashable]] = {}
+        self._key_tags: dict[Hashable, tuple[str, ...]] = {}
+        self._tag_lock = threading.Lock()
+        self.write_behind = write_behind and l2 is not None
+        self.batch_size = batch_size
+        self.flush_interval = flush_interval
+        self._pending: dict[str, Item] = {}
+        self._pending_lock = threading.Lock()
+        self._flusher: threading.Thread | None = None
+        self._closed = threading.Event()
+        if self.write_behind:
+            self._start_flusher()
+        (registry if registry is not None else REGISTRY).register_cache(self)
+
+    # -- keys --------------------------------------------------------------------------
+
+    def key_str(self, key: Hashable) -> str:
+        """The key as L2 stores it: strings as they are, anything else by its repr."""
+        return self.key_prefix + (key if isinstance(key, str) else repr(key))
+
+    # -- reads -------------------------------------------------------------------------
+
+    def get(self, key: Hashable, default: Any = None) -> Any:
+        value = self.l1.get(key)
+        if value is not MISSING:
+            return value
+        if self.l2 is None:
+            return default
+        ks = self.key_str(key)
+        pending = self._pending.get(ks)
+        data = pending[1] if pending is not None else self.l2.get(ks)
+        return self._promote(key, data, default)
+
+    async def aget(self, key: Hashable, default: Any = None) -> Any:
+        value = self.l1.get(key)
+        if value is not MISSING:
+            return value
+        if self.l2 is None:
+            return default
+        ks = self.key_str(key)
+        pending = self._pending.get(ks)
+        data = pending[1] if pending is not None else await self.l2.aget(ks)
+        return self._promote(key, data, default)
+
+    def _promote(self, key: Hashable, data: Any, default: Any) -> Any:
+        if data is MISSING:
+            return default
+        try:
+            value = self.codec.decode(data)
+        except (TamperedValueError, UndecodableValueError) as exc:
+            # Refused and treated as a miss: counted as one, and said once in the log.
+            assert self.l2 is not None
+            self.l2.hits -= 1  # type: ignore[attr-defined]
+            self.l2.misses += 1  # type: ignore[attr-defined]
+            self.errors += 1
+            self.last_error = f"{self.key_str(key)}: {exc}"
+            log.warning("cache %s: %s", self.name, self.last_error)
+            return default
+        self.l1.set(key, value)
+        self.promotions += 1
+        return value
+
+    def __contains__(self, key: Hashable) -> bool:
+        return self.l1.peek(key) is not MISSING
+
+    # -- writes ------------------------------------------------------------------------
+
+    def _item(
+        self, key: Hashable, value: Any, ttl: float | None, tags: Sequence[str]
+    ) -> Item | None:
+        self.l1.set(key, value, ttl if self.l1.policy == "tlru" else None)
+        if tags:
+            self._index_tags(key, tuple(tags))
+        if self.l2 is None:
+            return None
+        return (self.key_str(key), self.codec.encode(value), ttl, tuple(tags))
+
+    def set(
+        self, key: Hashable, value: Any, *, ttl: float | None = None, tags: Sequence[str] = ()
+    ) -> None:
+        """Store in L1 and L2. `ttl` is per item (L1 needs policy='tlru' to honour it)."""
+        if ttl is not None and self.l1.policy not in ("tlru", "ttl"):
+            raise ConfigError("a TTL per item needs an L1 with policy='tlru'")
+        item = self._item(key, value, ttl, tags)
+        if item is None:
+            return
+        assert self.l2 is not None
+        if self.write_behind:
+            if self._queue(item):
+                self.flush()
+        else:
+            self.l2.set_many([item])
+
+    async def aset(
+        self, key: Hashable, value: Any, *, ttl: float | None = None, tags: Sequence[str] = ()
+    ) -> None:
+        if ttl is not None and self.l1.policy not in ("tlru", "ttl"):
+            raise ConfigError("a TTL per item needs an L1 with policy='tlru'")
+        item = self._item(key, value, ttl, tags)
+        if item is None:
+            return
+        assert self.l2 is not None
+        if self.write_behind:
+            if self._queue(item):
+                await self.l2.aset_many(self._take_pending())
+        else:
+            await self.l2.aset_many([item])
+
+    def _queue(self, item: Item) -> bool:
+        """Queue a write-behind item; True when the batch is full."""
+        with self._pending_lock:
+            self._pending[item[0]] = item  # a newer value for a key replaces the queued one
+            return len(self._pending) >= self.batch_size
+
+    def _take_pending(self) -> list[Item]:
+        with self._pending_lock:
+            items = list(self._pending.values())
+            self._pending.clear()
+            return items
+
+    def flush(self) -> int:
+        """Write queued write-behind items to L2 now; returns how many."""
+        if self.l2 is None:
+            return 0
+        items = self._take_pending()
+        if items:
+            try:
+                self.l2.set_many(items)
+            except Exception:
+                with self._pending_lock:  # keep them for the next attempt, newer ones win
+                    for item in items:
+                        self._pending.setdefault(item[0], item)
+                raise
+        return len(items)
+
+    def _start_flusher(self) -> None:
+        ref = weakref.ref(self)
+        closed = self._closed
+        interval = self.flush_interval
+
+        def loop() -> None:
+            while not closed.wait(interval):
+                cache = ref()
+                if cache is None:
+                    return
+                try:
+                    cache.flush()
+                except Exception:
+                    log.warning("cache %s: write-behind flush failed", cache.name, exc_info=True)
+                del cache
+
+        self._flusher = threading.Thread(
+            target=loop, name=f"tui-perf-cache-{self.name}", daemon=True
+        )
+        self._flusher.start()
+        atexit.register(_flush_at_exit, ref)
+
+    # -- invalidation ------------------------------------------------------------------
+
+    def _index_tags(self, key: Hashable, tags: tuple[str, ...]) -> None:
+        with self._tag_lock:
+            for old in self._key_tags.get(key, ()):
+                self._tag_keys.get(old, set()).discard(key)
+            self._key_tags[key] = tags
+            for tag in tags:
+                self._tag_keys.setdefault(tag, set()).add(key)
+            if len(self._key_tags) > 2 * len(self.l1) + 64:  # forget keys L1 evicted
+                live = set(self.l1.keys())
+                for gone in [k for k in self._key_tags if k not in live]:
+                    for tag in self._key_tags.pop(gone):
+                        self._tag_keys.get(tag, set()).discard(gone)
+
+    def delete(self, key: Hashable) -> bool:
+        found = self.l1.delete(key)
+        if self.l2 is not None:
+            ks = self.key_str(key)
+            with self._pending_lock:
+                found = self._pending.pop(ks, None) is not None or found
+            found = self.l2.delete(ks) or found
+        return found
+
+    def invalidate_prefix(self, prefix: str) -> int:
+        """Drop every key whose L2 form (`key_str`) starts with `prefix`; returns how many."""
+        full = self.key_prefix + prefix
+        n = 0
+        for key in self.l1:
+            if self.key_str(key).startswith(full):
+                n += self.l1.delete(key)
+        if self.l2 is not None:
+            with self._pending_lock:
+                for ks in [k for k in self._pending if k.startswith(full)]:
+                    del self._pending[ks]
+            n = max(n, self.l2.delete_prefix(full))
+        return n
+
+    def invalidate_tag(self, tag: str) -> int:
+        """Drop every entry set with `tag`; returns how many."""
+        with self._tag_lock:
+            keys = self._tag_keys.pop(tag, set())
+            for key in keys:
+                self._key_tags.pop(key, None)
+        n = sum(self.l1.delete(k) for k in keys)
+        if self.l2 is not None:
+            with self._pending_lock:
+                for ks in [k for k, item in self._pending.items() if tag in item[3]]:
+                    del self._pending[ks]
+            n = max(n, self.l2.delete_tag(tag))
+        return n
+
+    def warm(self, keys: Iterable[Hashable], loader: Callable[[Hashable], Any]) -> int:
+        """Fill the cache ahead of use: `loader(key)` for each key not cached yet."""
+        n = 0
+        for key in keys:
+            if self.l1.peek(key) is MISSING:
+                self.set(key, loader(key))
+                n += 1
+        return n
+
+    async def awarm(
+        self, keys: Iterable[Hashable], loader: Callable[[Hashable], Awaitable[Any]]
+    ) -> int:
+        n = 0
+        for key in keys:
+            if self.l1.peek(key) is MISSING:
+                await self.aset(key, await loader(key))
+                n += 1
+        return n
+
+    def clear(self) -> None:
+        self.l1.clear()
+        with self._tag_lock:
+            self._tag_keys.clear()
+            self._key_tags.clear()
+        if self.l2 is not None:
+            self._take_pending()
+            if self.key_prefix:
+                self.l2.delete_prefix(self.key_prefix)
+            else:
+                self.l2.clear()
+
+    # -- the registry's side -----------------------------------------------------------
+
+    def flush_memory(self) -> int:
+        """The memory guard's rung: empty L1 (and L2 if configured); returns entries dropped."""
+        dropped = self.l1.clear()
+        if self.flush_l2_on_pressure and self.l2 is not None:
+            self.flush()
+            dropped += self.l2.delete_prefix(self.key_prefix)
+        return dropped
+
+    def stats(self) -> CacheStats:
+        tiers = [self.l1.stats()]
+        if self.l2 is not None:
+            l2 = self.l2.stats()
+            tiers.append(type(l2)(**{**_fields(l2), "promotions": self.promotions}))
+        return CacheStats(self.name, tuple(tiers), self.pinned)
+
+    def close(self) -> None:
+        """Flush write-behind items and close L2."""
+        self._closed.set()
+        if self.l2 is not None:
+            self.flush()
+            self.l2.close()
+
+    async def aclose(self) -> None:
+        self._closed.set()
+        if self.l2 is not None:
+            await self.l2.aset_many(self._take_pending())
+            await self.l2.aclose()
+            self.l2.close()
+
+
+def _fields(obj: Any) -> dict[str, Any]:
+    return {name: getattr(obj, name) for name in obj.__dataclass_fields__}
+
+
+def _flush_at_exit(ref: weakref.ref[MultiLevelCache]) -> None:
+    cache = ref()
+    if cache is not None and not cache._closed.is_set():
+        try:
+            cache.flush()
+        except Exception:
+            log.warning("cache %s: final write-behind flush failed", cache.name, exc_info=True)
+
+
+# -- the decorator ---------------------------------------------------------------------
+
+
+class CacheInfo(NamedTuple):
+    hits: int
+    misses: int
+    maxsize: int | None
+    currsize: int
+
+
+class _KwMark:
+    """Separates positional from keyword arguments in a key; its repr is stable for L2."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<kw>"
+
+
+_KW = _KwMark()
+
+
+def make_key(args: tuple[Any, ...], kwargs: dict[str, Any], typed: bool) -> tuple[Any, ...]:
+    key = args
+    if kwargs:
+        key += (_KW, *sorted(kwargs.items()))
+    if typed:
+        key += tuple(type(a) for a in args) + tuple(type(v) for v in kwargs.values())
+    return key
+
+
+class _Flight:
+    """One computation that concurrent callers of the same key wait for."""
+
+    __slots__ = ("done", "error", "value")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+
+@overload
+def cached(func: F, /) -> F: ...
+@overload
+def cached(
+    func: None = None,
+    /,
+    *,
+    cache: MultiLevelCache | None = ...,
+    name: str | None = ...,
+    maxsize: int = ...,
+    policy: str = ...,
+    ttl: float | None = ...,
+    key: Callable[..., Hashable] | None = ...,
+    typed: bool = ...,
+    l2: L2Tier | None = ...,
+    codec: Codec | None = ...,
+    registry: Registry | None = ...,
+) -> Callable[[F], F]: ...
+
+
+def cached(
+    func: F | None = None,
+    /,
+    *,
+    cache: MultiLevelCache | None = None,
+    name: str | None = None,
+    maxsize: int = 1024,
+    policy: str = "lru",
+    ttl: float | None = None,
+    key: Callable[..., Hashable] | None = None,
+    typed: bool = False,
+    l2: L2Tier | None = None,
+    codec: Codec | None = None,
+    registry: Registry | None = None,
+) -> F | Callable[[F], F]:
+    """Cache a function's results, `def` or `async def` alike.
+
+    Concurrent misses on one key compute it once: threads wait on the computing thread,
+    coroutines await one shared task. An exception is not cached: it reaches the callers
+    waiting on that computation, and the next caller computes again. `ttl` (seconds) turns
+    the L1 policy into "ttl". The wrapper has `.cache`, `.cache_info()` and `.cache_clear()`.
+    """
+
+    def decorate(fn: F) -> F:
+        qualname = f"{fn.__module__}.{fn.__qualname__}"
+        the_cache = cache
+        if the_cache is None:
+            l1_policy = "ttl" if ttl is not None and policy == "lru" else policy
+            the_cache = MultiLevelCache(
+                name or fn.__qualname__,
+                l1=MemoryTier(l1_policy, maxsize, ttl=ttl),
+                l2=l2,
+                codec=codec,
+                key_prefix=f"{qualname}:",
+                registry=registry,
+            )
+        if inspect.iscoroutinefunction(fn):
+            wrapper = _async_wrapper(fn, the_cache, key, typed)
+        else:
+            wrapper = _sync_wrapper(fn, the_cache, key, typed)
+        functools.update_wrapper(wrapper, fn)
+        c = the_cache
+        wrapper.cache = c  # type: ignore[attr-defined]
+        wrapper.cache_info = lambda: _info(c)  # type: ignore[attr-defined]
+        wrapper.cache_clear = c.clear  # type: ignore[attr-defined]
+        return cast(F, wrapper)
+
+    return decorate(func) if func is not None else decorate
+
+
+def _info(cache: MultiLevelCache) -> CacheInfo:
+    stats = cache.stats()
+    return CacheInfo(stats.hits, stats.lookups - stats.hits, stats.tiers[0].maxsize, len(cache.l1))
+
+
+def _key_builder(
+    key: Callable[..., Hashable] | None, typed: bool
+) -> Callable[[tuple[Any, ...], dict[str, Any]], Hashable]:
+    if key is not None:
+        return lambda args, kwargs: key(*args, **kwargs)
+    return lambda args, kwargs: make_key(args, kwargs, typed)
+
+
+def _sync_wrapper(
+    fn: Callable[..., Any], cache: MultiLevelCache, key: Callable[..., Hashable] | None, typed: bool
+) -> Callable[..., Any]:
+    build = _key_builder(key, typed)
+    plain = key is None and not typed  # a call without kwargs is keyed by its args tuple
+    flights: dict[Hashable, _Flight] = {}
+    flights_lock = threading.Lock()
+    l1 = cache.l1
+
+    def miss(k: Hashable, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        value = cache.get(k, MISSING)
+        if value is not MISSING:
+            return value
+        with flights_lock:
+            flight = flights.get(k)
+            leader = flight is None
+            if flight is None:
+                flight = flights[k] = _Flight()
+        if not leader:
+            flight.done.wait()
+            if flight.error is not None:
+                raise flight.error
+            return flight.value
+        try:
+            value = l1.peek(k)  # another thread may have finished just before we led
+            if value is MISSING:
+                value = fn(*args, **kwargs)
+                cache.set(k, value)
+            flight.value = value
+            return value
+        except BaseException as exc:
+            flight.error = exc
+            raise
+        finally:
+            with flights_lock:
+                del flights[k]
+            flight.done.set()
+
+    fast = l1.fast_lookup()
+    if fast is None:
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            k = args if plain and not kwargs else build(args, kwargs)
+            return miss(k, args, kwargs)
+
+        return wrapper
+
+    # The hit path, where speed is the point: a dict read (plus an LRU move) with locals
+    # bound, no lock and no extra frames; anything else goes through `miss`.
+    data, touch = fast
+
+    if touch is None:
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            k = args if plain and not kwargs else build(args, kwargs)
+            try:
+                value = data[k]
+            except KeyError:
+                return miss(k, args, kwargs)
+            l1.hits += 1
+            return value
+
+        return wrapper
+
+    def lru_wrapper(*args: Any, **kwargs: Any) -> Any:
+        k = args if plain and not kwargs else build(args, kwargs)
+        try:
+            value = data[k]
+        except KeyError:
+            return miss(k, args, kwargs)
+        try:  # noqa: SIM105 - contextlib.suppress costs a frame on the hit path
+            touch(k)
+        except KeyError:  # evicted by another thread between the two reads: still a hit
+            pass
+        l1.hits += 1
+        return value
+
+    return lru_wrapper
+
+
+def _async_wrapper(
+    fn: Callable[..., Awaitable[Any]],
+    cache: MultiLevelCache,
+    key: Callable[..., Hashable] | None,
+    typed: bool,
+) -> Callable[..., Any]:
+    build = _key_builder(key, typed)
+    plain = key is None and not typed
+    tasks: dict[Hashable, asyncio.Task[Any]] = {}
+    l1 = cache.l1
+
+    async def compute(k: Hashable, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        value = await fn(*args, **kwargs)
+        await cache.aset(k, value)
+        return value
+
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        k = args if plain and not kwargs else build(args, kwargs)
+        value = l1.get(k)
+        if value is not MISSING:
+            return value
+        if cache.l2 is not None:
+            value = await cache.aget(k, MISSING)
+            if value is not MISSING:
+                return value
+        task = tasks.get(k)
+        if task is None or task.get_loop() is not asyncio.get_running_loop():
+            value = l1.peek(k)
+            if value is not MISSING:
+                return value
+            task = asyncio.ensure_future(compute(k, args, kwargs))
+            tasks[k] = task
+
+            def forget(t: asyncio.Task[Any], k: Hashable = k) -> None:
+                if tasks.get(k) is t:
+                    del tasks[k]
+                if not t.cancelled():
+                    t.exception()  # retrieved here too, so a lone failure is not "never seen"
+
+            task.add_done_callback(forget)
+        # shield: one caller giving up (cancelled) does not cancel the others' computation
+        return await asyncio.shield(task)
+
+    return wrapper

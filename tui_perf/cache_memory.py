@@ -1,0 +1,195 @@
+"""The L1 tier: a cachetools policy with counters for hits, misses, evictions, expirations.
+
+Policies: lru, lfu, fifo, rr, ttl (one TTL for all) and tlru (a TTL per item). `maxsize`
+counts entries, or bytes when `getsizeof` is given (for example `sys.getsizeof`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Hashable, Iterator
+from typing import Any
+
+import cachetools
+
+from tui_perf.errors import ConfigError
+from tui_perf.telemetry import TierStats
+
+MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING"})()
+
+_POLICIES: dict[str, type[cachetools.Cache[Any, Any]]] = {
+    "lru": cachetools.LRUCache,
+    "lfu": cachetools.LFUCache,
+    "fifo": cachetools.FIFOCache,
+    "rr": cachetools.RRCache,
+    "ttl": cachetools.TTLCache,
+    "tlru": cachetools.TLRUCache,
+}
+
+
+def _counting(base: type[cachetools.Cache[Any, Any]]) -> type[cachetools.Cache[Any, Any]]:
+    """A subclass of `base` that counts what it evicts and what expires."""
+
+    class Counting(base):  # type: ignore[valid-type,misc]
+        evictions = 0
+        expirations = 0
+        _expiring = False
+
+        def popitem(self) -> tuple[Any, Any]:
+            item = super().popitem()
+            if not self._expiring:
+                self.evictions += 1
+            return item  # type: ignore[no-any-return]
+
+        def expire(self, time: float | None = None) -> list[tuple[Any, Any]]:
+            self._expiring = True
+            try:
+                expired = super().expire(time)
+            finally:
+                self._expiring = False
+            self.expirations += len(expired)
+            return expired  # type: ignore[no-any-return]
+
+    Counting.__name__ = f"Counting{base.__name__}"
+    return Counting
+
+
+_COUNTING: dict[str, Any] = {name: _counting(cls) for name, cls in _POLICIES.items()}
+
+
+class MemoryTier:
+    """An in-process cache tier. Thread-safe: every operation holds one lock."""
+
+    level = "L1"
+
+    def __init__(
+        self,
+        policy: str = "lru",
+        maxsize: int = 1024,
+        *,
+        ttl: float | None = None,
+        getsizeof: Callable[[Any], int] | None = None,
+        timer: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if policy not in _POLICIES:
+            raise ConfigError(f"unknown cache policy {policy!r}; one of {', '.join(_POLICIES)}")
+        if maxsize < 1:
+            raise ConfigError(f"maxsize must be at least 1, got {maxsize}")
+        if policy == "ttl" and (ttl is None or ttl <= 0):
+            raise ConfigError("the ttl policy needs ttl > 0 seconds")
+        self.policy = policy
+        self.default_ttl = ttl
+        self.by_bytes = getsizeof is not None
+        self._next_ttl: float | None = None
+        cls = _COUNTING[policy]
+        self.cache: cachetools.Cache[Any, Any]
+        if policy == "ttl":
+            self.cache = cls(maxsize, ttl, timer=timer, getsizeof=getsizeof)
+        elif policy == "tlru":
+            self.cache = cls(maxsize, self._ttu, timer=timer, getsizeof=getsizeof)
+        else:
+            self.cache = cls(maxsize, getsizeof=getsizeof)
+        self.lock = threading.RLock()
+        self.hits = self.misses = self.sets = 0
+
+    def _ttu(self, key: Any, value: Any, now: float) -> float:
+        ttl = self._next_ttl if self._next_ttl is not None else self.default_ttl
+        return now + ttl if ttl is not None else float("inf")
+
+    def get(self, key: Hashable) -> Any:
+        """The value, or `MISSING`; counts a hit or a miss."""
+        with self.lock:
+            try:
+                value = self.cache[key]
+            except KeyError:
+                self.misses += 1
+                return MISSING
+            self.hits += 1
+            return value
+
+    def peek(self, key: Hashable) -> Any:
+        """The value or `MISSING`, without counting or touching recency."""
+        with self.lock:
+            if key in self.cache:
+                return self.cache[key]
+            return MISSING
+
+    def set(self, key: Hashable, value: Any, ttl: float | None = None) -> None:
+        """Store `value`; `ttl` per item needs the tlru policy. Too big for the tier: skipped."""
+        if ttl is not None and self.policy != "tlru":
+            raise ConfigError("a TTL per item needs policy='tlru'")
+        with self.lock:
+            self._next_ttl = ttl
+            try:
+                self.cache[key] = value
+            except ValueError:  # larger than the whole tier: not cached, not an error
+                return
+            finally:
+                self._next_ttl = None
+            self.sets += 1
+
+    def delete(self, key: Hashable) -> bool:
+        with self.lock:
+            try:
+                del self.cache[key]
+            except KeyError:
+                return False
+            return True
+
+    def keys(self) -> list[Any]:
+        with self.lock:
+            return list(self.cache.keys())
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.keys())
+
+    def __len__(self) -> int:
+        return len(self.cache)
+
+    def clear(self) -> int:
+        """Drop everything; returns how many entries were dropped."""
+        with self.lock:
+            n = len(self.cache)
+            self.cache.clear()
+            return n
+
+    def stats(self) -> TierStats:
+        c = self.cache
+        with self.lock:
+            expire = getattr(c, "expire", None)
+            if expire is not None:
+                expire()  # count what has expired by now, not at the next write
+            return TierStats(
+                level=self.level,
+                kind=self.policy,
+                hits=self.hits,
+                misses=self.misses,
+                sets=self.sets,
+                evictions=c.evictions,  # type: ignore[attr-defined]
+                expirations=c.expirations,  # type: ignore[attr-defined]
+                size=len(c),
+                maxsize=int(c.maxsize),
+                bytes=int(c.currsize) if self.by_bytes else None,
+            )
+
+    def fast_lookup(self) -> tuple[dict[Any, Any], Callable[[Any], None] | None] | None:
+        """The storage dict and recency hook for a lock-free hit path, where safe.
+
+        cachetools keeps its entries in a plain dict and LRU order in an OrderedDict, both
+        name-mangled. For lru, fifo and rr a hit is a dict read (plus move_to_end for lru),
+        each one atomic under the GIL, so `cached` can skip two Python frames and the lock
+        per hit. Other policies (lfu counts, ttl checks time) return None: use `get`. If a
+        cachetools release renames these, this returns None and the public path is used.
+        """
+        if self.policy not in ("lru", "fifo", "rr"):
+            return None
+        data = getattr(self.cache, "_Cache__data", None)
+        if not isinstance(data, dict):
+            return None
+        if self.policy != "lru":
+            return data, None
+        order = getattr(self.cache, "_LRUCache__order", None)
+        if order is None or not hasattr(order, "move_to_end"):
+            return None
+        return data, order.move_to_end
