@@ -29,7 +29,7 @@ _POLICIES: dict[str, type[cachetools.Cache[Any, Any]]] = {
 
 
 def _counting(base: type[cachetools.Cache[Any, Any]]) -> type[cachetools.Cache[Any, Any]]:
-    """A subclass of `base` that counts what it evicts and what expires."""
+    """A subclass of `base` that counts what it evicts and, for timed caches, what expires."""
 
     class Counting(base):  # type: ignore[valid-type,misc]
         evictions = 0
@@ -42,14 +42,19 @@ def _counting(base: type[cachetools.Cache[Any, Any]]) -> type[cachetools.Cache[A
                 self.evictions += 1
             return item  # type: ignore[no-any-return]
 
-        def expire(self, time: float | None = None) -> list[tuple[Any, Any]]:
-            self._expiring = True
-            try:
-                expired = super().expire(time)
-            finally:
-                self._expiring = False
-            self.expirations += len(expired)
-            return expired  # type: ignore[no-any-return]
+    if hasattr(base, "expire"):
+
+        class CountingTimed(Counting):
+            def expire(self, time: float | None = None) -> list[tuple[Any, Any]]:
+                self._expiring = True
+                try:
+                    expired = super().expire(time)
+                finally:
+                    self._expiring = False
+                self.expirations += len(expired)
+                return expired  # type: ignore[no-any-return]
+
+        Counting = CountingTimed  # type: ignore[misc]
 
     Counting.__name__ = f"Counting{base.__name__}"
     return Counting
@@ -140,6 +145,10 @@ class MemoryTier:
     def keys(self) -> list[Any]:
         with self.lock:
             return list(self.cache.keys())
+
+    def __contains__(self, key: Hashable) -> bool:
+        with self.lock:
+            return key in self.cache
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self.keys())

@@ -22,6 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from tui_perf.connection_pool import ConnectionPool
 from tui_perf.errors import HistoryFileError
 from tui_perf.paths import default_history_path
 from tui_perf.sampler import Clock
@@ -126,7 +127,7 @@ class HistoryStore:
 
     def __init__(
         self,
-        db: aiosqlite.Connection,
+        pool: ConnectionPool,
         path: Path,
         *,
         batch_rows: int,
@@ -134,7 +135,7 @@ class HistoryStore:
         retention: Retention,
         clock: Clock,
     ) -> None:
-        self._db = db
+        self._pool = pool
         self.path = path
         self.batch_rows = batch_rows
         self.batch_seconds = batch_seconds
@@ -159,25 +160,33 @@ class HistoryStore:
         clock: Clock = time.monotonic,
     ) -> HistoryStore:
         """Open or create the store, migrating an older schema; raises `HistoryFileError`."""
-        import aiosqlite
-
         path = Path(path) if path is not None else default_history_path()
         check_history_file(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise HistoryFileError(f"cannot create {path.parent}: {exc.strerror}") from exc
+        pool = ConnectionPool(
+            path,
+            min_size=0,
+            max_size=2,
+            acquire_timeout=5.0,
+            setup=_pragmas,
+            name=f"history {path.name}",
+        )
         try:
-            db = await aiosqlite.connect(path, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise HistoryFileError(f"cannot open history file {path}: {exc}") from exc
-        try:
-            await _prepare(db, path)
+            async with pool.connection() as db:
+                await _prepare(db, path)
+        except sqlite3.DatabaseError as exc:
+            await pool.close()
+            raise HistoryFileError(
+                f"{path} is corrupt or not a tui-perf history file ({exc}); it was left untouched"
+            ) from exc
         except BaseException:
-            await db.close()
+            await pool.close()
             raise
         return cls(
-            db,
+            pool,
             path,
             batch_rows=batch_rows,
             batch_seconds=batch_seconds,
@@ -244,20 +253,10 @@ class HistoryStore:
             self._last_flush = self._clock()
             if not samples and not events:
                 return 0
-            db = self._db
-            await db.execute("BEGIN")
             try:
-                await db.executemany(
-                    "INSERT INTO samples (ts, pid, rss, vms, uss, cpu_percent, tier, resolution,"
-                    " rss_max, gc_pause_p99_ms, cache_hit_rate) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    samples,
-                )
-                await db.executemany(
-                    "INSERT INTO events (ts, kind, level, message) VALUES (?,?,?,?)", events
-                )
-                await db.execute("COMMIT")
+                async with self._pool.connection() as db:
+                    await _insert_batch(db, samples, events)
             except BaseException:
-                await db.execute("ROLLBACK")
                 # Keep the rows for the next attempt rather than losing them.
                 self._samples[:0], self._events[:0] = samples, events
                 raise
@@ -278,21 +277,22 @@ class HistoryStore:
         ts: float | None = None,
     ) -> None:
         """Write one benchmark's values at once: benchmark runs are rare and precious."""
-        await self._db.execute(
-            "INSERT INTO bench_runs (ts, run_id, name, grp, loops, median_s, stdev_s, vals,"
-            " metadata) VALUES (?,?,?,?,?,?,?,?,?)",
-            (
-                time.time() if ts is None else ts,
-                run_id,
-                name,
-                group,
-                loops,
-                median_s,
-                stdev_s,
-                json.dumps(list(values)),
-                json.dumps(metadata, sort_keys=True),
-            ),
-        )
+        async with self._pool.connection() as db:
+            await db.execute(
+                "INSERT INTO bench_runs (ts, run_id, name, grp, loops, median_s, stdev_s, vals,"
+                " metadata) VALUES (?,?,?,?,?,?,?,?,?)",
+                (
+                    time.time() if ts is None else ts,
+                    run_id,
+                    name,
+                    group,
+                    loops,
+                    median_s,
+                    stdev_s,
+                    json.dumps(list(values)),
+                    json.dumps(metadata, sort_keys=True),
+                ),
+            )
 
     async def close(self) -> None:
         """Flush what is queued and close the file."""
@@ -302,7 +302,7 @@ class HistoryStore:
         try:
             await self.flush()
         finally:
-            await self._db.close()
+            await self._pool.close()
 
     # -- retention ---------------------------------------------------------------------
 
@@ -316,8 +316,7 @@ class HistoryStore:
         r = self.retention
         fold_before = now - r.raw_seconds
         expire_before = now - r.max_age_seconds
-        db = self._db
-        async with self._lock:
+        async with self._lock, self._pool.connection() as db:
             await db.execute("BEGIN")
             try:
                 cur = await db.execute("DELETE FROM samples WHERE ts < ?", (expire_before,))
@@ -370,16 +369,19 @@ class HistoryStore:
         if pid is not None:
             sql += " AND pid = ?"
             args.append(pid)
-        cur = await self._db.execute(sql + " ORDER BY ts", args)
-        return [MemoryPoint(*row) for row in await cur.fetchall()]
+        async with self._pool.connection() as db, db.execute(sql + " ORDER BY ts", args) as cur:
+            return [MemoryPoint(*row) for row in await cur.fetchall()]
 
     async def events(self, start: float = 0.0, end: float = float("inf")) -> list[Event]:
         await self.flush()
-        cur = await self._db.execute(
-            "SELECT ts, kind, message, level FROM events WHERE ts >= ? AND ts <= ? ORDER BY ts",
-            (start, end if end != float("inf") else 1e308),
-        )
-        return [Event(*row) for row in await cur.fetchall()]
+        async with (
+            self._pool.connection() as db,
+            db.execute(
+                "SELECT ts, kind, message, level FROM events WHERE ts >= ? AND ts <= ? ORDER BY ts",
+                (start, end if end != float("inf") else 1e308),
+            ) as cur,
+        ):
+            return [Event(*row) for row in await cur.fetchall()]
 
     async def bench_runs(
         self, start: float = 0.0, end: float = float("inf"), name: str | None = None
@@ -392,11 +394,37 @@ class HistoryStore:
         if name is not None:
             sql += " AND name = ?"
             args.append(name)
-        cur = await self._db.execute(sql + " ORDER BY ts, id", args)
+        async with self._pool.connection() as db, db.execute(sql + " ORDER BY ts, id", args) as cur:
+            rows = await cur.fetchall()
         return [
             BenchRunRow(ts, run_id, n, g, loops, med, sd, tuple(json.loads(vals)), json.loads(meta))
-            for ts, run_id, n, g, loops, med, sd, vals, meta in await cur.fetchall()
+            for ts, run_id, n, g, loops, med, sd, vals, meta in rows
         ]
+
+
+async def _insert_batch(
+    db: aiosqlite.Connection, samples: list[tuple[Any, ...]], events: list[tuple[Any, ...]]
+) -> None:
+    await db.execute("BEGIN")
+    try:
+        await db.executemany(
+            "INSERT INTO samples (ts, pid, rss, vms, uss, cpu_percent, tier, resolution,"
+            " rss_max, gc_pause_p99_ms, cache_hit_rate) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            samples,
+        )
+        await db.executemany(
+            "INSERT INTO events (ts, kind, level, message) VALUES (?,?,?,?)", events
+        )
+        await db.execute("COMMIT")
+    except BaseException:
+        await db.execute("ROLLBACK")
+        raise
+
+
+async def _pragmas(db: aiosqlite.Connection) -> None:
+    # Per connection; journal_mode=WAL is set once by _prepare, after the file is checked.
+    await db.execute("PRAGMA synchronous=NORMAL")
+    await db.execute("PRAGMA busy_timeout=5000")
 
 
 async def _prepare(db: aiosqlite.Connection, path: Path) -> None:

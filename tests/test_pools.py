@@ -1,0 +1,262 @@
+"""ObjectPool and the aiosqlite ConnectionPool, on real threads and real SQLite files."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.scripted import FakeClock, MiB
+from tui_perf.connection_pool import ConnectionPool
+from tui_perf.memory import MemoryGuard
+from tui_perf.pools import ObjectPool, PoolError, PoolTimeout
+from tui_perf.registry import Registry
+
+
+class Buffer:
+    def __init__(self) -> None:
+        self.data: list[int] = []
+
+
+def pool(**kw: object) -> ObjectPool[Buffer]:
+    return ObjectPool(Buffer, registry=Registry(), name="buffers", **kw)  # type: ignore[arg-type]
+
+
+def test_objects_are_reused_and_reset() -> None:
+    p = pool(reset=lambda b: b.data.clear())
+    with p.acquire() as first:
+        first.data.append(1)
+    with p.acquire() as second:
+        assert second is first and second.data == []
+    stats = p.stats()
+    assert (stats.created, stats.reused, stats.reuse_rate) == (1, 1, 0.5)
+
+
+def test_max_idle_bounds_what_is_kept() -> None:
+    p = pool(max_idle=1)
+    a, b = p.get(), p.get()
+    p.put(a)
+    p.put(b)
+    assert p.idle == 1
+
+
+def test_exhaustion_times_out_with_a_clear_error_and_marks_the_pool_unhealthy() -> None:
+    p = pool(max_size=1)
+    held = p.get()
+    with pytest.raises(PoolTimeout, match=r"no object free within 0.05 s \(1 in use"):
+        p.get(timeout=0.05)
+    stats = p.stats()
+    assert (stats.timeouts, stats.waits, stats.healthy) == (1, 1, False)
+    assert "timeouts" in stats.reason
+    p.put(held)
+
+
+def test_a_waiter_gets_the_object_another_thread_returns() -> None:
+    p = pool(max_size=1)
+    held = p.get()
+    got: list[Buffer] = []
+    waiting = threading.Thread(target=lambda: got.append(p.get(timeout=10)))
+    waiting.start()
+    with p._cond:  # wait until the other thread is really waiting
+        assert p._cond.wait_for(lambda: p.waits == 1, 10)
+    p.put(held)
+    waiting.join(10)
+    assert got == [held]
+    assert p.stats().wait_p95_ms > 0
+
+
+def test_validation_discards_broken_objects() -> None:
+    p = pool(validate=lambda b: not b.data)
+    b = p.get()
+    b.data.append(1)  # "broken": validate will refuse it
+    p.put(b)
+    fresh = p.get()
+    assert fresh is not b and p.stats().discarded == 1
+
+
+def test_a_leaked_object_is_counted_with_where_it_was_acquired() -> None:
+    p = pool()
+    obj = p.get()  # acquired on this line
+    line = test_a_leaked_object_is_counted_with_where_it_was_acquired.__code__.co_firstlineno + 2
+    del obj
+    gc.collect()
+    stats = p.stats()
+    assert stats.leaks == 1 and stats.in_use == 0 and not stats.healthy
+    assert f"test_pools.py:{line} in test_a_leaked_object" in stats.reason
+
+
+def test_an_abandoned_acquire_block_returns_its_object_rather_than_leaking() -> None:
+    p = pool()
+    cm = p.acquire()
+    cm.__enter__()
+    del cm  # closing the generator runs its finally: the object goes back
+    gc.collect()
+    assert (p.leaks, p.in_use, p.idle) == (0, 0, 1)
+
+
+def test_double_release_and_foreign_objects_are_errors() -> None:
+    p = pool()
+    obj = p.get()
+    p.put(obj)
+    with pytest.raises(PoolError, match="released twice, or from another pool"):
+        p.put(obj)
+    with pytest.raises(PoolError):
+        p.put(Buffer())
+
+
+def test_the_ladder_drains_idle_objects_but_never_ones_in_use() -> None:
+    registry = Registry()
+    p = ObjectPool(Buffer, registry=registry, name="p")
+    in_use = p.get()
+    idle = [p.get() for _ in range(3)]
+    for b in idle:
+        p.put(b)
+    guard = MemoryGuard(1000 * MiB, rss=lambda: 100 * MiB, registry=registry, clock=FakeClock())
+    report = guard.emergency_cleanup()
+    drained = next(r for r in report.rungs if r.name == "drain pools")
+    assert drained.freed == 3
+    assert p.in_use == 1 and p.idle == 0
+    p.put(in_use)  # still ours to return
+    assert p.idle == 1
+
+
+def test_a_factory_that_fails_frees_its_slot() -> None:
+    def broken() -> Buffer:
+        raise OSError("no more")
+
+    p = ObjectPool(broken, max_size=1, registry=Registry())
+    for _ in range(2):
+        with pytest.raises(OSError):
+            p.get(timeout=0.01)
+    assert p.stats().errors == 2 and p.in_use == 0
+
+
+# -- ConnectionPool ------------------------------------------------------------------
+
+
+def run(coro: object) -> object:
+    return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+def test_connections_are_reused_and_queries_work(tmp_path: Path) -> None:
+    async def main() -> None:
+        p = await ConnectionPool(tmp_path / "db.sqlite", max_size=2, registry=Registry()).open()
+        async with p.connection() as db:
+            await db.execute("CREATE TABLE t (x)")
+        for _ in range(5):
+            async with p.connection() as db:
+                await db.execute("INSERT INTO t VALUES (1)")
+        async with p.connection() as db, db.execute("SELECT COUNT(*) FROM t") as cur:
+            assert (await cur.fetchone()) == (5,)
+        stats = p.stats()
+        assert (stats.created, stats.requests, stats.reused) == (1, 7, 7)
+        await p.close()
+
+    run(main())
+
+
+def test_exhaustion_times_out(tmp_path: Path) -> None:
+    async def main() -> None:
+        p = await ConnectionPool(
+            tmp_path / "db.sqlite", max_size=1, acquire_timeout=0.05, registry=Registry()
+        ).open()
+        async with p.connection():
+            with pytest.raises(PoolTimeout, match=r"no connection free within 0.05 s"):
+                async with p.connection():
+                    pass
+        assert not p.stats().healthy
+        await p.close()
+
+    run(main())
+
+
+def test_a_connection_closed_under_the_pool_is_replaced(tmp_path: Path) -> None:
+    async def main() -> None:
+        p = await ConnectionPool(tmp_path / "db.sqlite", registry=Registry()).open()
+        async with p.connection() as db:
+            first = db
+        await first.close()  # dies while idle
+        async with p.connection() as db, db.execute("SELECT 1") as cur:
+            assert db is not first
+            assert (await cur.fetchone()) == (1,)
+        stats = p.stats()
+        assert (stats.lost, stats.created) == (1, 2)
+        await p.close()
+
+    run(main())
+
+
+def test_old_connections_are_recycled(tmp_path: Path) -> None:
+    clock = FakeClock()
+
+    async def main() -> None:
+        p = await ConnectionPool(
+            tmp_path / "db.sqlite", max_age=60, clock=clock, registry=Registry()
+        ).open()
+        async with p.connection() as db:
+            first = db
+        clock.advance(61)
+        async with p.connection() as db:
+            assert db is not first
+        assert p.recycled == 1
+        await p.close()
+
+    run(main())
+
+
+def test_an_open_transaction_is_rolled_back_on_return(tmp_path: Path) -> None:
+    async def main() -> None:
+        p = await ConnectionPool(tmp_path / "db.sqlite", registry=Registry()).open()
+        async with p.connection() as db:
+            await db.execute("CREATE TABLE t (x)")
+        async with p.connection() as db:
+            await db.execute("BEGIN")
+            await db.execute("INSERT INTO t VALUES (1)")
+        async with p.connection() as db:
+            assert not db.in_transaction
+            async with db.execute("SELECT COUNT(*) FROM t") as cur:
+                assert (await cur.fetchone()) == (0,)
+        await p.close()
+
+    run(main())
+
+
+def test_reconnects_with_backoff_until_the_file_can_be_opened(tmp_path: Path) -> None:
+    path = tmp_path / "later" / "db.sqlite"
+    delays: list[float] = []
+
+    async def fake_sleep(delay: float) -> None:
+        delays.append(delay)
+        if len(delays) == 3:
+            path.parent.mkdir()  # the volume comes back
+
+    async def main() -> None:
+        p = ConnectionPool(path, sleep=fake_sleep, backoff=(0.1, 0.3), registry=Registry())
+        await p.open()
+        async with p.connection() as db, db.execute("SELECT 1") as cur:
+            assert (await cur.fetchone()) == (1,)
+        assert p.stats().errors == 3
+        await p.close()
+
+    run(main())
+    assert delays == [0.1, 0.2, 0.3]
+
+
+def test_gives_up_with_the_reason_after_the_timeout(tmp_path: Path) -> None:
+    async def no_wait(delay: float) -> None:
+        await asyncio.sleep(0)
+
+    async def main() -> None:
+        p = ConnectionPool(
+            tmp_path / "missing" / "db.sqlite",
+            acquire_timeout=0.05,
+            sleep=no_wait,
+            registry=Registry(),
+        )
+        with pytest.raises(PoolTimeout, match=r"cannot open .*unable to open database file"):
+            await p.open()
+
+    run(main())

@@ -1,0 +1,309 @@
+"""`ConnectionPool`: aiosqlite connections with health checks, recycling and reconnects.
+
+- `min_size` connections opened up front, at most `max_size`; `acquire` waits up to
+  `acquire_timeout` for one to come free.
+- Before hand-out: a connection older than `max_age` is recycled, and a `SELECT 1` ping
+  finds one that died (closed under us, file gone); a dead one is counted as lost and
+  replaced.
+- On return: an open transaction is rolled back, so the next user starts clean.
+- When the file cannot be opened (its directory missing, a lock, a full disk) connecting is
+  retried with exponential backoff until the acquire timeout. A file that is not a database
+  fails at once: waiting will not fix it.
+
+Stats follow psycopg_pool's `get_stats()`: requests, waiting, wait ms, errors, connections
+made and lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import sqlite3
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tui_perf.errors import ConfigError
+from tui_perf.pools import PoolTimeout, percentile
+from tui_perf.registry import REGISTRY, Registry
+from tui_perf.telemetry import PoolStats
+
+if TYPE_CHECKING:
+    import aiosqlite
+
+log = logging.getLogger(__name__)
+_names = itertools.count(1)
+
+
+class _Conn:
+    __slots__ = ("born", "db")
+
+    def __init__(self, db: aiosqlite.Connection, born: float) -> None:
+        self.db = db
+        self.born = born
+
+
+class ConnectionPool:
+    """A pool of aiosqlite connections to one SQLite file."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        min_size: int = 1,
+        max_size: int = 4,
+        acquire_timeout: float = 5.0,
+        max_age: float = 3600.0,
+        ping: bool = True,
+        setup: Callable[[aiosqlite.Connection], Awaitable[None]] | None = None,
+        name: str | None = None,
+        backoff: tuple[float, float] = (0.05, 2.0),
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        registry: Registry | None = None,
+    ) -> None:
+        if not 0 <= min_size <= max_size or max_size < 1:
+            raise ConfigError(
+                f"need 0 <= min_size <= max_size and max_size >= 1, got {min_size} and {max_size}"
+            )
+        self.path = Path(path)
+        self.name = name or f"sqlite-{next(_names)}"
+        self.kind = "aiosqlite"
+        self.min_size, self.max_size = min_size, max_size
+        self.acquire_timeout = acquire_timeout
+        self.max_age = max_age
+        self.ping = ping
+        self._setup = setup
+        self._backoff = backoff
+        self._sleep = sleep
+        self._clock = clock
+        self._idle: deque[_Conn] = deque()
+        self._size = 0  # open connections, idle or in use, plus slots being opened
+        self._in_use = 0
+        self._cond: asyncio.Condition | None = None
+        self._closed = False
+        self.requests = self.waiting = self.timeouts = self.errors = 0
+        self.made = self.lost = self.recycled = self.reused = 0
+        self._born: dict[int, float] = {}  # id(connection) -> when it was opened
+        self.last_error = ""
+        self._wait_ms: deque[float] = deque(maxlen=1000)
+        (registry if registry is not None else REGISTRY).register_pool(self)
+
+    def _condition(self) -> asyncio.Condition:
+        if self._cond is None:
+            self._cond = asyncio.Condition()
+        return self._cond
+
+    async def open(self) -> ConnectionPool:
+        """Open `min_size` connections now (so a bad path fails here, not at first use)."""
+        conns = [
+            await self._reserve_and_connect(time.monotonic() + self.acquire_timeout)
+            for _ in range(self.min_size)
+        ]
+        async with self._condition():
+            self._idle.extend(conns)
+        return self
+
+    async def _connect(self) -> _Conn:
+        import aiosqlite
+
+        db = await aiosqlite.connect(self.path, isolation_level=None)
+        try:
+            if self._setup is not None:
+                await self._setup(db)
+        except BaseException:
+            await db.close()
+            raise
+        self.made += 1
+        return _Conn(db, self._clock())
+
+    async def _reserve_and_connect(self, deadline: float) -> _Conn:
+        async with self._condition():
+            self._size += 1
+        try:
+            return await self._connect_with_backoff(deadline)
+        except BaseException:
+            async with self._condition():
+                self._size -= 1
+                self._condition().notify()
+            raise
+
+    async def _connect_with_backoff(self, deadline: float) -> _Conn:
+        delay, cap = self._backoff
+        while True:
+            try:
+                return await self._connect()
+            except sqlite3.DatabaseError as exc:
+                self.errors += 1
+                if not isinstance(exc, sqlite3.OperationalError):
+                    # Not a database, or a malformed one: waiting will not fix that.
+                    self.last_error = f"{self.path}: {exc}"
+                    raise
+                self.last_error = f"cannot open {self.path}: {exc}"
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise PoolTimeout(
+                        f"pool {self.name}: {self.last_error} "
+                        f"(gave up after {self.acquire_timeout:g} s)"
+                    ) from exc
+                log.info("pool %s: %s; retrying in %.2f s", self.name, self.last_error, delay)
+                await self._sleep(min(delay, remaining))
+                delay = min(delay * 2, cap)
+            except OSError as exc:
+                self.errors += 1
+                self.last_error = f"cannot open {self.path}: {exc}"
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise PoolTimeout(
+                        f"pool {self.name}: {self.last_error} "
+                        f"(gave up after {self.acquire_timeout:g} s)"
+                    ) from exc
+                log.info("pool %s: %s; retrying in %.2f s", self.name, self.last_error, delay)
+                await self._sleep(min(delay, remaining))
+                delay = min(delay * 2, cap)
+
+    async def _healthy(self, conn: _Conn) -> bool:
+        if self._clock() - conn.born >= self.max_age:
+            self.recycled += 1
+            await _close_quietly(conn.db)
+            return False
+        if not self.ping:
+            return True
+        try:
+            await conn.db.execute("SELECT 1")
+            return True
+        except Exception as exc:  # closed under us, I/O error, thread gone
+            self.lost += 1
+            self.last_error = f"connection lost: {exc!r}"
+            await _close_quietly(conn.db)
+            return False
+
+    async def _get(self) -> aiosqlite.Connection:
+        if self._closed:
+            raise ConfigError(f"pool {self.name} is closed")
+        self.requests += 1
+        cond = self._condition()
+        deadline = time.monotonic() + self.acquire_timeout
+        waited_from: float | None = None
+        conn: _Conn | None = None
+        async with cond:
+            while not self._idle and self._size >= self.max_size:
+                if waited_from is None:
+                    waited_from = time.monotonic()
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self.timeouts += 1
+                    self._wait_ms.append((time.monotonic() - waited_from) * 1000)
+                    raise PoolTimeout(
+                        f"pool {self.name}: no connection free within "
+                        f"{self.acquire_timeout:g} s ({self._in_use} in use)"
+                    )
+                self.waiting += 1
+                try:
+                    await asyncio.wait_for(cond.wait(), remaining)
+                except TimeoutError:
+                    pass
+                finally:
+                    self.waiting -= 1
+            if self._idle:
+                conn = self._idle.pop()
+            else:
+                self._size += 1  # a slot for a new connection, opened outside the lock
+            self._in_use += 1
+        try:
+            if conn is not None:
+                if await self._healthy(conn):
+                    self.reused += 1
+                else:
+                    conn = None  # keep the slot, open a fresh connection in it
+            if conn is None:
+                conn = await self._connect_with_backoff(deadline)
+        except BaseException:
+            async with cond:
+                self._size -= 1
+                self._in_use -= 1
+                cond.notify()
+            raise
+        if waited_from is not None:
+            self._wait_ms.append((time.monotonic() - waited_from) * 1000)
+        self._born[id(conn.db)] = conn.born
+        return conn.db
+
+    async def _put(self, db: aiosqlite.Connection) -> None:
+        born = self._born.pop(id(db), self._clock())
+        keep = not self._closed
+        if keep and db.in_transaction:
+            try:
+                await db.rollback()
+            except Exception:
+                keep = False
+        cond = self._condition()
+        async with cond:
+            self._in_use -= 1
+            if keep:
+                self._idle.append(_Conn(db, born))
+            else:
+                self._size -= 1
+            cond.notify()
+        if not keep:
+            await _close_quietly(db)
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[aiosqlite.Connection]:
+        """`async with pool.connection() as db:` — returned (and rolled back) on exit."""
+        db = await self._get()
+        try:
+            yield db
+        finally:
+            await self._put(db)
+
+    async def close(self) -> None:
+        """Close idle connections now; in-use ones close as they come back."""
+        self._closed = True
+        cond = self._condition()
+        async with cond:
+            idle = list(self._idle)
+            self._idle.clear()
+            self._size -= len(idle)
+            cond.notify_all()
+        for conn in idle:
+            await _close_quietly(conn.db)
+
+    def drain(self) -> int:
+        """The memory guard's rung. Connections close on their own thread: not from here."""
+        return 0
+
+    def stats(self) -> PoolStats:
+        healthy, reason = True, ""
+        if self._closed:
+            healthy, reason = False, "closed"
+        elif self.timeouts:
+            healthy, reason = False, f"{self.timeouts} acquire timeouts"
+        elif self.errors and self._size == 0:
+            healthy, reason = False, self.last_error
+        return PoolStats(
+            name=self.name,
+            kind=self.kind,
+            in_use=self._in_use,
+            idle=len(self._idle),
+            created=self.made,
+            reused=self.reused,
+            requests=self.requests,
+            waits=self.waiting,
+            wait_p95_ms=percentile(self._wait_ms, 95),
+            timeouts=self.timeouts,
+            errors=self.errors,
+            lost=self.lost,
+            max_size=self.max_size,
+            healthy=healthy,
+            reason=reason,
+        )
+
+
+async def _close_quietly(db: aiosqlite.Connection) -> None:
+    with suppress(Exception):
+        await db.close()

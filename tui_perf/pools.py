@@ -1,0 +1,267 @@
+"""`ObjectPool`: reuse expensive objects, and see what the pool is doing.
+
+Stats a person needs at a glance (after psycopg_pool's `get_stats()`): created, reused and
+the reuse rate, in use, idle, waits and the 95th percentile wait, timeouts, objects
+discarded by validation, and leaks. A leak is an object garbage-collected while checked out;
+a weakref finalizer notices it and records where it was acquired (the way SQLAlchemy warns
+about connections that were never returned). Objects that cannot be weakly referenced
+(ints, plain tuples) are pooled too, but their leaks cannot be seen.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import sys
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, Generic, TypeVar
+
+from tui_perf.errors import ConfigError, TuiPerfError
+from tui_perf.registry import REGISTRY, Registry
+from tui_perf.telemetry import PoolStats
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+_names = itertools.count(1)
+
+
+class PoolTimeout(TuiPerfError, TimeoutError):
+    """No object came free within the timeout."""
+
+
+class PoolError(TuiPerfError):
+    """Misuse of a pool: releasing twice, or an object that did not come from it."""
+
+
+def percentile(values: list[float] | deque[float], p: float) -> float:
+    """Nearest-rank percentile; 0.0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, -(-len(ordered) * p // 100) - 1))
+    return float(ordered[int(k)])
+
+
+class _Lease:
+    __slots__ = ("finalizer", "where")
+
+    def __init__(self, where: str, finalizer: Any) -> None:
+        self.where = where
+        self.finalizer = finalizer
+
+
+class ObjectPool(Generic[T]):
+    """A thread-safe pool. `with pool.acquire() as obj:` or `obj = pool.get(); pool.put(obj)`."""
+
+    def __init__(
+        self,
+        factory: Callable[[], T],
+        *,
+        max_idle: int = 16,
+        max_size: int | None = None,
+        reset: Callable[[T], object] | None = None,
+        validate: Callable[[T], bool] | None = None,
+        name: str | None = None,
+        track_leaks: bool = True,
+        registry: Registry | None = None,
+    ) -> None:
+        if max_idle < 0:
+            raise ConfigError(f"max_idle must be 0 or more, got {max_idle}")
+        if max_size is not None and max_size < 1:
+            raise ConfigError(f"max_size must be at least 1, got {max_size}")
+        self.name = name or f"pool-{next(_names)}"
+        self.kind = "object"
+        self._factory = factory
+        self._reset = reset
+        self._validate = validate
+        self.max_idle = max_idle
+        self.max_size = max_size
+        self.track_leaks = track_leaks
+        self._idle: deque[T] = deque()
+        self._leases: dict[int, _Lease] = {}
+        self._cond = threading.Condition()
+        self.created = self.reused = self.requests = self.waits = self.timeouts = 0
+        self.discarded = self.leaks = self.errors = 0
+        self.last_leak = ""
+        self._wait_ms: deque[float] = deque(maxlen=1000)
+        (registry if registry is not None else REGISTRY).register_pool(self)
+
+    # -- checking out and in -----------------------------------------------------------
+
+    def get(self, timeout: float | None = None) -> T:
+        """Take an idle object or make one; with `max_size` reached, wait up to `timeout`."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        waited_from: float | None = None
+        with self._cond:
+            self.requests += 1
+            while True:
+                while self._idle:
+                    obj = self._idle.pop()  # LIFO: the warmest object first
+                    if self._validate is not None and not self._is_valid(obj):
+                        self.discarded += 1
+                        continue
+                    self.reused += 1
+                    return self._lease(obj, waited_from)
+                if self.max_size is None or len(self._leases) < self.max_size:
+                    break
+                if waited_from is None:
+                    waited_from = time.monotonic()
+                    self.waits += 1
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    self.timeouts += 1
+                    self._wait_ms.append((time.monotonic() - waited_from) * 1000)
+                    raise PoolTimeout(
+                        f"pool {self.name}: no object free within {timeout:g} s "
+                        f"({len(self._leases)} in use, max_size {self.max_size})"
+                    )
+                self._cond.wait(remaining)
+            # Reserve the slot before creating outside the lock (a factory may be slow).
+            placeholder = object()
+            self._leases[id(placeholder)] = _Lease("", None)
+        try:
+            obj = self._factory()
+        except BaseException:
+            with self._cond:
+                del self._leases[id(placeholder)]
+                self.errors += 1
+                self._cond.notify()
+            raise
+        with self._cond:
+            del self._leases[id(placeholder)]
+            self.created += 1
+            return self._lease(obj, waited_from)
+
+    def _is_valid(self, obj: T) -> bool:
+        assert self._validate is not None
+        try:
+            return bool(self._validate(obj))
+        except Exception:
+            return False
+
+    def _lease(self, obj: T, waited_from: float | None) -> T:
+        if waited_from is not None:
+            self._wait_ms.append((time.monotonic() - waited_from) * 1000)
+        where = ""
+        finalizer = None
+        if self.track_leaks:
+            where = _caller()
+            try:
+                finalizer = weakref.finalize(obj, _leaked, weakref.ref(self), id(obj))
+            except TypeError:
+                finalizer = None  # not weakly referenceable: leaks are invisible
+        self._leases[id(obj)] = _Lease(where, finalizer)
+        return obj
+
+    def put(self, obj: T) -> None:
+        """Return an object; resets it, and keeps it unless `max_idle` are idle already."""
+        with self._cond:
+            lease = self._leases.pop(id(obj), None)
+            if lease is None:
+                raise PoolError(
+                    f"pool {self.name}: this {type(obj).__name__} is not checked out from it "
+                    "(released twice, or from another pool)"
+                )
+            if lease.finalizer is not None:
+                lease.finalizer.detach()
+            self._cond.notify()
+        if self._reset is not None:
+            try:
+                self._reset(obj)
+            except Exception:
+                log.warning("pool %s: reset failed; object discarded", self.name, exc_info=True)
+                with self._cond:
+                    self.discarded += 1
+                return
+        with self._cond:
+            if len(self._idle) < self.max_idle:
+                self._idle.append(obj)
+            self._cond.notify()
+
+    @contextmanager
+    def acquire(self, timeout: float | None = None) -> Iterator[T]:
+        obj = self.get(timeout)
+        try:
+            yield obj
+        finally:
+            self.put(obj)
+
+    # -- the registry's side -----------------------------------------------------------
+
+    def drain(self) -> int:
+        """Drop idle objects (never those checked out); returns how many."""
+        with self._cond:
+            n = len(self._idle)
+            self._idle.clear()
+            return n
+
+    @property
+    def in_use(self) -> int:
+        return len(self._leases)
+
+    @property
+    def idle(self) -> int:
+        return len(self._idle)
+
+    def _record_leak(self, obj_id: int) -> None:
+        with self._cond:
+            lease = self._leases.pop(obj_id, None)
+            if lease is None:
+                return
+            self.leaks += 1
+            self.last_leak = lease.where
+            self._cond.notify()
+        log.warning(
+            "pool %s: an object acquired at %s was garbage-collected without being returned",
+            self.name,
+            lease.where,
+        )
+
+    def stats(self) -> PoolStats:
+        with self._cond:
+            waits_ms = list(self._wait_ms)
+            healthy, reason = True, ""
+            if self.leaks:
+                healthy, reason = False, f"{self.leaks} leaked (last acquired at {self.last_leak})"
+            elif self.timeouts:
+                healthy, reason = False, f"{self.timeouts} timeouts waiting for a free object"
+            return PoolStats(
+                name=self.name,
+                kind=self.kind,
+                in_use=len(self._leases),
+                idle=len(self._idle),
+                created=self.created,
+                reused=self.reused,
+                requests=self.requests,
+                waits=self.waits,
+                wait_p95_ms=percentile(waits_ms, 95),
+                timeouts=self.timeouts,
+                discarded=self.discarded,
+                leaks=self.leaks,
+                errors=self.errors,
+                max_size=self.max_size,
+                healthy=healthy,
+                reason=reason,
+            )
+
+
+def _caller() -> str:
+    """Where the object was acquired: the first frame outside this module and contextlib."""
+    frame = sys._getframe(2)
+    while frame.f_back is not None and (
+        frame.f_code.co_filename == __file__ or frame.f_code.co_filename.endswith("contextlib.py")
+    ):
+        frame = frame.f_back
+    return f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}"
+
+
+def _leaked(pool_ref: weakref.ref[ObjectPool[Any]], obj_id: int) -> None:
+    pool = pool_ref()
+    if pool is not None:
+        pool._record_leak(obj_id)
