@@ -3,13 +3,14 @@
 Stats a person needs at a glance (after psycopg_pool's `get_stats()`): created, reused and
 the reuse rate, in use, idle, waits and the 95th percentile wait, timeouts, objects
 discarded by validation, and leaks. A leak is an object garbage-collected while checked out;
-a weakref finalizer notices it and records where it was acquired (the way SQLAlchemy warns
+a weakref callback notices it and records where it was acquired (the way SQLAlchemy warns
 about connections that were never returned). Objects that cannot be weakly referenced
 (ints, plain tuples) are pooled too, but their leaks cannot be seen.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import sys
@@ -49,11 +50,11 @@ def percentile(values: list[float] | deque[float], p: float) -> float:
 
 
 class _Lease:
-    __slots__ = ("finalizer", "where")
+    __slots__ = ("ref", "where")
 
-    def __init__(self, where: str, finalizer: Any) -> None:
+    def __init__(self, where: str, ref: Any) -> None:
         self.where = where
-        self.finalizer = finalizer
+        self.ref = ref  # a weakref whose callback reports a leak; dropped on return
 
 
 class ObjectPool(Generic[T]):
@@ -85,20 +86,24 @@ class ObjectPool(Generic[T]):
         self.track_leaks = track_leaks
         self._idle: deque[T] = deque()
         self._leases: dict[int, _Lease] = {}
-        self._cond = threading.Condition()
+        # `with self._lock` runs in C; the Condition (same lock) is only for waiting.
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self.created = self.reused = self.requests = self.waits = self.timeouts = 0
         self.discarded = self.leaks = self.errors = 0
         self.last_leak = ""
         self._wait_ms: deque[float] = deque(maxlen=1000)
+        self._waiting = 0  # threads blocked in get(): notify only when someone listens
+        self._self_ref = weakref.ref(self)
         (registry if registry is not None else REGISTRY).register_pool(self)
 
     # -- checking out and in -----------------------------------------------------------
 
     def get(self, timeout: float | None = None) -> T:
         """Take an idle object or make one; with `max_size` reached, wait up to `timeout`."""
-        deadline = None if timeout is None else time.monotonic() + timeout
         waited_from: float | None = None
-        with self._cond:
+        deadline: float | None = None
+        with self._lock:
             self.requests += 1
             while True:
                 while self._idle:
@@ -112,6 +117,7 @@ class ObjectPool(Generic[T]):
                     break
                 if waited_from is None:
                     waited_from = time.monotonic()
+                    deadline = None if timeout is None else waited_from + timeout
                     self.waits += 1
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
@@ -121,19 +127,24 @@ class ObjectPool(Generic[T]):
                         f"pool {self.name}: no object free within {timeout:g} s "
                         f"({len(self._leases)} in use, max_size {self.max_size})"
                     )
-                self._cond.wait(remaining)
+                self._waiting += 1
+                try:
+                    self._cond.wait(remaining)
+                finally:
+                    self._waiting -= 1
             # Reserve the slot before creating outside the lock (a factory may be slow).
             placeholder = object()
             self._leases[id(placeholder)] = _Lease("", None)
         try:
             obj = self._factory()
         except BaseException:
-            with self._cond:
+            with self._lock:
                 del self._leases[id(placeholder)]
                 self.errors += 1
-                self._cond.notify()
+                if self._waiting:
+                    self._cond.notify()
             raise
-        with self._cond:
+        with self._lock:
             del self._leases[id(placeholder)]
             self.created += 1
             return self._lease(obj, waited_from)
@@ -149,40 +160,47 @@ class ObjectPool(Generic[T]):
         if waited_from is not None:
             self._wait_ms.append((time.monotonic() - waited_from) * 1000)
         where = ""
-        finalizer = None
+        ref = None
         if self.track_leaks:
             where = _caller()
             try:
-                finalizer = weakref.finalize(obj, _leaked, weakref.ref(self), id(obj))
+                # A plain weakref with a callback: a fraction of weakref.finalize's cost.
+                ref = weakref.ref(obj, functools.partial(_leaked, self._self_ref, id(obj)))
             except TypeError:
-                finalizer = None  # not weakly referenceable: leaks are invisible
-        self._leases[id(obj)] = _Lease(where, finalizer)
+                ref = None  # not weakly referenceable: leaks are invisible
+        self._leases[id(obj)] = _Lease(where, ref)
         return obj
 
     def put(self, obj: T) -> None:
         """Return an object; resets it, and keeps it unless `max_idle` are idle already."""
-        with self._cond:
+        with self._lock:
             lease = self._leases.pop(id(obj), None)
             if lease is None:
                 raise PoolError(
                     f"pool {self.name}: this {type(obj).__name__} is not checked out from it "
                     "(released twice, or from another pool)"
                 )
-            if lease.finalizer is not None:
-                lease.finalizer.detach()
-            self._cond.notify()
-        if self._reset is not None:
-            try:
-                self._reset(obj)
-            except Exception:
-                log.warning("pool %s: reset failed; object discarded", self.name, exc_info=True)
-                with self._cond:
-                    self.discarded += 1
+            lease.ref = None  # returned: its death is no longer a leak
+            if self._reset is None:
+                if len(self._idle) < self.max_idle:
+                    self._idle.append(obj)
+                if self._waiting:
+                    self._cond.notify()
                 return
-        with self._cond:
+        try:
+            self._reset(obj)
+        except Exception:
+            log.warning("pool %s: reset failed; object discarded", self.name, exc_info=True)
+            with self._lock:
+                self.discarded += 1
+                if self._waiting:
+                    self._cond.notify()
+            return
+        with self._lock:
             if len(self._idle) < self.max_idle:
                 self._idle.append(obj)
-            self._cond.notify()
+            if self._waiting:
+                self._cond.notify()
 
     @contextmanager
     def acquire(self, timeout: float | None = None) -> Iterator[T]:
@@ -196,7 +214,7 @@ class ObjectPool(Generic[T]):
 
     def drain(self) -> int:
         """Drop idle objects (never those checked out); returns how many."""
-        with self._cond:
+        with self._lock:
             n = len(self._idle)
             self._idle.clear()
             return n
@@ -210,13 +228,14 @@ class ObjectPool(Generic[T]):
         return len(self._idle)
 
     def _record_leak(self, obj_id: int) -> None:
-        with self._cond:
+        with self._lock:
             lease = self._leases.pop(obj_id, None)
             if lease is None:
                 return
             self.leaks += 1
             self.last_leak = lease.where
-            self._cond.notify()
+            if self._waiting:
+                self._cond.notify()
         log.warning(
             "pool %s: an object acquired at %s was garbage-collected without being returned",
             self.name,
@@ -224,7 +243,7 @@ class ObjectPool(Generic[T]):
         )
 
     def stats(self) -> PoolStats:
-        with self._cond:
+        with self._lock:
             waits_ms = list(self._wait_ms)
             healthy, reason = True, ""
             if self.leaks:
@@ -261,7 +280,7 @@ def _caller() -> str:
     return f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}"
 
 
-def _leaked(pool_ref: weakref.ref[ObjectPool[Any]], obj_id: int) -> None:
+def _leaked(pool_ref: weakref.ref[ObjectPool[Any]], obj_id: int, _dead: object) -> None:
     pool = pool_ref()
     if pool is not None:
         pool._record_leak(obj_id)

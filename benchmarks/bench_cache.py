@@ -1,0 +1,302 @@
+"""Caches and pools against what a user would pick instead, in one process.
+
+1. `@cached` hit path (stats on) vs cachetools.cached(info=True), cachebox.cached and
+   functools.lru_cache.
+2. MultiLevelCache L1 get vs a bare cachetools.LRUCache get.
+3. SQLiteTier get / set vs diskcache.Cache get / set.
+4. ObjectPool acquire+release vs queue.SimpleQueue get+put; ConnectionPool acquire+query vs
+   opening an aiosqlite connection per query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import queue
+import random
+import tempfile
+import time
+from pathlib import Path
+
+import cachebox
+import cachetools
+import diskcache
+
+from benchmarks.harness import Comparison, Measurement, time_interleaved
+from tui_perf.cache import MultiLevelCache, cached
+from tui_perf.cache_codec import PickleCodec
+from tui_perf.cache_l2 import SQLiteTier
+from tui_perf.cache_memory import MemoryTier
+from tui_perf.connection_pool import ConnectionPool
+from tui_perf.pools import ObjectPool
+from tui_perf.registry import Registry
+
+
+def _ops(m: Measurement) -> str:
+    ops = m.ops_per_s
+    return f"{ops / 1e6:.2f} M/s" if ops >= 1e6 else f"{ops / 1e3:.1f} K/s"
+
+
+def _cmp(
+    name: str,
+    ours: Measurement,
+    peer: Measurement,
+    peer_name: str,
+    goal: float | None,
+    note: str = "",
+) -> Comparison:
+    ratio = ours.ops_per_s / peer.ops_per_s
+    return Comparison(
+        benchmark=name,
+        ours=_ops(ours),
+        peer=f"{_ops(peer)} {peer_name}",
+        ratio=ratio,
+        ratio_means="throughput, higher is better",
+        goal="—" if goal is None else f">= {goal:g}x",
+        met=None if goal is None else ratio >= goal,
+        note=note,
+    )
+
+
+def hit_path(loops: int, rounds: int) -> list[Comparison]:
+    def plain(x: int) -> int:
+        return x * 2
+
+    ours = cached(registry=Registry())(plain)
+    ct = cachetools.cached(cachetools.LRUCache(1024), info=True)(plain)
+    cb = cachebox.cached(cachebox.LRUCache(1024))(plain)
+    lru = functools.lru_cache(1024)(plain)
+    for f in (ours, ct, cb, lru):
+        f(7)
+
+    def runner(f: object) -> object:
+        def run(n: int) -> None:
+            g = f
+            for _ in range(n):
+                g(7)  # type: ignore[operator]
+
+        return run
+
+    res = time_interleaved(
+        {
+            "ours": runner(ours),
+            "cachetools": runner(ct),
+            "cachebox": runner(cb),
+            "lru_cache": runner(lru),
+        },
+        loops=loops,
+        rounds=rounds,
+    )
+    return [
+        _cmp(
+            "@cached hit (stats on)",
+            res["ours"],
+            res["cachebox"],
+            "cachebox.cached",
+            1.0,
+            "goal: ahead of cachebox",
+        ),
+        _cmp(
+            "@cached hit (stats on)",
+            res["ours"],
+            res["cachetools"],
+            "cachetools.cached(info=True)",
+            None,
+        ),
+        _cmp(
+            "@cached hit (stats on)", res["ours"], res["lru_cache"], "functools.lru_cache (C)", None
+        ),
+    ]
+
+
+def l1_get(loops: int, rounds: int) -> list[Comparison]:
+    cache = MultiLevelCache("bench", l1=MemoryTier("lru", 1024), registry=Registry())
+    bare: cachetools.LRUCache[int, int] = cachetools.LRUCache(1024)
+    for i in range(512):
+        cache.set(i, i)
+        bare[i] = i
+    keys = [random.randrange(512) for _ in range(1000)]
+
+    def ours(n: int) -> None:
+        get = cache.get
+        for i in range(n):
+            get(keys[i % 1000])
+
+    def peer(n: int) -> None:
+        for i in range(n):
+            bare[keys[i % 1000]]
+
+    res = time_interleaved({"ours": ours, "peer": peer}, loops=loops, rounds=rounds)
+    return [_cmp("MultiLevelCache L1 get", res["ours"], res["peer"], "cachetools.LRUCache[k]", 0.5)]
+
+
+def sqlite_tier(loops: int, rounds: int, workdir: Path) -> list[Comparison]:
+    codec = PickleCodec(b"bench-key-0123456789abcdef")
+    tier = SQLiteTier(workdir / "ours.db")
+    dc = diskcache.Cache(str(workdir / "diskcache"))
+    value = {"id": 1, "name": "x" * 100, "tags": [1, 2, 3]}
+    n_keys = 2000
+    tier.set_many((f"k{i}", codec.encode(value), None, ()) for i in range(n_keys))
+    for i in range(n_keys):
+        dc.set(f"k{i}", value)
+    keys = [f"k{random.randrange(n_keys)}" for _ in range(1000)]
+
+    def ours_get(n: int) -> None:
+        get, decode = tier.get, codec.decode
+        for i in range(n):
+            decode(get(keys[i % 1000]))
+
+    def dc_get(n: int) -> None:
+        get = dc.get
+        for i in range(n):
+            get(keys[i % 1000])
+
+    behind = MultiLevelCache(
+        "wb",
+        l1=MemoryTier("lru", 64),
+        l2=SQLiteTier(workdir / "wb.db"),
+        codec=codec,
+        write_behind=True,
+        batch_size=256,
+        flush_interval=3600,
+        registry=Registry(),
+    )
+    direct = MultiLevelCache(
+        "direct",
+        l1=MemoryTier("lru", 64),
+        l2=SQLiteTier(workdir / "direct.db"),
+        codec=codec,
+        registry=Registry(),
+    )
+    counter = iter(range(10**9))
+
+    def ours_set_behind(n: int) -> None:
+        for _ in range(n):
+            behind.set(f"w{next(counter)}", value)
+        behind.flush()  # the batched writes are part of the cost
+
+    def ours_set_direct(n: int) -> None:
+        for _ in range(n):
+            direct.set(f"d{next(counter)}", value)
+
+    def dc_set(n: int) -> None:
+        for _ in range(n):
+            dc.set(f"s{next(counter)}", value)
+
+    gets = time_interleaved({"ours": ours_get, "dc": dc_get}, loops=loops, rounds=rounds)
+    set_loops = max(200, loops // 20)
+    sets = time_interleaved(
+        {"behind": ours_set_behind, "direct": ours_set_direct, "dc": dc_set},
+        loops=set_loops,
+        rounds=rounds,
+    )
+    dc.close()
+    return [
+        _cmp(
+            "SQLiteTier get + signed-pickle decode", gets["ours"], gets["dc"], "diskcache get", 0.5
+        ),
+        _cmp(
+            "MultiLevelCache set, write-behind to SQLite",
+            sets["behind"],
+            sets["dc"],
+            "diskcache set",
+            2.0,
+            "write-behind: batches of 256, flush included in the time",
+        ),
+        _cmp(
+            "MultiLevelCache set, straight to SQLite",
+            sets["direct"],
+            sets["dc"],
+            "diskcache set",
+            None,
+        ),
+    ]
+
+
+def pools(loops: int, rounds: int, workdir: Path) -> list[Comparison]:
+    pool: ObjectPool[bytearray] = ObjectPool(lambda: bytearray(1024), registry=Registry())
+    untracked: ObjectPool[bytearray] = ObjectPool(
+        lambda: bytearray(1024), track_leaks=False, registry=Registry()
+    )
+    q: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
+    q.put(bytearray(1024))
+
+    def ours(n: int) -> None:
+        get, put = pool.get, pool.put
+        for _ in range(n):
+            put(get())
+
+    def ours_untracked(n: int) -> None:
+        get, put = untracked.get, untracked.put
+        for _ in range(n):
+            put(get())
+
+    def peer(n: int) -> None:
+        get, put = q.get, q.put
+        for _ in range(n):
+            put(get())
+
+    res = time_interleaved(
+        {"ours": ours, "untracked": ours_untracked, "peer": peer}, loops=loops // 4, rounds=rounds
+    )
+
+    db_path = workdir / "pool.db"
+
+    async def measure() -> tuple[float, float]:
+        import aiosqlite
+
+        cpool = await ConnectionPool(db_path, max_size=2, registry=Registry()).open()
+        n = 300 if loops < 10_000 else 2000
+        pooled, fresh = [], []
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            for _ in range(n):
+                async with cpool.connection() as db, db.execute("SELECT 1") as cur:
+                    await cur.fetchone()
+            pooled.append((time.perf_counter() - t0) / n)
+            t0 = time.perf_counter()
+            for _ in range(n // 10):
+                async with aiosqlite.connect(db_path) as db, db.execute("SELECT 1") as cur:
+                    await cur.fetchone()
+            fresh.append((time.perf_counter() - t0) / (n // 10))
+        await cpool.close()
+        return sorted(pooled)[len(pooled) // 2], sorted(fresh)[len(fresh) // 2]
+
+    pooled, fresh = asyncio.run(measure())
+    return [
+        _cmp(
+            "ObjectPool get+put (leak tracking on)",
+            res["ours"],
+            res["peer"],
+            "SimpleQueue get+put",
+            None,
+            "leak tracking costs a weakref.finalize per checkout; track_leaks=False skips it",
+        ),
+        _cmp(
+            "ObjectPool get+put (leak tracking off)",
+            res["untracked"],
+            res["peer"],
+            "SimpleQueue get+put",
+            None,
+        ),
+        _cmp(
+            "ConnectionPool acquire+query",
+            Measurement("p", pooled, 1 / pooled),
+            Measurement("f", fresh, 1 / fresh),
+            "aiosqlite connect per query",
+            None,
+        ),
+    ]
+
+
+def run(quick: bool) -> tuple[list[Comparison], dict[str, object]]:
+    loops, rounds = (20_000, 5) if quick else (200_000, 11)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        comparisons = (
+            hit_path(loops, rounds)
+            + l1_get(loops, rounds)
+            + sqlite_tier(loops // 10, rounds, work)
+            + pools(loops, rounds, work)
+        )
+    return comparisons, {"loops": loops, "rounds": rounds}
