@@ -76,13 +76,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="how many seconds back to show (default 3600)",
     )
     hist.add_argument("--json", action="store_true", help="print as JSON")
+
+    from tui_perf.bench.cli import add_parser
+
+    add_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        if len(argv) >= 2 and argv[0] == "bench" and argv[1] in ("history", "export"):
+            from tui_perf.bench.cli import sub_main
+
+            return sub_main(argv[1], argv[2:])
+        args = build_parser().parse_args(argv)
+        if args.command == "bench":
+            from tui_perf.bench.cli import cmd_bench
+
+            return cmd_bench(args)
         if args.command == "snapshot":
             return cmd_snapshot(args)
         if args.command == "history":
@@ -93,6 +105,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`tui-perf ... | head`): not an error. Point stdout at
+        # /dev/null so the interpreter's final flush does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 def cmd_default(args: argparse.Namespace) -> int:

@@ -29,7 +29,12 @@ def fmt_ms(ms: float | None) -> str:
         return f"{ms:.0f} ms"
     if ms >= 0.1:
         return f"{ms:.2f} ms"
-    return f"{ms * 1000:.0f} µs"
+    us = ms * 1000
+    if us >= 10:
+        return f"{us:.0f} µs"
+    if us >= 1:
+        return f"{us:.2f} µs"
+    return f"{us * 1000:.0f} ns"
 
 
 def fmt_seconds(s: float) -> str:

@@ -1,0 +1,122 @@
+"""Benchmark statistics and verdicts: known samples, and error rates on seeded synthetic data."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from tui_perf.bench.compare import FASTER, SAME, SLOWER, compare_values, detect_step
+from tui_perf.bench.runner import calibrate
+from tui_perf.bench.stats import mann_whitney_u, percentile, ratio_ci, summarize, welch_t
+from tui_perf.bench.suite import fit_amdahl
+
+
+def test_summary_of_a_known_sample() -> None:
+    s = summarize([1.0, 2.0, 3.0, 4.0, 100.0])
+    assert (s.median, s.mean, s.mad, s.minimum, s.maximum) == (3.0, 22.0, 1.0, 1.0, 100.0)
+    # deviations from 22: -21 -20 -19 -18 78; squares sum to 7610; over n - 1 = 4
+    assert s.stdev == pytest.approx(math.sqrt(7610 / 4))
+    assert s.p95 == pytest.approx(80.8)
+    assert s.cv == pytest.approx(math.sqrt(7610 / 4) / 22.0)
+    assert s.ops_per_s == pytest.approx(1 / 3)
+
+
+def test_percentile_interpolates_like_numpy() -> None:
+    assert percentile([10, 20, 30, 40], 50) == 25
+    assert percentile([10, 20, 30, 40], 0) == 10
+    assert percentile([10, 20, 30, 40], 100) == 40
+
+
+def test_mann_whitney_u_matches_the_textbook_values() -> None:
+    u, p = mann_whitney_u([1, 2, 3, 4, 5], [6, 7, 8, 9, 10])
+    assert u == 0
+    assert p == pytest.approx(0.01219, abs=2e-4)  # scipy: asymptotic, continuity corrected
+    u, p = mann_whitney_u([1, 2, 3], [1, 2, 3])
+    assert u == 4.5 and p == 1.0
+    _, p_ties = mann_whitney_u([1, 1, 2, 2, 3], [2, 3, 3, 4, 4])
+    assert 0.05 < p_ties < 0.2
+
+
+def test_welch_t_sees_a_shift() -> None:
+    rng = random.Random(1)
+    a = [rng.gauss(10, 1) for _ in range(200)]
+    b = [rng.gauss(11, 1) for _ in range(150)]
+    t, p = welch_t(a, b)
+    assert t > 5 and p < 1e-6
+
+
+def _sample(rng: random.Random, n: int, scale: float) -> list[float]:
+    # Timings: log-normal noise (CV ~3%) and, now and then, a neighbour's burst.
+    return [
+        scale * rng.lognormvariate(0, 0.03) * (1.5 if rng.random() < 0.05 else 1.0)
+        for _ in range(n)
+    ]
+
+
+def test_a_a_comparisons_rarely_cry_slower() -> None:
+    rng = random.Random(20261122)
+    slower = sum(
+        compare_values("x", _sample(rng, 20, 1.0), _sample(rng, 20, 1.0), with_ci=False).verdict
+        == SLOWER
+        for _ in range(200)
+    )
+    assert slower <= 2  # at most 1% of 200 trials
+
+
+def test_a_true_ten_percent_slowdown_is_caught() -> None:
+    rng = random.Random(7)
+    caught = sum(
+        compare_values("x", _sample(rng, 20, 1.0), _sample(rng, 20, 1.10), with_ci=False).verdict
+        == SLOWER
+        for _ in range(200)
+    )
+    assert caught >= 190  # at least 95% of 200 trials
+
+
+def test_significant_but_tiny_changes_are_same_and_speedups_are_faster() -> None:
+    rng = random.Random(3)
+    base = [1.0 + rng.random() * 1e-4 for _ in range(50)]
+    tiny = [1.02 + rng.random() * 1e-4 for _ in range(50)]  # p ~ 0, but only 2%
+    assert compare_values("x", base, tiny).verdict == SAME
+    fast = [0.8 + rng.random() * 1e-4 for _ in range(50)]
+    v = compare_values("x", base, fast)
+    assert v.verdict == FASTER and v.ci_high < 0.9
+
+
+def test_ratio_ci_is_reproducible_and_brackets_the_ratio() -> None:
+    rng = random.Random(5)
+    a, b = _sample(rng, 30, 1.0), _sample(rng, 30, 1.2)
+    assert ratio_ci(a, b) == ratio_ci(a, b)
+    lo, hi = ratio_ci(a, b)
+    assert lo < 1.2 < hi or lo < hi
+
+
+def test_step_detection_over_history() -> None:
+    rng = random.Random(11)
+    flat = [1.0 + rng.uniform(-0.01, 0.01) for _ in range(13)]
+    stepped = flat[:10] + [1.12 + rng.uniform(-0.01, 0.01) for _ in range(3)]
+    step = detect_step("x", stepped)
+    assert step is not None and step.verdict == SLOWER and step.before == 10
+    flat_step = detect_step("x", flat)
+    assert flat_step is not None and flat_step.verdict == SAME
+    assert detect_step("x", flat[:6]) is None  # not enough history to say anything
+
+
+def test_calibration_doubles_until_a_value_takes_min_time() -> None:
+    calls: list[int] = []
+
+    def timer(loops: int) -> float:
+        calls.append(loops)
+        return loops * 1e-4  # 100 µs per loop
+
+    assert calibrate(timer, 0.1) == 1024
+    assert calls[0] == 1 and calls[1:] == [2**i for i in range(11)]
+
+
+def test_amdahl_fit_recovers_the_serial_fraction() -> None:
+    workers = [1, 2, 3, 4]
+    for s in (0.0, 0.25, 1.0):
+        speedups = [1 / (s + (1 - s) / n) for n in workers]
+        assert fit_amdahl(workers, speedups) == pytest.approx(s, abs=1e-9)
