@@ -17,6 +17,7 @@ from typing import NoReturn
 
 from tui_perf import __version__
 from tui_perf.errors import TuiPerfError
+from tui_perf.paths import default_history_path
 
 EXIT_BAD_INPUT = 2
 
@@ -35,6 +36,32 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run 'tui-perf COMMAND --help' for a command's options.",
     )
     parser.add_argument("--version", action="version", version=f"tui-perf {__version__}")
+    parser.add_argument(
+        "--no-demo",
+        action="store_true",
+        help="watch tui-perf's own process without the built-in demo workload",
+    )
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="seconds between snapshots (default 1)",
+    )
+    parser.add_argument(
+        "--budget",
+        type=float,
+        metavar="MIB",
+        help="memory budget in MiB (default: the cgroup limit, else half of RAM;"
+        " with the demo, the demo's own)",
+    )
+    parser.add_argument(
+        "--history",
+        type=Path,
+        metavar="FILE",
+        help="where to keep the history (default: the user's data directory)",
+    )
+    parser.add_argument("--no-history", action="store_true", help="keep no history file")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     snap = sub.add_parser(
@@ -114,8 +141,50 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_default(args: argparse.Namespace) -> int:
-    """Until the dashboard lands, `tui-perf` shows a snapshot of itself."""
-    return cmd_snapshot(build_parser().parse_args(["snapshot"]))
+    """The dashboard on this process, with the demo workload unless --no-demo."""
+    if not args.interval > 0:
+        raise TuiPerfError(f"--interval must be above 0 seconds, got {args.interval}")
+    if args.budget is not None and not args.budget > 0:
+        raise TuiPerfError(f"--budget must be above 0 MiB, got {args.budget}")
+    if not sys.stdout.isatty():
+        raise TuiPerfError(
+            "the dashboard needs a terminal; for one reading use 'tui-perf snapshot --json'"
+        )
+    from tui_perf.app import Dashboard
+    from tui_perf.engine import Engine, EngineConfig
+    from tui_perf.gc_control import GCConfig
+    from tui_perf.sampler import default_probe
+    from tui_perf.sources import LocalSource
+
+    demo = None
+    budget = args.budget
+    if not args.no_demo:
+        from tui_perf.demo import Demo
+
+        demo = Demo()
+        if budget is None:
+            # A budget the demo's sawtooth climbs through: it peaks in CRITICAL.
+            budget = default_probe().read().rss / 2**20 + 60 + demo.peak_mib * 0.75
+    config = EngineConfig(
+        interval=args.interval, budget_mib=budget, gc=GCConfig(adaptive=demo is not None)
+    )
+    engine = Engine(config)
+    if engine.gc_controller is not None:
+        engine.gc_controller.install()
+    history = None if args.no_history else (args.history or default_history_path())
+    source = LocalSource(
+        engine, description=f"pid {os.getpid()}" + (" · built-in demo workload" if demo else "")
+    )
+    if demo is not None:
+        demo.start()
+    try:
+        Dashboard(source, history_path=history).run()
+    finally:
+        if demo is not None:
+            demo.stop()
+        if engine.gc_controller is not None:
+            engine.gc_controller.uninstall()
+    return 0
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:

@@ -24,7 +24,15 @@ from tui_perf.gc_control import GCConfig, GCController
 from tui_perf.memory import GuardConfig, MemoryGuard, Tier
 from tui_perf.registry import REGISTRY, Registry
 from tui_perf.sampler import Clock, Sampler, cgroup_memory_limit
-from tui_perf.telemetry import CleanupReport, Event, GCStats, Snapshot, to_dict
+from tui_perf.telemetry import (
+    BenchProgress,
+    BenchResult,
+    CleanupReport,
+    Event,
+    GCStats,
+    Snapshot,
+    to_dict,
+)
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +138,10 @@ class Engine:
         self.guard = guard
         self.gc_controller = gc_controller or (GCController(self.config.gc) if self.local else None)
         self._installed_gc = False
+        self._bench_results: list[BenchResult] = []
+        self._bench_progress: BenchProgress | None = None
+        self._bench_previous: dict[str, list[float]] = {}
+        self._bench_lock = threading.Lock()
         self.guard.emit = self.emit
         self.guard.on_cleanup = self.add_cleanup
         if self.gc_controller is not None:
@@ -178,6 +190,8 @@ class Engine:
         caches = self.registry.cache_stats()
         pools = self.registry.pool_stats()
         events, cleanups = self._take_pending()
+        with self._pending_lock:
+            bench, self._bench_results = tuple(self._bench_results), []
         self._seq += 1
         snap = Snapshot(
             timestamp=memory.timestamp,
@@ -190,6 +204,9 @@ class Engine:
             pools=pools,
             events=events,
             cleanups=cleanups,
+            bench=bench,
+            thresholds=self.guard.thresholds(),
+            bench_progress=self._bench_progress,
         )
         self._latest = snap
         for subscriber in list(self._subscribers):
@@ -297,6 +314,65 @@ class Engine:
         self.emit("cache", f"flushed {dropped} entries from {len(caches)} caches")
         return {"dropped": dropped, "caches": len(caches)}
 
+    def _cmd_run_benchmarks(self, quick: bool = True, filter: str | None = None) -> dict[str, Any]:
+        """Run the built-in suite here; results and verdicts ride on the next snapshot."""
+        from tui_perf.bench.compare import compare_values
+        from tui_perf.bench.runner import RunConfig, run_benchmarks
+        from tui_perf.bench.suite import builtin
+
+        if not self._bench_lock.acquire(blocking=False):
+            raise ConfigError("a benchmark run is already under way")
+        try:
+            benches = [b for b in builtin() if filter is None or filter in b.name]
+            if not benches:
+                raise ConfigError(f"no built-in benchmark matches {filter!r}")
+            config = RunConfig.quick() if quick else RunConfig()
+            total = len(benches) * config.values
+            finished: dict[str, int] = {}
+
+            def progress(name: str, i: int, n: int) -> None:
+                finished[name] = i
+                self._bench_progress = BenchProgress(name, sum(finished.values()), total)
+
+            self._bench_progress = BenchProgress(benches[0].name, 0, total)
+            runs = run_benchmarks(benches, config, progress=progress)
+            results = []
+            for run in runs:
+                if run.error:
+                    self.emit("bench", f"{run.name} failed: {run.error}", "error")
+                    continue
+                s = run.summary
+                verdict = ""
+                before = self._bench_previous.get(run.name)
+                if before is not None:
+                    v = compare_values(run.name, before, run.values, with_ci=False)
+                    verdict = f"{v.verdict} {v.change_percent:+.1f}%"
+                self._bench_previous[run.name] = run.values
+                results.append(
+                    BenchResult(
+                        run.name,
+                        run.group,
+                        tuple(run.values),
+                        run.loops,
+                        s.median,
+                        s.stdev,
+                        verdict,
+                    )
+                )
+            slower = [r.name for r in results if r.verdict.startswith("slower")]
+            self.emit(
+                "bench",
+                f"benchmark run: {len(results)} done"
+                + (f", slower: {', '.join(slower)}" if slower else ""),
+                "warning" if slower else "info",
+            )
+            with self._pending_lock:
+                self._bench_results.extend(results)
+            return {"results": [to_dict(r) for r in results]}
+        finally:
+            self._bench_progress = None
+            self._bench_lock.release()
+
     def _cmd_census(self, limit: int = 15) -> dict[str, Any]:
         assert self.gc_controller is not None
         return {"census": [list(x) for x in self.gc_controller.census(limit)]}
@@ -334,4 +410,5 @@ _COMMANDS: dict[str, Any] = {
     "set_adaptive": Engine._cmd_set_adaptive,
     "flush_cache": Engine._cmd_flush_cache,
     "census": Engine._cmd_census,
+    "run_benchmarks": Engine._cmd_run_benchmarks,
 }

@@ -201,6 +201,15 @@ class BenchResult:
 
 
 @dataclass(frozen=True, slots=True)
+class BenchProgress:
+    """A benchmark run under way: which benchmark, and how far the whole run is."""
+
+    current: str
+    done: int
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """Everything the dashboard draws for one moment of one process."""
 
@@ -216,6 +225,9 @@ class Snapshot:
     events: tuple[Event, ...] = ()
     cleanups: tuple[CleanupReport, ...] = ()
     bench: tuple[BenchResult, ...] = ()
+    #: RSS in bytes at which ELEVATED, HIGH and CRITICAL begin; () when unknown
+    thresholds: tuple[int, ...] = ()
+    bench_progress: BenchProgress | None = None
     format_version: int = field(default=FORMAT_VERSION)
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,0 +1,433 @@
+"""The Textual dashboard. It reads only from a `Source` and acts only through it.
+
+Data flow: an async worker iterates `source.snapshots()` and posts one message type,
+`SourceUpdate`, per snapshot; the handler adds it to a bounded `History` and, unless the
+view is paused, hands the visible pane a frozen view made by the pure functions in
+`tui_perf.views`. Keys call `source.command(...)` in a worker; the result comes back as a
+notification and, through the engine, as events in the next snapshots.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from importlib import resources
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.reactive import reactive
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+
+from tui_perf.errors import TuiPerfError
+from tui_perf.format import fmt_bytes, fmt_ms
+from tui_perf.sources import LocalSource, Source
+from tui_perf.telemetry import Snapshot
+from tui_perf.views import (
+    History,
+    bench_trend,
+    bench_view,
+    cache_rows,
+    gc_view,
+    hit_rate_series,
+    memory_view,
+    overview_view,
+    pool_rows,
+)
+from tui_perf.widgets.bench import BenchPane, BenchPaneView
+from tui_perf.widgets.caches import SORTS, CachesPane, CachesView
+from tui_perf.widgets.events import EventsPane
+from tui_perf.widgets.gc import GCPane
+from tui_perf.widgets.managed import WidgetMemoryManager
+from tui_perf.widgets.memory import MemoryPane
+from tui_perf.widgets.overview import OverviewPane
+from tui_perf.widgets.pools import PoolsPane
+
+log = logging.getLogger(__name__)
+
+PANES = ("overview", "memory", "gc", "caches", "pools", "bench", "events")
+TITLES = ("Overview", "Memory", "GC", "Caches", "Pools", "Benchmarks", "Events")
+INTERPRETER_ACTIONS = {
+    "emergency_cleanup",
+    "gc_collect",
+    "next_strategy",
+    "toggle_adaptive",
+    "flush_caches",
+    "run_benchmarks",
+    "census",
+}
+
+
+class SourceUpdate(Message):
+    """The one message from the source worker to the UI: a snapshot, or the source's end."""
+
+    def __init__(self, snapshot: Snapshot | None = None, ended: str = "") -> None:
+        super().__init__()
+        self.snapshot = snapshot
+        self.ended = ended
+
+
+HELP = """\
+[b]tui-perf[/b] watches a Python process: memory against its budget, the garbage collector,
+caches, pools and benchmarks. Keys act on the watched process.
+
+  [b]e[/]      emergency cleanup: run every rung of the ladder now (report in Memory)
+  [b]g[/]      full garbage collection
+  [b]s[/]      next GC strategy (throughput → balanced → default → strict)
+  [b]a[/]      adaptive GC on/off (strategy follows the memory tier)
+  [b]c[/]      flush the caches' memory tiers (pinned caches are kept)
+  [b]b[/]      run the built-in benchmark suite (quick)
+  [b]space[/]  pause the view (sampling continues; history is kept)
+  [b]o[/]      change the sort of the Caches table
+  [b]1-7[/]    panes: Overview Memory GC Caches Pools Benchmarks Events
+  [b]?[/]      this help        [b]q[/]  quit        [b]ctrl+p[/]  all commands
+
+Tiers: NORMAL → ELEVATED → HIGH → CRITICAL, from RSS against the budget. A tier drops only
+once RSS is a margin below its threshold. From HIGH the cleanup ladder runs by itself.
+Hit rates are hits over lookups; "freed" figures are RSS measured before and after.
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,question_mark,q", "dismiss", "Close")]
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll { width: 96; max-width: 100%; height: auto; max-height: 90%;
+                                  border: round $accent; background: $surface; padding: 1 2; }
+    """
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(HELP)
+
+
+class Dashboard(App[None]):
+    """The cockpit."""
+
+    TITLE = "tui-perf"
+    CSS_PATH = str(resources.files("tui_perf.styles").joinpath("app.tcss"))
+    HORIZONTAL_BREAKPOINTS = [
+        (0, "-narrow"),
+        (110, "-wide"),
+        (150, "-very-wide"),
+    ]
+    PAUSE_GC_ON_SCROLL: ClassVar[bool] = False  # it calls gc.disable(): this app measures GC
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("e", "emergency_cleanup", "Cleanup"),
+        Binding("g", "gc_collect", "Collect"),
+        Binding("s", "next_strategy", "Strategy"),
+        Binding("a", "toggle_adaptive", "Adaptive"),
+        Binding("c", "flush_caches", "Flush"),
+        Binding("b", "run_benchmarks", "Bench"),
+        Binding("space", "toggle_pause", "Pause"),
+        Binding("o", "cycle_sort", "Sort", show=False),
+        *(
+            Binding(str(i + 1), f"show_pane('{p}')", TITLES[i], show=False)
+            for i, p in enumerate(PANES)
+        ),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    paused: reactive[bool] = reactive(False, init=False)
+
+    def __init__(
+        self,
+        source: Source,
+        *,
+        history_path: Path | None = None,
+        widget_manager: WidgetMemoryManager | None = None,
+        history_size: int = 600,
+    ) -> None:
+        super().__init__()
+        self.source = source
+        self.history = History(size=history_size)
+        self.widget_manager = widget_manager or WidgetMemoryManager()
+        self.history_path = history_path
+        self._store_queue: asyncio.Queue[Snapshot] | None = None
+        self._sort = 0
+        self._running_command: str | None = None
+        self.sub_title = source.description
+
+    # -- layout ------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="◈")
+        with TabbedContent(id="panes", initial="overview"):
+            for pane_id, title, cls in zip(
+                PANES,
+                TITLES,
+                (OverviewPane, MemoryPane, GCPane, CachesPane, PoolsPane, BenchPane, EventsPane),
+                strict=True,
+            ):
+                with TabPane(title, id=pane_id):
+                    yield cls(id=f"{pane_id}-pane")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Join the memory guard's ladder, then start the workers (last, per Textual)."""
+        if isinstance(self.source, LocalSource) and self.source.engine.local:
+            from tui_perf.memory import Tier
+
+            self.source.engine.guard.register(
+                "drop widget references", self.widget_manager.reclaim, min_tier=Tier.HIGH, order=40
+            )
+        if self.history_path is not None:
+            self._store_queue = asyncio.Queue(maxsize=1000)
+            self.write_history()
+        self.consume()
+
+    # -- workers -----------------------------------------------------------------------
+
+    @work(exclusive=True, group="source")
+    async def consume(self) -> None:
+        """Iterate the source; one snapshot at a time, posted as a message."""
+        try:
+            async for snap in self.source.snapshots():
+                self.post_message(SourceUpdate(snap))
+            self.post_message(SourceUpdate(ended="the source has no more snapshots"))
+        except TuiPerfError as exc:
+            self.post_message(SourceUpdate(ended=str(exc)))
+
+    @work(exclusive=True, group="history")
+    async def write_history(self) -> None:
+        """Write snapshots to the history file through aiosqlite, batched by the store."""
+        from tui_perf.store import HistoryStore
+
+        assert self._store_queue is not None
+        try:
+            store = await HistoryStore.open(self.history_path)
+        except TuiPerfError as exc:
+            self.notify(f"history is off: {exc}", severity="warning", timeout=8)
+            self._store_queue = None
+            return
+        try:
+            while True:
+                await store.add_snapshot(await self._store_queue.get())
+        finally:
+            await store.close()
+
+    def on_source_update(self, message: SourceUpdate) -> None:
+        """Keep the snapshot; show it unless paused."""
+        if message.ended:
+            self.notify(message.ended, title="source ended", severity="warning", timeout=10)
+            return
+        snap = message.snapshot
+        assert snap is not None
+        self.history.add(snap)
+        if self._store_queue is not None and not self._store_queue.full():
+            self._store_queue.put_nowait(snap)
+        for event in snap.events:
+            if event.level == "error":
+                self.notify(event.message, title=event.kind, severity="error")
+        if not self.paused:
+            self.refresh_view()
+        self.refresh_bindings()
+
+    # -- views -------------------------------------------------------------------------
+
+    @property
+    def active_pane(self) -> str:
+        return self.query_one(TabbedContent).active or "overview"
+
+    def refresh_view(self, pane: str | None = None) -> None:
+        """Hand the visible pane its view; hidden panes catch up when shown."""
+        pane = pane or self.active_pane
+        h = self.history
+        if h.latest is None:
+            return
+        with self.batch_update():
+            if pane == "overview":
+                self.query_one(OverviewPane).view = overview_view(h, self.widget_manager.stats())
+            elif pane == "memory":
+                self.query_one(MemoryPane).view = memory_view(h)
+            elif pane == "gc":
+                self.query_one(GCPane).view = gc_view(h)
+            elif pane == "caches":
+                caches = self.query_one(CachesPane)
+                rows = tuple(cache_rows(h.latest.caches, caches.sort))
+                selected = caches.selected_cache or (rows[0].cache if rows else "")
+                caches.view = CachesView(rows, selected, hit_rate_series(h, selected))
+            elif pane == "pools":
+                self.query_one(PoolsPane).view = tuple(pool_rows(h.latest.pools))
+            elif pane == "bench":
+                bench = self.query_one(BenchPane)
+                view = bench_view(h)
+                selected = bench.selected_benchmark or (view.rows[0].name if view.rows else "")
+                xs, ys = bench_trend(h, selected)
+                bench.view = BenchPaneView(view, selected, (tuple(xs), tuple(ys)))
+            elif pane == "events":
+                self.query_one(EventsPane).view = tuple(h.events)
+
+    @on(TabbedContent.TabActivated)
+    def _tab_shown(self, event: TabbedContent.TabActivated) -> None:
+        """A pane came into view: bring it up to date."""
+        if event.pane.id:
+            self.refresh_view(event.pane.id)
+        self.refresh_bindings()
+
+    def on_data_table_row_highlighted(self) -> None:
+        """A new row in Caches or Benchmarks: chart it."""
+        if not self.paused:
+            self.refresh_view()
+
+    def watch_paused(self, paused: bool) -> None:
+        """Say that the view is paused; catch up on resume."""
+        self.sub_title = (
+            f"{self.source.description} · PAUSED (sampling continues; space resumes)"
+            if paused
+            else self.source.description
+        )
+        if not paused:
+            self.refresh_view()
+
+    # -- keys --------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Grey out what does not apply to this source or this moment."""
+        if action in INTERPRETER_ACTIONS and not self.source.local_interpreter:
+            return None
+        latest = self.history.latest
+        if action == "run_benchmarks" and latest is not None and latest.bench_progress:
+            return None
+        if action == "flush_caches" and latest is not None and not latest.caches:
+            return None
+        if action in INTERPRETER_ACTIONS and self._running_command == action:
+            return None
+        if action == "cycle_sort" and self.active_pane != "caches":
+            return None
+        return True
+
+    def action_show_pane(self, pane: str) -> None:
+        """Switch to a pane."""
+        self.query_one(TabbedContent).active = pane
+
+    def action_toggle_pause(self) -> None:
+        """Pause or resume the view."""
+        self.paused = not self.paused
+
+    def action_help(self) -> None:
+        """Show the keys and what the numbers mean."""
+        self.push_screen(HelpScreen())
+
+    def action_cycle_sort(self) -> None:
+        """Sort the caches table by the next column."""
+        self._sort = (self._sort + 1) % len(SORTS)
+        self.query_one(CachesPane).sort = SORTS[self._sort]
+        self.refresh_view("caches")
+
+    def action_emergency_cleanup(self) -> None:
+        """Run the whole cleanup ladder in the watched process."""
+        self.run_command("emergency_cleanup")
+
+    def action_gc_collect(self) -> None:
+        """Run a full collection."""
+        self.run_command("gc_collect")
+
+    def action_next_strategy(self) -> None:
+        """Switch to the next GC strategy."""
+        self.run_command("next_gc_strategy")
+
+    def action_toggle_adaptive(self) -> None:
+        """Turn adaptive GC on or off."""
+        latest = self.history.latest
+        on = not (latest is not None and latest.gc is not None and latest.gc.adaptive)
+        self.run_command("set_adaptive", on=on)
+
+    def action_flush_caches(self) -> None:
+        """Flush every cache's memory tier."""
+        self.run_command("flush_cache")
+
+    def action_run_benchmarks(self) -> None:
+        """Run the built-in suite, quick."""
+        self.action_show_pane("bench")
+        self.run_command("run_benchmarks", quick=True)
+
+    def action_census(self) -> None:
+        """Count the types the program leaves in reference cycles."""
+        self.run_command("census")
+
+    @work(group="commands")
+    async def run_command(self, name: str, **args: Any) -> None:
+        """Send a command to the source; report its result as a notification."""
+        self._running_command = {
+            "next_gc_strategy": "next_strategy",
+            "set_adaptive": "toggle_adaptive",
+            "flush_cache": "flush_caches",
+        }.get(name, name)
+        self.refresh_bindings()
+        try:
+            result = await self.source.command(name, **args)
+        except TuiPerfError as exc:
+            self.notify(str(exc), title=name, severity="error")
+            return
+        except Exception as exc:  # the source's trouble must not take the dashboard down
+            log.exception("command %s failed", name)
+            self.notify(f"{type(exc).__name__}: {exc}", title=name, severity="error")
+            return
+        finally:
+            self._running_command = None
+            self.refresh_bindings()
+        self.notify(describe_result(name, result), title=name.replace("_", " "))
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for title, help_text, action in (
+            ("Emergency cleanup", "run every rung of the ladder now", "emergency_cleanup"),
+            ("Full collection", "gc.collect() in the watched process", "gc_collect"),
+            ("Next GC strategy", "throughput → balanced → default → strict", "next_strategy"),
+            ("Adaptive GC on/off", "strategy follows the memory tier", "toggle_adaptive"),
+            ("Flush caches", "empty every cache's memory tier", "flush_caches"),
+            ("Run benchmarks", "the built-in suite, quick", "run_benchmarks"),
+            ("GC census", "count the types left in reference cycles", "census"),
+            ("Pause or resume the view", "sampling continues", "toggle_pause"),
+            ("Change the caches sort", "name, hit rate, hits, size, evictions", "cycle_sort"),
+        ):
+            if self.check_action(action, ()):
+                yield SystemCommand(title, help_text, getattr(self, f"action_{action}"))
+        for i, pane in enumerate(PANES):
+            yield SystemCommand(
+                f"Show {TITLES[i]}", f"key {i + 1}", lambda p=pane: self.action_show_pane(p)
+            )
+
+    async def on_unmount(self) -> None:
+        await self.source.close()
+
+
+def describe_result(name: str, result: dict[str, Any]) -> str:
+    """One or two lines a person reads in a notification."""
+    if name == "emergency_cleanup":
+        rungs = result.get("rungs", [])
+        best = max(rungs, key=lambda r: r["rss_before"] - r["rss_after"], default=None)
+        released = result["rss_before"] - result["rss_after"]
+        text = (
+            f"RSS {fmt_bytes(result['rss_before'])} → {fmt_bytes(result['rss_after'])} "
+            f"({fmt_bytes(released)} released) in {fmt_ms(result['duration_s'] * 1000)}"
+        )
+        if best is not None and best["rss_before"] - best["rss_after"] > 0:
+            text += f"; most by {best['name']}"
+        return text
+    if name == "gc_collect":
+        return (
+            f"{result['collected']} unreachable objects collected in "
+            f"{fmt_ms(result['duration_ms'])}"
+        )
+    if name in ("next_gc_strategy", "set_gc_strategy"):
+        return f"strategy: {result['strategy']}"
+    if name == "set_adaptive":
+        return f"adaptive GC {'on' if result['adaptive'] else 'off'} ({result['strategy']})"
+    if name == "flush_cache":
+        return f"{result['dropped']} entries dropped from {result['caches']} caches"
+    if name == "run_benchmarks":
+        return f"{len(result.get('results', []))} benchmarks measured (see Benchmarks)"
+    if name == "census":
+        census = result.get("census", [])
+        top = ", ".join(f"{t} x{n}" for t, n in census[:3])
+        return f"{sum(n for _, n in census)} objects in cycles" + (f": {top}" if top else "")
+    return str(result)

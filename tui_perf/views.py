@@ -1,0 +1,377 @@
+"""Pure functions from snapshots to what each pane draws. No widgets, no I/O.
+
+The app keeps a bounded `History`; each pane gets a frozen view made from it, so the panes
+only lay out what they are given, and tests can check the shaping without a terminal.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from tui_perf.telemetry import (
+    BenchProgress,
+    BenchResult,
+    CacheStats,
+    CleanupReport,
+    Event,
+    PoolStats,
+    Snapshot,
+)
+
+MiB = 1024 * 1024
+TIERS = ("NORMAL", "ELEVATED", "HIGH", "CRITICAL")
+
+
+@dataclass
+class History:
+    """The last `size` snapshots plus everything that accumulates (events, cleanups, runs)."""
+
+    size: int = 600
+    snapshots: deque[Snapshot] = field(default_factory=deque)
+    events: deque[Event] = field(default_factory=lambda: deque(maxlen=1000))
+    cleanups: deque[CleanupReport] = field(default_factory=lambda: deque(maxlen=20))
+    bench: dict[str, list[BenchResult]] = field(default_factory=dict)
+
+    def add(self, snap: Snapshot) -> None:
+        self.snapshots.append(snap)
+        while len(self.snapshots) > self.size:
+            self.snapshots.popleft()
+        self.events.extend(snap.events)
+        self.cleanups.extend(snap.cleanups)
+        for result in snap.bench:
+            self.bench.setdefault(result.name, []).append(result)
+
+    @property
+    def latest(self) -> Snapshot | None:
+        return self.snapshots[-1] if self.snapshots else None
+
+    @property
+    def version(self) -> int:
+        """Changes whenever a new snapshot arrives: the render cache's data version."""
+        return self.snapshots[-1].seq if self.snapshots else 0
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """x: seconds before the latest snapshot (negative), y: values; None is a gap."""
+
+    x: tuple[float, ...] = ()
+    y: tuple[float | None, ...] = ()
+
+    def points(self) -> tuple[list[float], list[float]]:
+        pairs = [(x, y) for x, y in zip(self.x, self.y, strict=True) if y is not None]
+        return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+def _series(snaps: list[Snapshot], values: list[float | None]) -> Series:
+    if not snaps:
+        return Series()
+    end = snaps[-1].timestamp
+    return Series(tuple(s.timestamp - end for s in snaps), tuple(values))
+
+
+@dataclass(frozen=True, slots=True)
+class WidgetStats:
+    """The dashboard's own widgets, as its widget memory manager sees them."""
+
+    alive: int
+    by_type: tuple[tuple[str, int], ...]
+    row_states_in_use: int
+    row_state_reuse: float | None
+    render_hits: int
+    render_misses: int
+    render_cached: int
+
+    @property
+    def render_hit_rate(self) -> float | None:
+        lookups = self.render_hits + self.render_misses
+        return self.render_hits / lookups if lookups else None
+
+
+# -- memory ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryView:
+    tier: str
+    rss: int
+    vms: int
+    uss: int | None
+    budget: int | None
+    cpu_percent: float
+    threads: int
+    open_fds: int | None
+    thresholds: tuple[int, ...]
+    rss_mib: Series
+    vms_mib: Series
+    uss_mib: Series
+    cleanups: tuple[CleanupReport, ...]
+
+
+def memory_view(h: History) -> MemoryView | None:
+    snaps = list(h.snapshots)
+    if not snaps:
+        return None
+    last = snaps[-1]
+    m = last.memory
+    return MemoryView(
+        tier=last.tier,
+        rss=m.rss,
+        vms=m.vms,
+        uss=m.uss,
+        budget=m.budget,
+        cpu_percent=m.cpu_percent,
+        threads=m.num_threads,
+        open_fds=m.open_fds,
+        thresholds=last.thresholds,
+        rss_mib=_series(snaps, [s.memory.rss / MiB for s in snaps]),
+        vms_mib=_series(snaps, [s.memory.vms / MiB for s in snaps]),
+        uss_mib=_series(
+            snaps, [s.memory.uss / MiB if s.memory.uss is not None else None for s in snaps]
+        ),
+        cleanups=tuple(h.cleanups),
+    )
+
+
+# -- gc --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class GCView:
+    visible: bool
+    strategy: str = ""
+    adaptive: bool = False
+    enabled: bool = True
+    thresholds: tuple[int, ...] = ()
+    counts: tuple[int, ...] = ()
+    collections: tuple[int, ...] = ()
+    collected: tuple[int, ...] = ()
+    uncollectable: tuple[int, ...] = ()
+    frozen: int = 0
+    pauses: int = 0
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+    max_ms: float = 0.0
+    fraction: Series = Series()
+    census: tuple[tuple[str, int], ...] = ()
+
+
+def gc_view(h: History) -> GCView | None:
+    snaps = list(h.snapshots)
+    if not snaps:
+        return None
+    g = snaps[-1].gc
+    if g is None:
+        return GCView(visible=False)
+    with_gc = [s for s in snaps if s.gc is not None]
+    return GCView(
+        visible=True,
+        strategy=g.strategy,
+        adaptive=g.adaptive,
+        enabled=g.enabled,
+        thresholds=g.thresholds,
+        counts=g.counts,
+        collections=g.collections,
+        collected=g.collected,
+        uncollectable=g.uncollectable,
+        frozen=g.frozen,
+        pauses=g.pauses,
+        p50_ms=g.pause_p50_ms,
+        p99_ms=g.pause_p99_ms,
+        max_ms=g.pause_max_ms,
+        fraction=_series(
+            with_gc, [s.gc.gc_time_fraction * 100 for s in with_gc if s.gc is not None]
+        ),
+        census=g.census,
+    )
+
+
+# -- caches ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CacheRow:
+    key: str  # "cache/level": stable, so the table updates rows in place
+    cache: str
+    level: str
+    kind: str
+    hits: int
+    misses: int
+    hit_rate: float | None
+    size: int
+    maxsize: int | None
+    evictions: int
+    expirations: int
+    pinned: bool
+
+
+def cache_rows(caches: tuple[CacheStats, ...], sort: str = "name") -> list[CacheRow]:
+    rows = [
+        CacheRow(
+            f"{c.name}/{t.level}",
+            c.name,
+            t.level,
+            t.kind,
+            t.hits,
+            t.misses,
+            t.hit_rate,
+            t.size,
+            t.maxsize,
+            t.evictions,
+            t.expirations,
+            c.pinned,
+        )
+        for c in caches
+        for t in c.tiers
+    ]
+    keys = {
+        "name": lambda r: (r.cache, r.level),
+        "hit rate": lambda r: (-(r.hit_rate if r.hit_rate is not None else -1), r.key),
+        "hits": lambda r: (-r.hits, r.key),
+        "size": lambda r: (-r.size, r.key),
+        "evictions": lambda r: (-r.evictions, r.key),
+    }
+    return sorted(rows, key=keys.get(sort, keys["name"]))
+
+
+def hit_rate_series(h: History, cache: str) -> Series:
+    """The hit rate between consecutive snapshots (hits over lookups in that interval), in %.
+
+    Windowed rather than cumulative, so a change shows as it happens. None where the
+    interval saw no lookups.
+    """
+    snaps = list(h.snapshots)
+    values: list[float | None] = []
+    previous: CacheStats | None = None
+    kept: list[Snapshot] = []
+    for snap in snaps:
+        current = next((c for c in snap.caches if c.name == cache), None)
+        if current is None:
+            previous = None
+            continue
+        if previous is not None:
+            lookups = current.lookups - previous.lookups
+            hits = current.hits - previous.hits
+            values.append(hits / lookups * 100 if lookups > 0 else None)
+            kept.append(snap)
+        previous = current
+    return _series(kept, values)
+
+
+def overall_hit_rate(caches: tuple[CacheStats, ...]) -> float | None:
+    lookups = sum(c.lookups for c in caches)
+    return sum(c.hits for c in caches) / lookups if lookups else None
+
+
+# -- pools -----------------------------------------------------------------------------
+
+
+def pool_rows(pools: tuple[PoolStats, ...]) -> list[PoolStats]:
+    """Unhealthy pools first, then by name."""
+    return sorted(pools, key=lambda p: (p.healthy, p.name))
+
+
+def pool_health(pools: tuple[PoolStats, ...]) -> tuple[int, int, str]:
+    """(healthy, total, the first reason a pool is not)."""
+    sick = [p for p in pools if not p.healthy]
+    return len(pools) - len(sick), len(pools), (f"{sick[0].name}: {sick[0].reason}" if sick else "")
+
+
+# -- benchmarks ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BenchRow:
+    name: str
+    median_s: float
+    runs: int
+    verdict: str
+
+
+@dataclass(frozen=True, slots=True)
+class BenchView:
+    rows: tuple[BenchRow, ...]
+    progress: BenchProgress | None
+    last_verdict: str
+
+
+def bench_view(h: History) -> BenchView:
+    rows = tuple(
+        BenchRow(name, results[-1].median_s, len(results), results[-1].verdict)
+        for name, results in sorted(h.bench.items())
+    )
+    latest = h.latest
+    slower = [r.name for r in rows if r.verdict.startswith("slower")]
+    if not rows:
+        last = ""
+    elif slower:
+        last = f"slower: {', '.join(slower)}"
+    elif any(r.verdict for r in rows):
+        last = "no regression"
+    else:
+        last = f"{len(rows)} measured, no baseline yet"
+    return BenchView(rows, latest.bench_progress if latest else None, last)
+
+
+def bench_trend(h: History, name: str) -> tuple[list[float], list[float]]:
+    """Median (µs) per run of one benchmark in this session."""
+    results = h.bench.get(name, [])
+    return [float(i + 1) for i in range(len(results))], [r.median_s * 1e6 for r in results]
+
+
+# -- events ----------------------------------------------------------------------------
+
+
+def filter_events(
+    events: deque[Event] | list[Event], text: str = "", limit: int = 200
+) -> list[Event]:
+    """Newest first; `text` matches kind, level or message, case-insensitively."""
+    needle = text.lower().strip()
+    out = []
+    for event in reversed(events):
+        if not needle or needle in f"{event.kind} {event.level} {event.message}".lower():
+            out.append(event)
+            if len(out) >= limit:
+                break
+    return out
+
+
+# -- overview --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OverviewView:
+    memory: MemoryView
+    strategy: str
+    adaptive: bool
+    gc_visible: bool
+    hit_rate: float | None
+    caches: int
+    pools_healthy: int
+    pools: int
+    pool_problem: str
+    bench: str
+    widgets: WidgetStats | None
+
+
+def overview_view(h: History, widgets: WidgetStats | None = None) -> OverviewView | None:
+    memory = memory_view(h)
+    latest = h.latest
+    if memory is None or latest is None:
+        return None
+    healthy, total, problem = pool_health(latest.pools)
+    g = latest.gc
+    return OverviewView(
+        memory=memory,
+        strategy=g.strategy if g else "",
+        adaptive=bool(g and g.adaptive),
+        gc_visible=g is not None,
+        hit_rate=overall_hit_rate(latest.caches),
+        caches=len(latest.caches),
+        pools_healthy=healthy,
+        pools=total,
+        pool_problem=problem,
+        bench=bench_view(h).last_verdict,
+        widgets=widgets,
+    )

@@ -1,0 +1,95 @@
+"""Benchmarks: results with verdicts, a progress bar while a run is under way, a trend chart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.app import ComposeResult
+from textual.reactive import reactive
+from textual.widgets import DataTable, ProgressBar, Static
+from tui_perf.widgets.chart import Chart, ChartSpec, Line
+from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
+
+from tui_perf.format import fmt_seconds
+from tui_perf.views import BenchView
+
+
+@dataclass(frozen=True, slots=True)
+class BenchPaneView:
+    bench: BenchView
+    selected: str
+    trend: tuple[tuple[float, ...], tuple[float, ...]]
+
+
+class BenchPane(ManagedWidget):
+    DEFAULT_CSS = """
+    BenchPane { layout: vertical; height: 1fr; }
+    BenchPane #bench-status { height: 1; padding: 0 1; }
+    BenchPane #bench-progress { height: 1; padding: 0 1; }
+    BenchPane #bench-table { height: 1fr; min-height: 5; }
+    """
+
+    view: reactive[BenchPaneView | None] = reactive(None, init=False)
+
+    def compose(self) -> ComposeResult:
+        yield Static(
+            "no benchmark run yet: press b to run the built-in suite (quick)", id="bench-status"
+        )
+        yield ProgressBar(id="bench-progress", show_eta=False)
+        table: DataTable[str] = DataTable(id="bench-table", cursor_type="row", zebra_stripes=True)
+        for label in ("benchmark", "median", "runs", "verdict vs the previous run"):
+            table.add_column(label, key=label)
+        yield table
+        yield Chart(ChartSpec("median per run (µs)"), id="bench-chart")
+
+    def on_mount(self) -> None:
+        self._rows = TableRows(self.query_one("#bench-table", DataTable), manager_of(self))
+        self.query_one(ProgressBar).display = False
+
+    def on_unmount(self) -> None:
+        self._rows.release_all()
+
+    @property
+    def selected_benchmark(self) -> str:
+        table = self.query_one("#bench-table", DataTable)
+        if table.row_count == 0:
+            return ""
+        return str(table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value or "")
+
+    def watch_view(self, view: BenchPaneView | None) -> None:
+        """Show progress while running, then the results and the selected trend."""
+        if view is None:
+            return
+        b = view.bench
+        bar = self.query_one(ProgressBar)
+        status = self.query_one("#bench-status", Static)
+        if b.progress is not None:
+            bar.display = True
+            bar.update(total=b.progress.total, progress=b.progress.done)
+            status.update(f"running: {b.progress.current}")
+        else:
+            bar.display = False
+            if b.rows:
+                status.update(f"last run: {b.last_verdict}")
+
+        def colour(verdict: str) -> str:
+            if verdict.startswith("slower"):
+                return f"[red]{verdict}[/]"
+            if verdict.startswith("faster"):
+                return f"[green]{verdict}[/]"
+            return verdict or "[dim]first run[/]"
+
+        self._rows.sync(
+            (r.name, [r.name, fmt_seconds(r.median_s), str(r.runs), colour(r.verdict)])
+            for r in b.rows
+        )
+        xs, ys = view.trend
+        self.query_one("#bench-chart", Chart).show(
+            ChartSpec(
+                f"median per run (µs) · {view.selected}"
+                if view.selected
+                else "median per run (µs)",
+                "run",
+                (Line("median", xs, ys, "cyan"),) if xs else (),
+            )
+        )

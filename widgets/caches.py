@@ -1,0 +1,127 @@
+"""Caches: one row per cache and tier, sortable, and the selected cache's hit-rate history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.app import ComposeResult
+from textual.reactive import reactive
+from textual.widgets import DataTable, Static
+from tui_perf.widgets.chart import Chart, ChartSpec, Line
+from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
+
+from tui_perf.format import fmt_percent
+from tui_perf.views import CacheRow, Series
+
+EMPTY = (
+    "No caches registered. Decorate a function with @tui_perf.cached, or create a "
+    "tui_perf.MultiLevelCache: it shows up here by itself."
+)
+SORTS = ("name", "hit rate", "hits", "size", "evictions")
+
+
+@dataclass(frozen=True, slots=True)
+class CachesView:
+    rows: tuple[CacheRow, ...]
+    selected: str
+    history: Series
+
+
+class CachesPane(ManagedWidget):
+    DEFAULT_CSS = """
+    CachesPane { layout: vertical; height: 1fr; }
+    CachesPane #caches-table { height: 1fr; min-height: 5; }
+    CachesPane #caches-empty { padding: 1 2; color: $text-muted; }
+    CachesPane #caches-help { height: 1; padding: 0 1; color: $text-muted; }
+    """
+
+    view: reactive[CachesView | None] = reactive(None, init=False)
+    sort: reactive[str] = reactive("name", init=False)
+
+    def compose(self) -> ComposeResult:
+        yield Static(EMPTY, id="caches-empty")
+        table: DataTable[str] = DataTable(id="caches-table", cursor_type="row", zebra_stripes=True)
+        for label in (
+            "cache",
+            "tier",
+            "kind",
+            "hits",
+            "misses",
+            "hit rate",
+            "size",
+            "evictions",
+            "expired",
+        ):
+            table.add_column(label, key=label)
+        yield table
+        yield Static(
+            "sort: name (o to change) · ↑↓ picks the cache charted below", id="caches-help"
+        )
+        yield Chart(ChartSpec("hit rate (%) per interval"), id="caches-chart")
+
+    def on_mount(self) -> None:
+        self._rows = TableRows(self.query_one("#caches-table", DataTable), manager_of(self))
+
+    def on_unmount(self) -> None:
+        self._rows.release_all()
+
+    @property
+    def selected_cache(self) -> str:
+        table = self.query_one("#caches-table", DataTable)
+        if table.row_count == 0:
+            return ""
+        key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value or ""
+        return key.rsplit("/", 1)[0]
+
+    def watch_sort(self, sort: str) -> None:
+        """Re-order the rows and say how they are sorted."""
+        self.query_one("#caches-help", Static).update(
+            f"sort: {sort} (o to change) · ↑↓ picks the cache charted below"
+        )
+        if self.view is not None:
+            self._show(self.view, resort=True)
+
+    def watch_view(self, view: CachesView | None) -> None:
+        """Update rows in place and the selected cache's chart."""
+        if view is not None:
+            self._show(view)
+
+    def _show(self, view: CachesView, resort: bool = False) -> None:
+        empty = not view.rows
+        self.query_one("#caches-empty").display = empty
+        table = self.query_one("#caches-table", DataTable)
+        table.display = not empty
+        changed = self._rows.sync(
+            (
+                r.key,
+                [
+                    r.cache,
+                    r.level,
+                    r.kind,
+                    f"{r.hits:,}",
+                    f"{r.misses:,}",
+                    fmt_percent(r.hit_rate),
+                    f"{r.size:,}" + (f"/{r.maxsize:,}" if r.maxsize else ""),
+                    f"{r.evictions:,}",
+                    f"{r.expirations:,}",
+                ],
+            )
+            for r in view.rows
+        )
+        if changed or resort:
+            order = {r.key: i for i, r in enumerate(view.rows)}
+            table.sort("cache", "tier", key=lambda cells: order.get(f"{cells[0]}/{cells[1]}", 0))
+        xs, ys = view.history.points()
+        title = (
+            f"hit rate (%) per interval · {view.selected}"
+            if view.selected
+            else ("hit rate (%) per interval")
+        )
+        self.query_one("#caches-chart", Chart).show(
+            ChartSpec(
+                title,
+                "seconds before now",
+                (Line("hit %", tuple(xs), tuple(ys), "green"),) if xs else (),
+                ylim=(0, 100),
+            )
+        )

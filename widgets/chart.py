@@ -1,0 +1,67 @@
+"""A plotext chart that renders through the widget manager's cache."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from textual_plotext import PlotextPlot
+from tui_perf.widgets.managed import ManagedWidget
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    label: str
+    x: tuple[float, ...]
+    y: tuple[float, ...]
+    color: str = "cyan"
+
+
+@dataclass(frozen=True, slots=True)
+class ChartSpec:
+    title: str
+    xlabel: str = ""
+    lines: tuple[Line, ...] = ()
+    hlines: tuple[tuple[float, str], ...] = ()  # (y, color): thresholds
+    ylim: tuple[float, float] | None = None
+    empty: str = "waiting for data"
+
+
+class Chart(PlotextPlot, ManagedWidget):
+    """Each instance has its own `plt` (never module-global plotext)."""
+
+    DEFAULT_CSS = """
+    Chart { height: 1fr; min-height: 8; }
+    """
+
+    def __init__(self, spec: ChartSpec, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.spec = spec
+
+    def show(self, spec: ChartSpec) -> None:
+        """New data: bump the version (a new render cache key) and repaint."""
+        if spec != self.spec:
+            self.spec = spec
+            self.data_version += 1
+            self.refresh()
+
+    def render(self) -> Any:
+        return self.cached_render(self._build)
+
+    def _build(self) -> Any:
+        plt = self.plt
+        spec = self.spec
+        plt.clear_figure()
+        plt.title(spec.title if spec.lines else f"{spec.title}: {spec.empty}")
+        if spec.xlabel:
+            plt.xlabel(spec.xlabel)
+        for line in spec.lines:
+            if line.x:
+                plt.plot(
+                    list(line.x), list(line.y), label=line.label, color=line.color, marker="braille"
+                )
+        for y, color in spec.hlines:
+            plt.hline(y, color)
+        if spec.ylim is not None:
+            plt.ylim(*spec.ylim)
+        return super().render()

@@ -1,0 +1,71 @@
+"""Events: tier changes, strategy switches, cleanups, verdicts, errors, as a log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from textual.app import ComposeResult
+from textual.reactive import reactive
+from textual.widgets import DataTable, Input
+from tui_perf.widgets.managed import ManagedWidget
+
+from tui_perf.telemetry import Event
+from tui_perf.views import filter_events
+
+LEVEL_STYLE = {"warning": "yellow", "error": "red"}
+
+
+class EventsPane(ManagedWidget):
+    DEFAULT_CSS = """
+    EventsPane { layout: vertical; height: 1fr; }
+    EventsPane #events-filter { height: 3; }
+    EventsPane #events-table { height: 1fr; }
+    """
+
+    view: reactive[tuple[Event, ...]] = reactive((), init=False)
+    filter_text: reactive[str] = reactive("", init=False)
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="filter events (kind, level or text)", id="events-filter")
+        table: DataTable[str] = DataTable(id="events-table", cursor_type="row", zebra_stripes=True)
+        for label in ("time", "kind", "level", "message"):
+            table.add_column(label, key=label)
+        yield table
+
+    def on_mount(self) -> None:
+        self._last: Event | None = None  # the newest event already considered
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        """Filter as the person types."""
+        self.filter_text = event.value
+
+    def watch_filter_text(self) -> None:
+        """A new filter: rebuild the table once."""
+        self.query_one("#events-table", DataTable).clear()
+        self._last = None
+        self._append()
+
+    def watch_view(self) -> None:
+        """New events arrived: add only those."""
+        self._append()
+
+    def _append(self) -> None:
+        table = self.query_one("#events-table", DataTable)
+        events = self.view
+        new: list[Event] = []
+        for e in reversed(events):  # the history is bounded: find what came after the last
+            if e is self._last:
+                break
+            new.append(e)
+        new.reverse()
+        if events:
+            self._last = events[-1]
+        # filter_events returns newest first; the table reads oldest to newest, like a log.
+        for e in reversed(filter_events(new, self.filter_text, limit=len(new) or 1)):
+            style = LEVEL_STYLE.get(e.level)
+            level = f"[{style}]{e.level}[/]" if style else e.level
+            table.add_row(
+                datetime.fromtimestamp(e.timestamp).strftime("%H:%M:%S"), e.kind, level, e.message
+            )
+        if new and table.row_count:
+            table.move_cursor(row=table.row_count - 1)

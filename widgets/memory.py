@@ -1,0 +1,112 @@
+"""Memory: RSS, VMS and USS over time against the tiers, and the cleanup reports."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.reactive import reactive
+from textual.widgets import DataTable, Static
+from tui_perf.widgets.chart import Chart, ChartSpec, Line
+from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
+
+from tui_perf.format import fmt_bytes, fmt_ms
+from tui_perf.views import MemoryView, MiB
+
+
+def memory_chart(view: MemoryView | None) -> ChartSpec:
+    title = "memory (MiB)"
+    if view is None:
+        return ChartSpec(title)
+    lines = [
+        Line("RSS", *_pts(view.rss_mib.points()), "cyan"),
+        Line("VMS", *_pts(view.vms_mib.points()), "magenta"),
+    ]
+    uss = view.uss_mib.points()
+    if uss[0]:
+        lines.append(Line("USS", *_pts(uss), "green"))
+    hlines = tuple(
+        (t / MiB, c) for t, c in zip(view.thresholds, ("yellow", "orange", "red"), strict=False)
+    )
+    return ChartSpec(title, "seconds before now", tuple(lines), hlines)
+
+
+def _pts(points: tuple[list[float], list[float]]) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    return tuple(points[0]), tuple(points[1])
+
+
+class MemoryPane(ManagedWidget):
+    DEFAULT_CSS = """
+    MemoryPane { layout: vertical; height: 1fr; }
+    MemoryPane #memory-top { height: 1fr; }
+    MemoryPane #memory-stats { width: 34; padding: 0 1; }
+    MemoryPane #cleanups { height: 10; }
+    MemoryPane #cleanups-title { height: 1; padding: 0 1; text-style: bold; }
+    """
+
+    view: reactive[MemoryView | None] = reactive(None, init=False)
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="memory-top"):
+            yield Static("", id="memory-stats")
+            yield Chart(memory_chart(None), id="memory-chart")
+        yield Static("cleanups: none yet (press e for an emergency cleanup)", id="cleanups-title")
+        table: DataTable[str] = DataTable(id="cleanups", cursor_type="row", zebra_stripes=True)
+        table.add_columns("when", "rung", "RSS before", "RSS after", "released", "freed", "time")
+        yield table
+
+    def on_mount(self) -> None:
+        self._rows = TableRows(self.query_one("#cleanups", DataTable), manager_of(self))
+
+    def on_unmount(self) -> None:
+        self._rows.release_all()
+
+    def watch_view(self, view: MemoryView | None) -> None:
+        """Show the latest memory figures, the chart and the cleanup reports."""
+        if view is None:
+            return
+        names = ("ELEVATED", "HIGH", "CRITICAL")
+        tiers = "\n".join(
+            f"  {n:<9}{fmt_bytes(t):>12}" for n, t in zip(names, view.thresholds, strict=False)
+        )
+        self.query_one("#memory-stats", Static).update(
+            f"[b]tier[/]     {view.tier}\n"
+            f"[b]RSS[/]      {fmt_bytes(view.rss)}\n[b]VMS[/]      {fmt_bytes(view.vms)}\n"
+            f"[b]USS[/]      {fmt_bytes(view.uss)}\n[b]budget[/]   {fmt_bytes(view.budget)}\n"
+            f"[b]thresholds[/]\n{tiers}\n"
+            f"[b]CPU[/]      {view.cpu_percent:.0f}%\n[b]threads[/]  {view.threads}\n"
+            f"[b]open fds[/] {'—' if view.open_fds is None else view.open_fds}"
+        )
+        self.query_one("#memory-chart", Chart).show(memory_chart(view))
+        rows = []
+        for i, report in enumerate(reversed(view.cleanups[-3:])):
+            when = datetime.fromtimestamp(report.timestamp).strftime("%H:%M:%S")
+            for j, rung in enumerate(report.rungs):
+                freed = (
+                    fmt_bytes(rung.freed) if rung.unit == "bytes" else f"{rung.freed} {rung.unit}"
+                )
+                if rung.skipped:
+                    freed = f"skipped: {rung.skipped}"
+                rows.append(
+                    (
+                        f"{report.timestamp}-{j}-{i}",
+                        [
+                            when if j == 0 else "",
+                            rung.name,
+                            fmt_bytes(rung.rss_before),
+                            fmt_bytes(rung.rss_after),
+                            fmt_bytes(rung.rss_released),
+                            freed,
+                            fmt_ms(rung.duration_s * 1000),
+                        ],
+                    )
+                )
+        self._rows.sync(rows)
+        if view.cleanups:
+            last = view.cleanups[-1]
+            self.query_one("#cleanups-title", Static).update(
+                f"cleanups: last {last.trigger} run {last.tier_before} → {last.tier_after}, "
+                f"RSS {fmt_bytes(last.rss_before)} → {fmt_bytes(last.rss_after)} in "
+                f"{fmt_ms(last.duration_s * 1000)}"
+            )

@@ -1,0 +1,79 @@
+"""Pools: one row per pool, unhealthy ones first, with the reason."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.reactive import reactive
+from textual.widgets import DataTable, Static
+from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
+
+from tui_perf.format import fmt_ms, fmt_percent
+from tui_perf.telemetry import PoolStats
+
+EMPTY = (
+    "No pools registered. Create a tui_perf.ObjectPool or ConnectionPool: it shows up "
+    "here by itself."
+)
+
+
+class PoolsPane(ManagedWidget):
+    DEFAULT_CSS = """
+    PoolsPane { layout: vertical; height: 1fr; }
+    PoolsPane #pools-table { height: 1fr; }
+    PoolsPane #pools-empty { padding: 1 2; color: $text-muted; }
+    """
+
+    view: reactive[tuple[PoolStats, ...] | None] = reactive(None, init=False)
+
+    def compose(self) -> ComposeResult:
+        yield Static(EMPTY, id="pools-empty")
+        table: DataTable[str] = DataTable(id="pools-table", cursor_type="row", zebra_stripes=True)
+        for label in (
+            "pool",
+            "kind",
+            "in use",
+            "idle",
+            "reuse",
+            "waits",
+            "p95 wait",
+            "timeouts",
+            "leaks",
+            "health",
+        ):
+            table.add_column(label, key=label)
+        yield table
+
+    def on_mount(self) -> None:
+        self._rows = TableRows(self.query_one("#pools-table", DataTable), manager_of(self))
+
+    def on_unmount(self) -> None:
+        self._rows.release_all()
+
+    def watch_view(self, view: tuple[PoolStats, ...] | None) -> None:
+        """Update the rows in place; say why a pool is unhealthy."""
+        if view is None:
+            return
+        self.query_one("#pools-empty").display = not view
+        table = self.query_one("#pools-table", DataTable)
+        table.display = bool(view)
+        order = {p.name: i for i, p in enumerate(view)}
+        changed = self._rows.sync(
+            (
+                p.name,
+                [
+                    p.name,
+                    p.kind,
+                    str(p.in_use),
+                    str(p.idle),
+                    fmt_percent(p.reuse_rate, 0),
+                    str(p.waits),
+                    fmt_ms(p.wait_p95_ms) if p.waits or p.wait_p95_ms else "—",
+                    str(p.timeouts),
+                    f"[red]{p.leaks}[/]" if p.leaks else "0",
+                    "ok" if p.healthy else f"[red]{p.reason}[/]",
+                ],
+            )
+            for p in view
+        )
+        if changed:
+            table.sort("pool", key=lambda cells: order.get(cells[0], 0))
