@@ -69,8 +69,8 @@ def test_a_run_is_saved_and_a_slowdown_exits_1(tmp_path: Path, bench_file: Path)
     assert first.returncode == 0, first.stderr
     assert "summing" in first.stdout and "no baseline" in first.stdout
     slower = bench(
-        tmp_path, str(bench_file), "--quick", "--json", str(tmp_path / "r.json"), work=4000
-    )  # twice the work: about 2x slower
+        tmp_path, str(bench_file), "--quick", "--json", str(tmp_path / "r.json"), work=6000
+    )  # three times the work
     assert slower.returncode == 1, slower.stdout + slower.stderr
     data = json.loads((tmp_path / "r.json").read_text())
     summing = next(b for b in data["benchmarks"] if b["name"] == "summing")

@@ -144,12 +144,15 @@ class Dashboard(App[None]):
         history_path: Path | None = None,
         widget_manager: WidgetMemoryManager | None = None,
         history_size: int = 600,
+        show_widget_stats: bool = True,
     ) -> None:
         super().__init__()
         self.source = source
         self.history = History(size=history_size)
         self.widget_manager = widget_manager or WidgetMemoryManager()
         self.history_path = history_path
+        # Render counts depend on timing; snapshot tests turn the line off to stay exact.
+        self.show_widget_stats = show_widget_stats
         self._store_queue: asyncio.Queue[Snapshot] | None = None
         self._sort = 0
         self._running_command: str | None = None
@@ -172,6 +175,15 @@ class Dashboard(App[None]):
 
     def on_mount(self) -> None:
         """Join the memory guard's ladder, then start the workers (last, per Textual)."""
+        # Held, not queried per tick: queries search the active screen (help, palette).
+        self._tabs = self.query_one(TabbedContent)
+        self._overview = self.query_one(OverviewPane)
+        self._memory = self.query_one(MemoryPane)
+        self._gc = self.query_one(GCPane)
+        self._caches = self.query_one(CachesPane)
+        self._pools = self.query_one(PoolsPane)
+        self._bench = self.query_one(BenchPane)
+        self._events = self.query_one(EventsPane)
         if isinstance(self.source, LocalSource) and self.source.engine.local:
             from tui_perf.memory import Tier
 
@@ -215,6 +227,8 @@ class Dashboard(App[None]):
 
     def on_source_update(self, message: SourceUpdate) -> None:
         """Keep the snapshot; show it unless paused."""
+        if not self.screen_stack or not self._tabs.is_attached:
+            return  # shutting down: updates posted before the exit arrive after it
         if message.ended:
             self.notify(message.ended, title="source ended", severity="warning", timeout=10)
             return
@@ -234,36 +248,37 @@ class Dashboard(App[None]):
 
     @property
     def active_pane(self) -> str:
-        return self.query_one(TabbedContent).active or "overview"
+        return self._tabs.active or "overview"
 
     def refresh_view(self, pane: str | None = None) -> None:
         """Hand the visible pane its view; hidden panes catch up when shown."""
         pane = pane or self.active_pane
         h = self.history
-        if h.latest is None:
+        if h.latest is None or not self._tabs.is_attached:
             return
         with self.batch_update():
             if pane == "overview":
-                self.query_one(OverviewPane).view = overview_view(h, self.widget_manager.stats())
+                stats = self.widget_manager.stats() if self.show_widget_stats else None
+                self._overview.view = overview_view(h, stats)
             elif pane == "memory":
-                self.query_one(MemoryPane).view = memory_view(h)
+                self._memory.view = memory_view(h)
             elif pane == "gc":
-                self.query_one(GCPane).view = gc_view(h)
+                self._gc.view = gc_view(h)
             elif pane == "caches":
-                caches = self.query_one(CachesPane)
+                caches = self._caches
                 rows = tuple(cache_rows(h.latest.caches, caches.sort))
                 selected = caches.selected_cache or (rows[0].cache if rows else "")
                 caches.view = CachesView(rows, selected, hit_rate_series(h, selected))
             elif pane == "pools":
-                self.query_one(PoolsPane).view = tuple(pool_rows(h.latest.pools))
+                self._pools.view = tuple(pool_rows(h.latest.pools))
             elif pane == "bench":
-                bench = self.query_one(BenchPane)
+                bench = self._bench
                 view = bench_view(h)
                 selected = bench.selected_benchmark or (view.rows[0].name if view.rows else "")
                 xs, ys = bench_trend(h, selected)
                 bench.view = BenchPaneView(view, selected, (tuple(xs), tuple(ys)))
             elif pane == "events":
-                self.query_one(EventsPane).view = tuple(h.events)
+                self._events.view = tuple(h.events)
 
     @on(TabbedContent.TabActivated)
     def _tab_shown(self, event: TabbedContent.TabActivated) -> None:
@@ -306,7 +321,7 @@ class Dashboard(App[None]):
 
     def action_show_pane(self, pane: str) -> None:
         """Switch to a pane."""
-        self.query_one(TabbedContent).active = pane
+        self._tabs.active = pane
 
     def action_toggle_pause(self) -> None:
         """Pause or resume the view."""
@@ -319,7 +334,7 @@ class Dashboard(App[None]):
     def action_cycle_sort(self) -> None:
         """Sort the caches table by the next column."""
         self._sort = (self._sort + 1) % len(SORTS)
-        self.query_one(CachesPane).sort = SORTS[self._sort]
+        self._caches.sort = SORTS[self._sort]
         self.refresh_view("caches")
 
     def action_emergency_cleanup(self) -> None:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 from tui_perf.errors import ConfigError
+from tui_perf.format import fmt_bytes
 from tui_perf.registry import REGISTRY, Registry
 from tui_perf.sampler import Clock
 from tui_perf.telemetry import CleanupReport, RungReport
@@ -54,6 +55,9 @@ class Freed:
     unit: str = "objects"
     detail: str = ""
 
+
+#: A reclaimer whose effect is RSS itself returns this unit; the guard fills in the bytes.
+RSS_MEASURED = "rss"
 
 #: What a reclaimer may return: a `Freed`, or a plain count of objects.
 Reclaimed = Freed | int
@@ -172,7 +176,7 @@ class MemoryGuard:
             new = self.tier_for(rss, self.tier)
             if new is not self.tier:
                 level = "warning" if new > self.tier else "info"
-                self.emit("tier", f"{self.tier.name} -> {new.name} at RSS {rss // MiB} MiB", level)
+                self.emit("tier", f"{self.tier.name} -> {new.name} at RSS {fmt_bytes(rss)}", level)
                 self.tier = new
             auto = self.config.auto_tier
             if auto is not None and self.tier >= auto and self._cooled_down():
@@ -238,6 +242,8 @@ class MemoryGuard:
                 freed, skipped = Freed(0, "objects", ""), f"failed: {exc}"
             duration = self._clock() - t0
             rss = self._rss()
+            if freed.unit == RSS_MEASURED:
+                freed = Freed(max(0, before - rss), "bytes", freed.detail)
             reports.append(
                 RungReport(
                     rung.name,
@@ -267,11 +273,10 @@ class MemoryGuard:
             self._ineffective_runs = 0 if brought_down else min(self._ineffective_runs + 1, 16)
         self.reports.append(report)
         del self.reports[:-32]
-        released = (rss_now - rss) // MiB
         self.emit(
             "cleanup",
-            f"{trigger} cleanup: RSS {rss_now // MiB} -> {rss // MiB} MiB "
-            f"({released:+d} MiB released) in {report.duration_s * 1000:.0f} ms",
+            f"{trigger} cleanup: RSS {fmt_bytes(rss_now)} -> {fmt_bytes(rss)} "
+            f"({fmt_bytes(rss_now - rss)} released) in {report.duration_s * 1000:.0f} ms",
             "info" if trigger == "manual" else "warning",
         )
         self.on_cleanup(report)
@@ -311,9 +316,10 @@ class MemoryGuard:
         if self._last_trim is not None and now - self._last_trim < self.config.trim_interval_s:
             raise _Skip(f"ran {now - self._last_trim:.0f} s ago")
         self._last_trim = now
-        before = self._rss()
         trim(0)
-        return Freed(max(0, before - self._rss()), "bytes", "returned to the OS by malloc")
+        # What malloc_trim frees is exactly RSS given back: let the guard's own measurement
+        # around this rung be the figure, rather than a second reading that could differ.
+        return Freed(0, RSS_MEASURED, "returned to the OS by malloc")
 
 
 class _Skip(Exception):

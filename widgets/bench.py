@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.markup import escape
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.reactive import reactive
 from textual.widgets import DataTable, ProgressBar, Static
-from tui_perf.widgets.chart import Chart, ChartSpec, Line
-from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
 
 from tui_perf.format import fmt_seconds
 from tui_perf.views import BenchView
+from tui_perf.widgets.chart import Chart, ChartSpec, Line
+from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,18 +68,18 @@ class BenchPane(ManagedWidget):
         if b.progress is not None:
             bar.display = True
             bar.update(total=b.progress.total, progress=b.progress.done)
-            status.update(f"running: {b.progress.current}")
+            status.update(f"running: {escape(b.progress.current)}")
         else:
             bar.display = False
             if b.rows:
                 status.update(f"last run: {b.last_verdict}")
 
-        def colour(verdict: str) -> str:
+        def colour(verdict: str) -> Text:
             if verdict.startswith("slower"):
-                return f"[red]{verdict}[/]"
+                return Text(verdict, style="red")
             if verdict.startswith("faster"):
-                return f"[green]{verdict}[/]"
-            return verdict or "[dim]first run[/]"
+                return Text(verdict, style="green")
+            return Text(verdict) if verdict else Text("first run", style="dim")
 
         self._rows.sync(
             (r.name, [r.name, fmt_seconds(r.median_s), str(r.runs), colour(r.verdict)])
@@ -86,7 +88,7 @@ class BenchPane(ManagedWidget):
         xs, ys = view.trend
         self.query_one("#bench-chart", Chart).show(
             ChartSpec(
-                f"median per run (µs) · {view.selected}"
+                f"median per run (µs) · {escape(view.selected)}"
                 if view.selected
                 else "median per run (µs)",
                 "run",

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.reactive import reactive
 from textual.widgets import DataTable, Static
-from tui_perf.widgets.chart import Chart, ChartSpec, Line
-from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
 
 from tui_perf.format import fmt_percent
 from tui_perf.views import CacheRow, Series
+from tui_perf.widgets.chart import Chart, ChartSpec, Line
+from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
 
 EMPTY = (
     "No caches registered. Decorate a function with @tui_perf.cached, or create a "
@@ -110,10 +111,14 @@ class CachesPane(ManagedWidget):
         )
         if changed or resort:
             order = {r.key: i for i, r in enumerate(view.rows)}
-            table.sort("cache", "tier", key=lambda cells: order.get(f"{cells[0]}/{cells[1]}", 0))
+            table.sort(
+                "cache",
+                "tier",
+                key=lambda cells: order.get(f"{cells[0].plain}/{cells[1].plain}", 0),
+            )
         xs, ys = view.history.points()
         title = (
-            f"hit rate (%) per interval · {view.selected}"
+            f"hit rate (%) per interval · {escape(view.selected)}"
             if view.selected
             else ("hit rate (%) per interval")
         )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from textual_plotext import PlotextPlot
+
 from tui_perf.widgets.managed import ManagedWidget
 
 
@@ -15,6 +16,7 @@ class Line:
     x: tuple[float, ...]
     y: tuple[float, ...]
     color: str = "cyan"
+    right: bool = False  # on the right-hand y axis (a different scale)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.reactive import reactive
 from textual.widgets import DataTable, Input
-from tui_perf.widgets.managed import ManagedWidget
 
 from tui_perf.telemetry import Event
 from tui_perf.views import filter_events
+from tui_perf.widgets.managed import ManagedWidget
 
 LEVEL_STYLE = {"warning": "yellow", "error": "red"}
 
@@ -63,9 +64,12 @@ class EventsPane(ManagedWidget):
         # filter_events returns newest first; the table reads oldest to newest, like a log.
         for e in reversed(filter_events(new, self.filter_text, limit=len(new) or 1)):
             style = LEVEL_STYLE.get(e.level)
-            level = f"[{style}]{e.level}[/]" if style else e.level
+            level = Text(e.level, style=style or "")
             table.add_row(
-                datetime.fromtimestamp(e.timestamp).strftime("%H:%M:%S"), e.kind, level, e.message
+                datetime.fromtimestamp(e.timestamp).strftime("%H:%M:%S"),
+                Text(e.kind),
+                level,
+                Text(e.message),
             )
         if new and table.row_count:
             table.move_cursor(row=table.row_count - 1)

@@ -6,11 +6,11 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.reactive import reactive
 from textual.widgets import DataTable, Static
-from tui_perf.widgets.chart import Chart, ChartSpec, Line
-from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
 
 from tui_perf.format import fmt_ms
 from tui_perf.views import GCView
+from tui_perf.widgets.chart import Chart, ChartSpec, Line
+from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
 
 OUT_OF_REACH = (
     "The garbage collector is out of reach: this process is watched from outside.\n"

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cachetools import TTLCache
+from rich.text import Text
 from textual.widget import Widget
 from textual.widgets import DataTable
 
@@ -38,7 +39,7 @@ class RowState:
     """The cells a table row shows now; pooled."""
 
     key: str = ""
-    cells: list[str] = field(default_factory=list)
+    cells: list[Text] = field(default_factory=list)
 
     def clear(self) -> None:
         self.key = ""
@@ -166,13 +167,18 @@ class TableRows:
         self.manager = manager
         self.states: dict[str, RowState] = {}
 
-    def sync(self, rows: Iterable[tuple[str, Sequence[str]]]) -> bool:
-        """Add, update (changed cells only) and remove rows; True if the order may change."""
+    def sync(self, rows: Iterable[tuple[str, Sequence[str | Text]]]) -> bool:
+        """Add, update (changed cells only) and remove rows; True if the order may change.
+
+        Plain strings are shown as they are (never read as markup: names of users' caches
+        and benchmarks may hold brackets); pass a `Text` for a styled cell.
+        """
         table = self.table
         seen = set()
         changed = False
         columns = list(table.columns)
-        for key, cells in rows:
+        for key, raw in rows:
+            cells = [c if isinstance(c, Text) else Text(c) for c in raw]
             seen.add(key)
             state = self.states.get(key)
             if state is None:

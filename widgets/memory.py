@@ -8,11 +8,11 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.reactive import reactive
 from textual.widgets import DataTable, Static
-from tui_perf.widgets.chart import Chart, ChartSpec, Line
-from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
 
 from tui_perf.format import fmt_bytes, fmt_ms
 from tui_perf.views import MemoryView, MiB
+from tui_perf.widgets.chart import Chart, ChartSpec, Line
+from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
 
 
 def memory_chart(view: MemoryView | None) -> ChartSpec:
@@ -87,7 +87,7 @@ class MemoryPane(ManagedWidget):
                     fmt_bytes(rung.freed) if rung.unit == "bytes" else f"{rung.freed} {rung.unit}"
                 )
                 if rung.skipped:
-                    freed = f"skipped: {rung.skipped}"
+                    freed = f"skipped: {rung.skipped}"  # a plain cell: shown as is
                 rows.append(
                     (
                         f"{report.timestamp}-{j}-{i}",

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.reactive import reactive
 from textual.widgets import Static
-from tui_perf.widgets.chart import Chart, ChartSpec, Line
-from tui_perf.widgets.managed import ManagedWidget
 
 from tui_perf.format import fmt_bytes, fmt_percent
 from tui_perf.views import MiB, OverviewView
+from tui_perf.widgets.chart import Chart, ChartSpec, Line
+from tui_perf.widgets.managed import ManagedWidget
 
 TIER_COLOURS = {"NORMAL": "green", "ELEVATED": "yellow", "HIGH": "orange", "CRITICAL": "red"}
 
@@ -59,7 +60,7 @@ class OverviewPane(ManagedWidget):
         )
         pools = (
             f"{view.pools_healthy}/{view.pools} healthy"
-            + (f" · [red]{view.pool_problem}[/]" if view.pool_problem else "")
+            + (f" · [red]{escape(view.pool_problem)}[/]" if view.pool_problem else "")
             if view.pools
             else "none registered"
         )
@@ -69,7 +70,7 @@ class OverviewPane(ManagedWidget):
             if view.caches
             else "[b]caches[/]    none registered",
             f"[b]pools[/]     {pools}",
-            f"[b]benchmarks[/] {view.bench or 'none run yet (press b)'}",
+            f"[b]benchmarks[/] {escape(view.bench) or 'none run yet (press b)'}",
             f"[b]CPU[/]       {m.cpu_percent:.0f}% · {m.threads} threads",
         ]
         if view.widgets is not None:

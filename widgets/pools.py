@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.reactive import reactive
 from textual.widgets import DataTable, Static
-from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
 
 from tui_perf.format import fmt_ms, fmt_percent
 from tui_perf.telemetry import PoolStats
+from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
 
 EMPTY = (
     "No pools registered. Create a tui_perf.ObjectPool or ConnectionPool: it shows up "
@@ -70,10 +71,10 @@ class PoolsPane(ManagedWidget):
                     fmt_ms(p.wait_p95_ms) if p.waits or p.wait_p95_ms else "—",
                     str(p.timeouts),
                     f"[red]{p.leaks}[/]" if p.leaks else "0",
-                    "ok" if p.healthy else f"[red]{p.reason}[/]",
+                    Text("ok") if p.healthy else Text(p.reason, style="red"),
                 ],
             )
             for p in view
         )
         if changed:
-            table.sort("pool", key=lambda cells: order.get(cells[0], 0))
+            table.sort("pool", key=lambda cell: order.get(cell.plain, 0))

@@ -1,0 +1,225 @@
+"""The dashboard driven through Textual's pilot: every key's effect on a real engine."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+from textual.widgets import TabbedContent
+
+from tests.helpers.dashboard import history, settle, snapshot
+from tests.helpers.scripted import MiB, ScriptedProbe
+from tui_perf.app import Dashboard, HelpScreen
+from tui_perf.cache import MultiLevelCache
+from tui_perf.engine import Engine, EngineConfig
+from tui_perf.registry import Registry
+from tui_perf.sampler import Sampler
+from tui_perf.sources import LocalSource, ScriptedSource
+from tui_perf.widgets.chart import Chart, ChartSpec, Line
+from tui_perf.widgets.managed import ManagedWidget, WidgetMemoryManager
+
+
+@pytest.fixture
+def engine() -> Engine:
+    registry = Registry()
+    sampler = Sampler(ScriptedProbe(rss=100 * MiB), budget=1000 * MiB)
+    engine = Engine(EngineConfig(interval=0.02), sampler=sampler, registry=registry)
+    engine.cache = MultiLevelCache("test.cache", registry=registry)  # type: ignore[attr-defined]
+    return engine
+
+
+def app_for(engine: Engine) -> Dashboard:
+    return Dashboard(
+        LocalSource(engine, interval=0.02), widget_manager=WidgetMemoryManager(registry=Registry())
+    )
+
+
+async def wait_for(pilot, condition, tries: int = 300) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(tries):
+        if condition():
+            return
+        await pilot.pause(0.01)
+    raise AssertionError("condition not met")
+
+
+async def test_s_switches_the_engines_gc_strategy(engine: Engine) -> None:
+    app = app_for(engine)
+    async with app.run_test() as pilot:
+        await settle(pilot, 1)
+        assert engine.gc_controller is not None
+        before = engine.gc_controller.strategy
+        await pilot.press("s")
+        await wait_for(pilot, lambda: engine.gc_controller.strategy != before)
+        assert engine.gc_controller.strategy == "strict"
+
+
+async def test_a_toggles_adaptive_gc(engine: Engine) -> None:
+    app = app_for(engine)
+    async with app.run_test() as pilot:
+        await settle(pilot, 2)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: engine.gc_controller.adaptive)
+        assert engine.gc_controller.strategy == "throughput"  # NORMAL tier
+        await wait_for(pilot, lambda: app.history.latest.gc.adaptive)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: not engine.gc_controller.adaptive)
+
+
+async def test_c_really_empties_the_caches(engine: Engine) -> None:
+    cache = engine.cache  # type: ignore[attr-defined]
+    for i in range(10):
+        cache.set(i, i)
+    app = app_for(engine)
+    async with app.run_test() as pilot:
+        await settle(pilot, 1)
+        await pilot.press("c")
+        await wait_for(pilot, lambda: len(cache.l1) == 0)
+
+
+async def test_e_runs_the_ladder_and_says_what_it_freed(engine: Engine) -> None:
+    app = app_for(engine)
+    async with app.run_test() as pilot:
+        await settle(pilot, 1)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: len(engine.guard.reports) == 1)
+        await wait_for(pilot, lambda: any("RSS" in str(n.message) for n in app._notifications))
+        await wait_for(pilot, lambda: len(app.history.cleanups) == 1)
+
+
+async def test_g_runs_a_full_collection(engine: Engine) -> None:
+    app = app_for(engine)
+    async with app.run_test() as pilot:
+        await settle(pilot, 1)
+        before = gc.get_stats()[2]["collections"]
+        await pilot.press("g")
+        await wait_for(pilot, lambda: gc.get_stats()[2]["collections"] > before)
+        await wait_for(
+            pilot, lambda: any("collected" in str(n.message) for n in app._notifications)
+        )
+
+
+async def test_b_runs_the_suite_and_shows_the_results(engine: Engine) -> None:
+    app = app_for(engine)
+    async with app.run_test() as pilot:
+        await settle(pilot, 1)
+        await pilot.press("b")
+        assert app.query_one(TabbedContent).active == "bench"
+        await wait_for(pilot, lambda: len(app.history.bench) >= 8, tries=3000)
+        assert "cache_hit" in app.history.bench
+
+
+async def test_space_pauses_the_view_while_sampling_continues() -> None:
+    source = ScriptedSource(history(3))
+    app = Dashboard(source)
+    async with app.run_test() as pilot:
+        await settle(pilot, 3)
+        await pilot.press("space")
+        assert app.paused and "PAUSED" in app.sub_title
+        shown = app.query_one("OverviewPane").view
+        source.push(snapshot(10, rss_mib=450))
+        await settle(pilot, 4)
+        assert app.query_one("OverviewPane").view is shown  # the view held still
+        await pilot.press("space")
+        await pilot.pause()
+        assert app.query_one("OverviewPane").view.memory.rss == 450 * MiB
+
+
+async def test_number_keys_switch_panes_and_question_mark_helps() -> None:
+    app = Dashboard(ScriptedSource(history(3)))
+    async with app.run_test() as pilot:
+        await settle(pilot, 3)
+        for key, pane in zip(
+            "2345671",
+            ("memory", "gc", "caches", "pools", "bench", "events", "overview"),
+            strict=True,
+        ):
+            await pilot.press(key)
+            assert app.query_one(TabbedContent).active == pane
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+async def test_interpreter_keys_are_greyed_out_when_the_gc_is_out_of_reach() -> None:
+    app = Dashboard(ScriptedSource(history(2, gc_visible=False), local_interpreter=False))
+    async with app.run_test() as pilot:
+        await settle(pilot, 2)
+        for action in (
+            "emergency_cleanup",
+            "gc_collect",
+            "next_strategy",
+            "flush_caches",
+            "run_benchmarks",
+        ):
+            assert app.check_action(action, ()) is None
+        assert app.check_action("toggle_pause", ()) is True
+
+
+async def test_a_failing_command_is_a_notification_not_a_crash() -> None:
+    app = Dashboard(ScriptedSource(history(2)))  # no scripted replies: every command fails
+    async with app.run_test() as pilot:
+        await settle(pilot, 2)
+        await pilot.press("g")
+        await wait_for(pilot, lambda: any(n.severity == "error" for n in app._notifications))
+        assert app.is_running
+
+
+# -- the widget memory manager -------------------------------------------------------
+
+
+async def test_unmounted_widgets_leave_the_registry() -> None:
+    app = Dashboard(
+        ScriptedSource(history(2)), widget_manager=WidgetMemoryManager(registry=Registry())
+    )
+    async with app.run_test() as pilot:
+        await settle(pilot, 2)
+        manager = app.widget_manager
+        before = manager.stats().alive
+        extra = ManagedWidget()
+        await app.screen.mount(extra)
+        assert manager.stats().alive == before + 1
+        await extra.remove()
+        del extra
+        gc.collect()
+        assert manager.stats().alive == before
+
+
+async def test_row_state_is_pooled_and_reused() -> None:
+    source = ScriptedSource(history(3))
+    manager = WidgetMemoryManager(registry=Registry())
+    app = Dashboard(source, widget_manager=manager)
+    async with app.run_test() as pilot:
+        await settle(pilot, 3)
+        await pilot.press("5")  # pools: two rows, from the pool
+        await pilot.pause()
+        created = manager.row_states.created
+        assert manager.row_states.in_use >= 2
+        source.push(snapshot(5, empty=True))  # the rows go: their state returns to the pool
+        await settle(pilot, 4)
+        assert manager.row_states.idle >= 2
+        source.push(snapshot(6))  # they come back: reused, not created again
+        await settle(pilot, 5)
+        assert manager.row_states.created == created
+        assert manager.row_states.reused >= 2
+
+
+async def test_the_render_cache_hits_when_nothing_changed() -> None:
+    manager = WidgetMemoryManager(registry=Registry())
+    app = Dashboard(ScriptedSource(history(2)), widget_manager=manager)
+    async with app.run_test() as pilot:
+        await settle(pilot, 2)
+        chart = app.query_one("#overview-rss", Chart)
+        hits, misses = manager.render_hits, manager.render_misses
+        chart.refresh()  # asked to draw again, same data and size: served from the cache
+        await pilot.pause()
+        assert (manager.render_hits, manager.render_misses) == (hits + 1, misses)
+        chart.show(ChartSpec("new data", lines=(Line("x", (0.0, 1.0), (1.0, 2.0)),)))
+        await pilot.pause()
+        assert manager.render_misses == misses + 1
+        freed = manager.reclaim()  # the ladder's rung empties the cache
+        assert freed.amount >= 1 and len(manager.render_cache) == 0
