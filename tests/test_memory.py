@@ -69,9 +69,9 @@ def test_every_tier_change_is_an_event() -> None:
     for mib in (100, 720, 730, 900, 100):
         guard.observe(mib * MiB)
     assert events == [
-        "tier:NORMAL -> ELEVATED at RSS 720 MiB",
-        "tier:ELEVATED -> HIGH at RSS 900 MiB",
-        "tier:HIGH -> NORMAL at RSS 100 MiB",
+        "tier:NORMAL -> ELEVATED at RSS 720.0 MiB",
+        "tier:ELEVATED -> HIGH at RSS 900.0 MiB",
+        "tier:HIGH -> NORMAL at RSS 100.0 MiB",
     ]
 
 
