@@ -93,5 +93,6 @@ class BenchPane(ManagedWidget):
                 else "median per run (µs)",
                 "run",
                 (Line("median", xs, ys, "cyan"),) if xs else (),
+                integer_x=True,
             )
         )

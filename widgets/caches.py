@@ -90,6 +90,8 @@ class CachesPane(ManagedWidget):
     def _show(self, view: CachesView, resort: bool = False) -> None:
         empty = not view.rows
         self.query_one("#caches-empty").display = empty
+        self.query_one("#caches-help").display = not empty
+        self.query_one("#caches-chart").display = not empty
         table = self.query_one("#caches-table", DataTable)
         table.display = not empty
         changed = self._rows.sync(

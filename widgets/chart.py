@@ -26,6 +26,7 @@ class ChartSpec:
     lines: tuple[Line, ...] = ()
     hlines: tuple[tuple[float, str], ...] = ()  # (y, color): thresholds
     ylim: tuple[float, float] | None = None
+    integer_x: bool = False  # x is a count (runs): tick whole numbers only
     empty: str = "waiting for data"
 
 
@@ -60,10 +61,19 @@ class Chart(PlotextPlot, ManagedWidget):
         for line in spec.lines:
             if line.x:
                 plt.plot(
-                    list(line.x), list(line.y), label=line.label, color=line.color, marker="braille"
+                    list(line.x),
+                    list(line.y),
+                    label=line.label,
+                    color=line.color,
+                    marker="braille",
+                    yside="right" if line.right else "left",
                 )
         for y, color in spec.hlines:
             plt.hline(y, color)
         if spec.ylim is not None:
             plt.ylim(*spec.ylim)
+        if spec.integer_x:
+            xs = sorted({x for line in spec.lines for x in line.x})
+            step = max(1, len(xs) // 8)
+            plt.xticks(xs[::step], [f"{x:.0f}" for x in xs[::step]])
         return super().render()

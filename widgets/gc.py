@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rich.console import Group
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.reactive import reactive
@@ -11,11 +13,12 @@ from tui_perf.format import fmt_ms
 from tui_perf.views import GCView
 from tui_perf.widgets.chart import Chart, ChartSpec, Line
 from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
+from tui_perf.widgets.text import columns, fields
 
 OUT_OF_REACH = (
-    "The garbage collector is out of reach: this process is watched from outside.\n"
-    "Start it with 'tui-perf run' (or call tui_perf.agent.start() in it) to see "
-    "its GC here."
+    "The garbage collector is out of reach: this process is watched from outside, and "
+    "only code running inside a process can read its interpreter. Memory, CPU, threads "
+    "and files are still measured (see Overview and Memory)."
 )
 
 
@@ -60,24 +63,42 @@ class GCPane(ManagedWidget):
         if view is None:
             return
         stats = self.query_one("#gc-stats", Static)
+        for part in ("#gc-chart", "#census-title", "#census"):
+            self.query_one(part).display = view.visible
         if not view.visible:
             stats.update(OUT_OF_REACH)
             return
-        gens = "\n".join(
-            f"  gen {i}  {view.collections[i]:>7} {view.collected[i]:>9} {view.uncollectable[i]:>5}"
-            for i in range(len(view.collections))
+        strategy = Text(f"{view.strategy}{' · adaptive' if view.adaptive else ''}")
+        if not view.enabled:
+            strategy.append(" · GC disabled", style="red")
+        gens = columns(
+            ("", "runs", "collected", "uncoll."),
+            [
+                (
+                    f"gen {i}",
+                    f"{view.collections[i]:,}",
+                    f"{view.collected[i]:,}",
+                    f"{view.uncollectable[i]:,}",
+                )
+                for i in range(len(view.collections))
+            ],
         )
-        stats.update(
-            f"[b]strategy[/]   {view.strategy}{' · adaptive' if view.adaptive else ''}"
-            f"{'' if view.enabled else ' · [red]GC disabled[/]'}\n"
-            f"[b]thresholds[/] {' / '.join(map(str, view.thresholds))}\n"
-            f"[b]counts[/]     {' / '.join(map(str, view.counts))}\n"
-            f"[b]frozen[/]     {view.frozen} objects\n"
-            f"         collections collected uncoll.\n{gens}\n"
-            f"[b]pauses[/]     {view.pauses} measured\n"
-            f"  p50 {fmt_ms(view.p50_ms)} · p99 {fmt_ms(view.p99_ms)} · "
-            f"max {fmt_ms(view.max_ms)}"
+        top = fields(
+            [
+                ("strategy", strategy),
+                ("thresholds", " / ".join(map(str, view.thresholds))),
+                ("counts", " / ".join(map(str, view.counts))),
+                ("frozen", f"{view.frozen:,} objects"),
+            ]
         )
+        pauses = fields(
+            [
+                ("pauses", f"{view.pauses:,} measured"),
+                ("p50 / p99", f"{fmt_ms(view.p50_ms)} / {fmt_ms(view.p99_ms)}"),
+                ("max", fmt_ms(view.max_ms)),
+            ]
+        )
+        stats.update(Group(top, gens, pauses))
         self.query_one("#gc-chart", Chart).show(fraction_chart(view))
         self._rows.sync((name, [name, str(count)]) for name, count in view.census)
         if view.census:

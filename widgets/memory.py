@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.reactive import reactive
@@ -13,15 +14,16 @@ from tui_perf.format import fmt_bytes, fmt_ms
 from tui_perf.views import MemoryView, MiB
 from tui_perf.widgets.chart import Chart, ChartSpec, Line
 from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
+from tui_perf.widgets.text import fields
 
 
 def memory_chart(view: MemoryView | None) -> ChartSpec:
-    title = "memory (MiB)"
+    title = "memory (MiB) · lines: tier thresholds"
     if view is None:
         return ChartSpec(title)
     lines = [
         Line("RSS", *_pts(view.rss_mib.points()), "cyan"),
-        Line("VMS", *_pts(view.vms_mib.points()), "magenta"),
+        Line("VMS (right axis)", *_pts(view.vms_mib.points()), "magenta", right=True),
     ]
     uss = view.uss_mib.points()
     if uss[0]:
@@ -67,19 +69,20 @@ class MemoryPane(ManagedWidget):
         if view is None:
             return
         names = ("ELEVATED", "HIGH", "CRITICAL")
-        tiers = "\n".join(
-            f"  {n:<9}{fmt_bytes(t):>12}" for n, t in zip(names, view.thresholds, strict=False)
-        )
-        self.query_one("#memory-stats", Static).update(
-            f"[b]tier[/]     {view.tier}\n"
-            f"[b]RSS[/]      {fmt_bytes(view.rss)}\n[b]VMS[/]      {fmt_bytes(view.vms)}\n"
-            f"[b]USS[/]      {fmt_bytes(view.uss)}\n[b]budget[/]   {fmt_bytes(view.budget)}\n"
-            f"[b]thresholds[/]\n{tiers}\n"
-            f"[b]CPU[/]      {view.cpu_percent:.0f}%\n[b]threads[/]  {view.threads}\n"
-            f"[b]open fds[/] {'—' if view.open_fds is None else view.open_fds}"
-        )
+        rows: list[tuple[str, str | Text]] = [
+            ("tier", view.tier),
+            ("RSS", fmt_bytes(view.rss)),
+            ("VMS", fmt_bytes(view.vms)),
+            ("USS", fmt_bytes(view.uss)),
+            ("budget", fmt_bytes(view.budget)),
+            *((f"  {n}", fmt_bytes(t)) for n, t in zip(names, view.thresholds, strict=False)),
+            ("CPU", f"{view.cpu_percent:.0f}%"),
+            ("threads", str(view.threads)),
+            ("open fds", "—" if view.open_fds is None else str(view.open_fds)),
+        ]
+        self.query_one("#memory-stats", Static).update(fields(rows))
         self.query_one("#memory-chart", Chart).show(memory_chart(view))
-        rows = []
+        report_rows: list[tuple[str, list[str]]] = []
         for i, report in enumerate(reversed(view.cleanups[-3:])):
             when = datetime.fromtimestamp(report.timestamp).strftime("%H:%M:%S")
             for j, rung in enumerate(report.rungs):
@@ -88,7 +91,7 @@ class MemoryPane(ManagedWidget):
                 )
                 if rung.skipped:
                     freed = f"skipped: {rung.skipped}"  # a plain cell: shown as is
-                rows.append(
+                report_rows.append(
                     (
                         f"{report.timestamp}-{j}-{i}",
                         [
@@ -102,7 +105,7 @@ class MemoryPane(ManagedWidget):
                         ],
                     )
                 )
-        self._rows.sync(rows)
+        self._rows.sync(report_rows)
         if view.cleanups:
             last = view.cleanups[-1]
             self.query_one("#cleanups-title", Static).update(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rich.markup import escape
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.reactive import reactive
 from textual.widgets import Static
@@ -11,12 +11,13 @@ from tui_perf.format import fmt_bytes, fmt_percent
 from tui_perf.views import MiB, OverviewView
 from tui_perf.widgets.chart import Chart, ChartSpec, Line
 from tui_perf.widgets.managed import ManagedWidget
+from tui_perf.widgets.text import fields
 
 TIER_COLOURS = {"NORMAL": "green", "ELEVATED": "yellow", "HIGH": "orange", "CRITICAL": "red"}
 
 
 def rss_chart(
-    view: OverviewView | None, title: str = "RSS (MiB) over the last minutes"
+    view: OverviewView | None, title: str = "RSS (MiB) · lines: ELEVATED, HIGH, CRITICAL thresholds"
 ) -> ChartSpec:
     if view is None:
         return ChartSpec(title)
@@ -58,27 +59,35 @@ class OverviewPane(ManagedWidget):
             if view.gc_visible
             else "not visible from outside this process"
         )
-        pools = (
-            f"{view.pools_healthy}/{view.pools} healthy"
-            + (f" · [red]{escape(view.pool_problem)}[/]" if view.pool_problem else "")
-            if view.pools
-            else "none registered"
-        )
-        lines = [
-            f"[b]GC[/]        {gc_line}",
-            f"[b]caches[/]    {view.caches} · hit rate {fmt_percent(view.hit_rate)}"
-            if view.caches
-            else "[b]caches[/]    none registered",
-            f"[b]pools[/]     {pools}",
-            f"[b]benchmarks[/] {escape(view.bench) or 'none run yet (press b)'}",
-            f"[b]CPU[/]       {m.cpu_percent:.0f}% · {m.threads} threads",
+        pools = Text("none registered")
+        if view.pools:
+            pools = Text(f"{view.pools_healthy}/{view.pools} healthy")
+            if view.pool_problem:
+                pools.append(f" · {view.pool_problem}", style="red")
+        rows: list[tuple[str, str | Text]] = [
+            ("GC", gc_line),
+            (
+                "caches",
+                f"{view.caches} · hit rate {fmt_percent(view.hit_rate)}"
+                if view.caches
+                else "none registered",
+            ),
+            ("pools", pools),
+            ("benchmarks", view.bench or "none run yet (press b)"),
+            ("CPU", f"{m.cpu_percent:.0f}% · {m.threads} threads"),
         ]
         if view.widgets is not None:
             w = view.widgets
-            lines.append(
-                f"[dim]dashboard: {w.alive} widgets · render cache "
-                f"{fmt_percent(w.render_hit_rate, 0)} hits · row state reuse "
-                f"{fmt_percent(w.row_state_reuse, 0)}[/]"
+            rows.append(
+                (
+                    "dashboard",
+                    Text(
+                        f"{w.alive} widgets · render cache "
+                        f"{fmt_percent(w.render_hit_rate, 0)} hits · "
+                        f"row state reuse {fmt_percent(w.row_state_reuse, 0)}",
+                        style="dim",
+                    ),
+                )
             )
-        self.query_one("#summary", Static).update("\n".join(lines))
+        self.query_one("#summary", Static).update(fields(rows))
         self.query_one(Chart).show(rss_chart(view))

@@ -31,6 +31,7 @@ class PoolsPane(ManagedWidget):
         table: DataTable[str] = DataTable(id="pools-table", cursor_type="row", zebra_stripes=True)
         for label in (
             "pool",
+            "health",
             "kind",
             "in use",
             "idle",
@@ -39,7 +40,6 @@ class PoolsPane(ManagedWidget):
             "p95 wait",
             "timeouts",
             "leaks",
-            "health",
         ):
             table.add_column(label, key=label)
         yield table
@@ -63,6 +63,7 @@ class PoolsPane(ManagedWidget):
                 p.name,
                 [
                     p.name,
+                    Text("ok") if p.healthy else Text(p.reason, style="bold red"),
                     p.kind,
                     str(p.in_use),
                     str(p.idle),
@@ -70,8 +71,7 @@ class PoolsPane(ManagedWidget):
                     str(p.waits),
                     fmt_ms(p.wait_p95_ms) if p.waits or p.wait_p95_ms else "—",
                     str(p.timeouts),
-                    f"[red]{p.leaks}[/]" if p.leaks else "0",
-                    Text("ok") if p.healthy else Text(p.reason, style="red"),
+                    Text(str(p.leaks), style="bold red" if p.leaks else ""),
                 ],
             )
             for p in view
