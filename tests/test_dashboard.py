@@ -23,14 +23,14 @@ from tui_perf.widgets.managed import ManagedWidget, WidgetMemoryManager
 def engine() -> Engine:
     registry = Registry()
     sampler = Sampler(ScriptedProbe(rss=100 * MiB), budget=1000 * MiB)
-    engine = Engine(EngineConfig(interval=0.02), sampler=sampler, registry=registry)
+    engine = Engine(EngineConfig(interval=0.2), sampler=sampler, registry=registry)
     engine.cache = MultiLevelCache("test.cache", registry=registry)  # type: ignore[attr-defined]
     return engine
 
 
 def app_for(engine: Engine) -> Dashboard:
     return Dashboard(
-        LocalSource(engine, interval=0.02), widget_manager=WidgetMemoryManager(registry=Registry())
+        LocalSource(engine, interval=0.2), widget_manager=WidgetMemoryManager(registry=Registry())
     )
 
 
@@ -210,7 +210,7 @@ async def test_row_state_is_pooled_and_reused() -> None:
 
 async def test_the_render_cache_hits_when_nothing_changed() -> None:
     manager = WidgetMemoryManager(registry=Registry())
-    app = Dashboard(ScriptedSource(history(2)), widget_manager=manager)
+    app = Dashboard(ScriptedSource(history(2)), widget_manager=manager, chart_interval=0)
     async with app.run_test() as pilot:
         await settle(pilot, 2)
         chart = app.query_one("#overview-rss", Chart)
@@ -223,3 +223,15 @@ async def test_the_render_cache_hits_when_nothing_changed() -> None:
         assert manager.render_misses == misses + 1
         freed = manager.reclaim()  # the ladder's rung empties the cache
         assert freed.amount >= 1 and len(manager.render_cache) == 0
+
+
+async def test_charts_redraw_at_most_once_per_chart_interval() -> None:
+    app = Dashboard(ScriptedSource(history(2)), chart_interval=3600)
+    async with app.run_test() as pilot:
+        await settle(pilot, 2)
+        chart = app.query_one("#overview-rss", Chart)
+        drawn = chart.spec
+        chart.show(ChartSpec("newer", lines=(Line("x", (0.0,), (1.0,)),)))
+        assert chart.spec is drawn  # deferred: the last redraw was just now
+        chart._apply()  # what the timer does when the interval has passed
+        assert chart.spec.title == "newer"

@@ -67,6 +67,7 @@ def app(snaps: list[Snapshot] | None = None, **source: object) -> Dashboard:
     return Dashboard(
         ScriptedSource(snaps if snaps is not None else with_extras(history(N)), **source),  # type: ignore[arg-type]
         show_widget_stats=False,
+        chart_interval=0,
     )
 
 

@@ -145,6 +145,7 @@ class Dashboard(App[None]):
         widget_manager: WidgetMemoryManager | None = None,
         history_size: int = 600,
         show_widget_stats: bool = True,
+        chart_interval: float = 2.5,
     ) -> None:
         super().__init__()
         self.source = source
@@ -153,9 +154,12 @@ class Dashboard(App[None]):
         self.history_path = history_path
         # Render counts depend on timing; snapshot tests turn the line off to stay exact.
         self.show_widget_stats = show_widget_stats
+        #: charts redraw at most this often (seconds); tests use 0 for exact snapshots
+        self.chart_interval = chart_interval
         self._store_queue: asyncio.Queue[Snapshot] | None = None
         self._sort = 0
         self._running_command: str | None = None
+        self._binding_state: tuple[bool, bool] | None = None
         self.sub_title = source.description
 
     # -- layout ------------------------------------------------------------------------
@@ -242,7 +246,11 @@ class Dashboard(App[None]):
                 self.notify(event.message, title=event.kind, severity="error")
         if not self.paused:
             self.refresh_view()
-        self.refresh_bindings()
+        # Refreshing bindings rebuilds the footer: do it only when a key's state can change.
+        binding_state = (bool(snap.bench_progress), bool(snap.caches))
+        if binding_state != self._binding_state:
+            self._binding_state = binding_state
+            self.refresh_bindings()
 
     # -- views -------------------------------------------------------------------------
 

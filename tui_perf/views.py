@@ -375,3 +375,26 @@ def overview_view(h: History, widgets: WidgetStats | None = None) -> OverviewVie
         bench=bench_view(h).last_verdict,
         widgets=widgets,
     )
+
+
+def downsample_max(
+    xs: tuple[float, ...], ys: tuple[float, ...], buckets: int
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """At most `buckets` points, each the highest of its run of points (peaks survive).
+
+    A chart cannot show more points than it has columns; drawing them all only costs time
+    (plotext's braille drawing is linear in points).
+    """
+    n = len(xs)
+    if buckets < 1 or n <= buckets:
+        return xs, ys
+    out_x: list[float] = []
+    out_y: list[float] = []
+    for b in range(buckets):
+        lo, hi = b * n // buckets, (b + 1) * n // buckets
+        if hi <= lo:
+            continue
+        i = max(range(lo, hi), key=ys.__getitem__)
+        out_x.append(xs[i])
+        out_y.append(ys[i])
+    return tuple(out_x), tuple(out_y)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
+from textual.timer import Timer
 from textual_plotext import PlotextPlot
 
+from tui_perf.views import downsample_max
 from tui_perf.widgets.managed import ManagedWidget
 
 
@@ -40,13 +43,41 @@ class Chart(PlotextPlot, ManagedWidget):
     def __init__(self, spec: ChartSpec, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.spec = spec
+        self._pending: ChartSpec | None = None
+        self._last_build = float("-inf")
+        self._timer: Timer | None = None
+
+    @property
+    def min_interval(self) -> float:
+        """Seconds between redraws (the app's `chart_interval`; 0 redraws at every change).
+
+        Building a chart costs tens of ms (plotext, then parsing its ANSI output), and a
+        chart of minutes gains nothing from a redraw every second; the numbers beside it
+        still update at every snapshot.
+        """
+        return float(getattr(self.app, "chart_interval", 0.0))
 
     def show(self, spec: ChartSpec) -> None:
-        """New data: bump the version (a new render cache key) and repaint."""
-        if spec != self.spec:
-            self.spec = spec
-            self.data_version += 1
+        """New data: redraw now, or once the minimum interval has passed."""
+        if spec == self.spec and self._pending is None:
+            return
+        self._pending = spec
+        wait = self._last_build + self.min_interval - time.monotonic()
+        if wait <= 0:
+            self._apply()
+        elif self._timer is None:
+            self._timer = self.set_timer(wait, self._apply)
+
+    def _apply(self) -> None:
+        self._timer = None
+        if self._pending is None:
+            return
+        if self._pending != self.spec:
+            self.spec = self._pending
+            self.data_version += 1  # a new render cache key
             self.refresh()
+        self._pending = None
+        self._last_build = time.monotonic()
 
     def render(self) -> Any:
         return self.cached_render(self._build)
@@ -58,11 +89,13 @@ class Chart(PlotextPlot, ManagedWidget):
         plt.title(spec.title if spec.lines else f"{spec.title}: {spec.empty}")
         if spec.xlabel:
             plt.xlabel(spec.xlabel)
+        width = max(10, self.size.width - 10)  # columns left for the plot itself
         for line in spec.lines:
             if line.x:
+                xs, ys = downsample_max(line.x, line.y, width)
                 plt.plot(
-                    list(line.x),
-                    list(line.y),
+                    list(xs),
+                    list(ys),
                     label=line.label,
                     color=line.color,
                     marker="braille",

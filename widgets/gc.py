@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from rich.console import Group
 from rich.text import Text
 from textual.app import ComposeResult
@@ -10,10 +12,10 @@ from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
 from tui_perf.format import fmt_ms
-from tui_perf.views import GCView
+from tui_perf.views import GCView, Series
 from tui_perf.widgets.chart import Chart, ChartSpec, Line
 from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
-from tui_perf.widgets.text import columns, fields
+from tui_perf.widgets.text import InfoBlock, columns, fields
 
 OUT_OF_REACH = (
     "The garbage collector is out of reach: this process is watched from outside, and "
@@ -43,7 +45,7 @@ class GCPane(ManagedWidget):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="gc-top"):
-            yield Static("", id="gc-stats")
+            yield InfoBlock(id="gc-stats")
             yield Chart(fraction_chart(None), id="gc-chart")
         yield Static(
             "cyclic garbage census: none yet (command palette: 'GC census')", id="census-title"
@@ -62,20 +64,20 @@ class GCPane(ManagedWidget):
         """Show the collector's state, the time-in-GC chart and the last census."""
         if view is None:
             return
-        stats = self.query_one("#gc-stats", Static)
+        stats = self.query_one("#gc-stats", InfoBlock)
         for part in ("#gc-chart", "#census-title", "#census"):
             self.query_one(part).display = view.visible
         if not view.visible:
-            stats.update(OUT_OF_REACH)
+            stats.set(OUT_OF_REACH, OUT_OF_REACH, 4)
             return
         strategy = Text(f"{view.strategy}{' · adaptive' if view.adaptive else ''}")
         if not view.enabled:
             strategy.append(" · GC disabled", style="red")
         gens = columns(
-            ("", "runs", "collected", "uncoll."),
+            ("gen", "runs", "collected", "uncoll."),
             [
                 (
-                    f"gen {i}",
+                    str(i),
                     f"{view.collections[i]:,}",
                     f"{view.collected[i]:,}",
                     f"{view.uncollectable[i]:,}",
@@ -98,7 +100,9 @@ class GCPane(ManagedWidget):
                 ("max", fmt_ms(view.max_ms)),
             ]
         )
-        stats.update(Group(top, gens, pauses))
+        # Everything shown except the chart's series: equal figures mean no repaint.
+        key = dataclasses.replace(view, fraction=Series(), census=())
+        stats.set(Group(top, gens, pauses), key, 8 + len(view.collections))
         self.query_one("#gc-chart", Chart).show(fraction_chart(view))
         self._rows.sync((name, [name, str(count)]) for name, count in view.census)
         if view.census:

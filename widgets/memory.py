@@ -14,7 +14,7 @@ from tui_perf.format import fmt_bytes, fmt_ms
 from tui_perf.views import MemoryView, MiB
 from tui_perf.widgets.chart import Chart, ChartSpec, Line
 from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
-from tui_perf.widgets.text import fields
+from tui_perf.widgets.text import InfoBlock, fields
 
 
 def memory_chart(view: MemoryView | None) -> ChartSpec:
@@ -51,7 +51,7 @@ class MemoryPane(ManagedWidget):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="memory-top"):
-            yield Static("", id="memory-stats")
+            yield InfoBlock(id="memory-stats")
             yield Chart(memory_chart(None), id="memory-chart")
         yield Static("cleanups: none yet (press e for an emergency cleanup)", id="cleanups-title")
         table: DataTable[str] = DataTable(id="cleanups", cursor_type="row", zebra_stripes=True)
@@ -80,7 +80,9 @@ class MemoryPane(ManagedWidget):
             ("threads", str(view.threads)),
             ("open fds", "—" if view.open_fds is None else str(view.open_fds)),
         ]
-        self.query_one("#memory-stats", Static).update(fields(rows))
+        self.query_one("#memory-stats", InfoBlock).set(
+            fields(rows), tuple(map(str, rows)), len(rows)
+        )
         self.query_one("#memory-chart", Chart).show(memory_chart(view))
         report_rows: list[tuple[str, list[str]]] = []
         for i, report in enumerate(reversed(view.cleanups[-3:])):

@@ -5,13 +5,12 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.reactive import reactive
-from textual.widgets import Static
 
 from tui_perf.format import fmt_bytes, fmt_percent
 from tui_perf.views import MiB, OverviewView
 from tui_perf.widgets.chart import Chart, ChartSpec, Line
 from tui_perf.widgets.managed import ManagedWidget
-from tui_perf.widgets.text import fields
+from tui_perf.widgets.text import InfoBlock, fields
 
 TIER_COLOURS = {"NORMAL": "green", "ELEVATED": "yellow", "HIGH": "orange", "CRITICAL": "red"}
 
@@ -40,8 +39,8 @@ class OverviewPane(ManagedWidget):
     view: reactive[OverviewView | None] = reactive(None, init=False)
 
     def compose(self) -> ComposeResult:
-        yield Static("waiting for the first snapshot…", id="tier")
-        yield Static("", id="summary")
+        yield InfoBlock(Text("waiting for the first snapshot…"), id="tier")
+        yield InfoBlock(id="summary")
         yield Chart(rss_chart(None), id="overview-rss")
 
     def watch_view(self, view: OverviewView | None) -> None:
@@ -49,11 +48,13 @@ class OverviewPane(ManagedWidget):
         if view is None:
             return
         m = view.memory
-        banner = self.query_one("#tier", Static)
-        for tier in TIER_COLOURS:
-            banner.set_class(tier == m.tier, f"-tier-{tier.lower()}")
+        banner = self.query_one("#tier", InfoBlock)
+        if not banner.has_class(f"-tier-{m.tier.lower()}"):  # restyle only on a tier change
+            for tier in TIER_COLOURS:
+                banner.set_class(tier == m.tier, f"-tier-{tier.lower()}")
         used = f" · {m.rss / m.budget * 100:.0f}% of {fmt_bytes(m.budget)}" if m.budget else ""
-        banner.update(f"{m.tier} · RSS {fmt_bytes(m.rss)}{used}")
+        text = f"{m.tier} · RSS {fmt_bytes(m.rss)}{used}"
+        banner.set(Text(text), text, 1)
         gc_line = (
             f"{view.strategy}{' (adaptive)' if view.adaptive else ''}"
             if view.gc_visible
@@ -89,5 +90,5 @@ class OverviewPane(ManagedWidget):
                     ),
                 )
             )
-        self.query_one("#summary", Static).update(fields(rows))
+        self.query_one("#summary", InfoBlock).set(fields(rows), tuple(map(str, rows)), len(rows))
         self.query_one(Chart).show(rss_chart(view))

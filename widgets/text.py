@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
+from typing import Any
 
+from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
+
+from tui_perf.widgets.managed import ManagedWidget
 
 
 def fields(rows: Sequence[tuple[str, str | Text]], label_width: int = 11) -> Table:
@@ -31,3 +35,35 @@ def columns(header: Sequence[str], rows: Sequence[Sequence[str]]) -> Table:
     for row in rows:
         table.add_row(*row)
     return table
+
+
+class InfoBlock(ManagedWidget):
+    """A block of text that repaints without a layout pass when its height is unchanged.
+
+    `Static.update()` asks for a full layout on every call; the panes update their figures
+    every second, and a reflow of the whole screen each time is most of an idle
+    dashboard's CPU. Identical content is skipped; a new height still reflows.
+    """
+
+    DEFAULT_CSS = """
+    InfoBlock { height: auto; }
+    """
+
+    def __init__(self, renderable: RenderableType = "", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._renderable: RenderableType = renderable
+        self._key: Hashable = None
+        self._lines = -1
+
+    def set(self, renderable: RenderableType, key: Hashable, lines: int) -> None:
+        """Show `renderable`; `key` says whether it changed, `lines` how tall it is."""
+        if key == self._key:
+            return
+        self._key = key
+        self._renderable = renderable
+        self.data_version += 1
+        self.refresh(layout=lines != self._lines)
+        self._lines = lines
+
+    def render(self) -> RenderableType:
+        return self.cached_render(lambda: self._renderable)  # type: ignore[no-any-return]

@@ -1,0 +1,62 @@
+"""Pure data shaping for the panes."""
+
+from __future__ import annotations
+
+from tests.helpers.dashboard import history, snapshot
+from tui_perf.telemetry import Event
+from tui_perf.views import (
+    History,
+    downsample_max,
+    filter_events,
+    hit_rate_series,
+    overall_hit_rate,
+    pool_health,
+)
+
+
+def test_downsampling_keeps_peaks_and_never_adds_points() -> None:
+    xs = tuple(float(i) for i in range(600))
+    ys = tuple(float(i % 50) for i in range(600))
+    dx, dy = downsample_max(xs, ys, 100)
+    assert len(dx) == 100
+    buckets = [ys[b * 6 : (b + 1) * 6] for b in range(100)]  # 600 points, 6 per bucket
+    assert list(dy) == [max(bucket) for bucket in buckets]
+    assert all(ys[int(x)] == y for x, y in zip(dx, dy, strict=True))  # real points, not made up
+    assert downsample_max(xs[:10], ys[:10], 100) == (xs[:10], ys[:10])
+
+
+def test_hit_rate_series_is_per_interval_not_cumulative() -> None:
+    h = History()
+    for snap in history(5):
+        h.add(snap)
+    series = hit_rate_series(h, "users.profile")
+    # users.profile gains 800+120 hits per 1000 lookups each interval (L1 then L2).
+    assert [round(y or 0, 1) for y in series.y] == [92.0] * 4
+    assert series.x[-1] == 0.0 and series.x[0] == -3.0
+
+
+def test_overall_hit_rate_and_pool_health() -> None:
+    snap = snapshot(3, leak=True)
+    lookups = sum(c.lookups for c in snap.caches)
+    assert overall_hit_rate(snap.caches) == sum(c.hits for c in snap.caches) / lookups
+    healthy, total, problem = pool_health(snap.pools)
+    assert (healthy, total) == (1, 2) and problem.startswith("buffers: 1 leaked")
+
+
+def test_event_filter_matches_kind_level_and_text_newest_first() -> None:
+    events = [
+        Event(1.0, "tier", "NORMAL -> HIGH", "warning"),
+        Event(2.0, "gc", "strategy"),
+        Event(3.0, "cleanup", "manual cleanup"),
+    ]
+    assert [e.timestamp for e in filter_events(events)] == [3.0, 2.0, 1.0]
+    assert [e.kind for e in filter_events(events, "WARN")] == ["tier"]
+    assert [e.kind for e in filter_events(events, "clean")] == ["cleanup"]
+
+
+def test_history_is_bounded() -> None:
+    h = History(size=10)
+    for snap in history(25):
+        h.add(snap)
+    assert len(h.snapshots) == 10 and h.latest is not None and h.latest.seq == 25
+    assert len(h.events) == 2  # events accumulate beyond the snapshot window
