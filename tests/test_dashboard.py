@@ -235,3 +235,29 @@ async def test_charts_redraw_at_most_once_per_chart_interval() -> None:
         assert chart.spec is drawn  # deferred: the last redraw was just now
         chart._apply()  # what the timer does when the interval has passed
         assert chart.spec.title == "newer"
+
+
+async def test_benchmark_runs_come_from_and_go_to_the_history_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tui_perf.store import HistoryStore
+    from tui_perf.telemetry import BenchResult
+
+    path = tmp_path / "history.db"
+    async with await HistoryStore.open(path) as store:
+        await store.add_bench_run(
+            "r1", "older_bench", "g", 10, [1e-6, 1.1e-6], 1.05e-6, 5e-8, {}, ts=1.0
+        )
+    source = ScriptedSource(history(2))
+    app = Dashboard(source, history_path=path)
+    async with app.run_test() as pilot:
+        await settle(pilot, 2)
+        await wait_for(pilot, lambda: "older_bench" in app.history.bench)
+        await pilot.press("6")
+        await pilot.pause()
+        assert app.query_one("BenchPane").view.bench.rows[0].name == "older_bench"
+        result = BenchResult("fresh_bench", "g", (2e-6, 2e-6), 8, 2e-6, 0.0, "")
+        source.push(snapshot(5, bench=(result,)))
+        await settle(pilot, 3)
+        await pilot.pause(0.2)
+    async with await HistoryStore.open(path) as store:
+        names = {r.name for r in await store.bench_runs()}
+    assert names == {"older_bench", "fresh_bench"}

@@ -12,6 +12,21 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS: dict[str, str] = {
+    "cached": "tui_perf.cache",
+    "MultiLevelCache": "tui_perf.cache",
+    "MemoryTier": "tui_perf.cache_memory",
+    "SQLiteTier": "tui_perf.cache_l2",
+    "RedisTier": "tui_perf.cache_l2",
+    "JsonCodec": "tui_perf.cache_codec",
+    "PickleCodec": "tui_perf.cache_codec",
+    "ObjectPool": "tui_perf.pools",
+    "ConnectionPool": "tui_perf.connection_pool",
+    "GCController": "tui_perf.gc_control",
+    "GCConfig": "tui_perf.gc_control",
+    "MemoryGuard": "tui_perf.memory",
+    "GuardConfig": "tui_perf.memory",
+    "Tier": "tui_perf.memory",
+    "benchmark": "tui_perf.bench",
     "Engine": "tui_perf.engine",
     "EngineConfig": "tui_perf.engine",
     "Sampler": "tui_perf.sampler",
@@ -37,26 +52,50 @@ __all__ = [
     "BenchResult",
     "CacheStats",
     "CleanupReport",
+    "ConnectionPool",
     "Engine",
     "EngineConfig",
     "Event",
+    "GCConfig",
+    "GCController",
     "GCStats",
+    "GuardConfig",
     "HistoryStore",
+    "JsonCodec",
+    "MemoryGuard",
     "MemorySample",
+    "MemoryTier",
+    "MultiLevelCache",
+    "ObjectPool",
+    "PickleCodec",
     "PoolStats",
+    "RedisTier",
     "Registry",
     "Retention",
     "RungReport",
+    "SQLiteTier",
     "Sampler",
     "Snapshot",
+    "Tier",
     "TierStats",
     "TuiPerfError",
     "__version__",
+    "benchmark",
+    "cached",
 ]
 
 if TYPE_CHECKING:
+    from tui_perf.bench import benchmark
+    from tui_perf.cache import MultiLevelCache, cached
+    from tui_perf.cache_codec import JsonCodec, PickleCodec
+    from tui_perf.cache_l2 import RedisTier, SQLiteTier
+    from tui_perf.cache_memory import MemoryTier
+    from tui_perf.connection_pool import ConnectionPool
     from tui_perf.engine import Engine, EngineConfig
     from tui_perf.errors import TuiPerfError
+    from tui_perf.gc_control import GCConfig, GCController
+    from tui_perf.memory import GuardConfig, MemoryGuard, Tier
+    from tui_perf.pools import ObjectPool
     from tui_perf.registry import REGISTRY, Registry
     from tui_perf.sampler import Sampler
     from tui_perf.store import HistoryStore, Retention

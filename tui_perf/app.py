@@ -224,10 +224,40 @@ class Dashboard(App[None]):
             self._store_queue = None
             return
         try:
+            await self._load_bench_history(store)
             while True:
-                await store.add_snapshot(await self._store_queue.get())
+                snap = await self._store_queue.get()
+                await store.add_snapshot(snap)
+                for result in snap.bench:  # benchmark runs started here join the history too
+                    await store.add_bench_run(
+                        f"dashboard-{snap.timestamp:.0f}",
+                        result.name,
+                        result.group,
+                        result.loops,
+                        result.values,
+                        result.median_s,
+                        result.stdev_s,
+                        {"source": "dashboard", "pid": snap.pid},
+                        ts=snap.timestamp,
+                    )
         finally:
             await store.close()
+
+    async def _load_bench_history(self, store: Any) -> None:
+        """Earlier benchmark runs from the history file, so the pane starts with its past."""
+        from tui_perf.telemetry import BenchResult
+
+        loaded: dict[str, list[BenchResult]] = {}
+        for row in await store.bench_runs():
+            loaded.setdefault(row.name, []).append(
+                BenchResult(
+                    row.name, row.group, row.values, row.loops, row.median_s, row.stdev_s, ""
+                )
+            )
+        for name, results in loaded.items():
+            self.history.bench[name] = results[-20:] + self.history.bench.get(name, [])
+        if loaded and self.history.latest is not None:
+            self.refresh_view("bench")
 
     def on_source_update(self, message: SourceUpdate) -> None:
         """Keep the snapshot; show it unless paused."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import dataclasses
 import functools
 import inspect
 import logging
@@ -318,7 +319,7 @@ class MultiLevelCache:
         tiers = [self.l1.stats()]
         if self.l2 is not None:
             l2 = self.l2.stats()
-            tiers.append(type(l2)(**{**_fields(l2), "promotions": self.promotions}))
+            tiers.append(dataclasses.replace(l2, promotions=self.promotions))
         return CacheStats(self.name, tuple(tiers), self.pinned)
 
     def close(self) -> None:
@@ -334,10 +335,6 @@ class MultiLevelCache:
             await self.l2.aset_many(self._take_pending())
             await self.l2.aclose()
             self.l2.close()
-
-
-def _fields(obj: Any) -> dict[str, Any]:
-    return {name: getattr(obj, name) for name in obj.__dataclass_fields__}
 
 
 def _flush_at_exit(ref: weakref.ref[MultiLevelCache]) -> None:

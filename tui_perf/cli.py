@@ -246,7 +246,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         print(
             json.dumps(
                 {
-                    "samples": [p.__dict__ if hasattr(p, "__dict__") else _row(p) for p in points],
+                    "samples": [_row(p) for p in points],
                     "events": [_row(e) for e in events],
                 },
                 indent=2,

@@ -335,7 +335,12 @@ def _print_parallel(console: Any) -> list[dict[str, Any]]:
         table.add_column(col)
     out = []
     with console.status("measuring parallel speedup..."):
-        for kind, executor in (("cpu", "threads"), ("cpu", "processes"), ("io", "threads")):
+        for kind, executor in (
+            ("cpu", "threads"),
+            ("cpu", "processes"),
+            ("io", "threads"),
+            ("io", "processes"),
+        ):
             r = parallel_speedup(kind, executor)
             out.append(
                 {
