@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import sqlite3
 
 import pytest
 from textual.widgets import TabbedContent
@@ -257,7 +258,9 @@ async def test_benchmark_runs_come_from_and_go_to_the_history_file(tmp_path) -> 
         result = BenchResult("fresh_bench", "g", (2e-6, 2e-6), 8, 2e-6, 0.0, "")
         source.push(snapshot(5, bench=(result,)))
         await settle(pilot, 3)
-        await pilot.pause(0.2)
-    async with await HistoryStore.open(path) as store:
-        names = {r.name for r in await store.bench_runs()}
-    assert names == {"older_bench", "fresh_bench"}
+
+        def written() -> set[str]:
+            with sqlite3.connect(path) as db:
+                return {row[0] for row in db.execute("SELECT name FROM bench_runs")}
+
+        await wait_for(pilot, lambda: written() == {"older_bench", "fresh_bench"}, tries=1000)

@@ -168,6 +168,6 @@ def test_freeze_after_warmup_collects_first_and_uninstall_unfreezes() -> None:
     controller = GCController(runtime=CPY312)
     controller.install()
     frozen = controller.freeze_after_warmup()
-    assert frozen == gc.get_freeze_count() > 0
+    assert frozen > 1000 and gc.get_freeze_count() > 0  # the start-up heap, frozen
     controller.uninstall()
     assert gc.get_freeze_count() == 0

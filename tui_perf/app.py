@@ -10,6 +10,7 @@ notification and, through the engine, as events in the next snapshots.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Iterable
 from importlib import resources
@@ -24,6 +25,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+from textual.worker import Worker
 
 from tui_perf.errors import TuiPerfError
 from tui_perf.format import fmt_bytes, fmt_ms
@@ -156,7 +158,8 @@ class Dashboard(App[None]):
         self.show_widget_stats = show_widget_stats
         #: charts redraw at most this often (seconds); tests use 0 for exact snapshots
         self.chart_interval = chart_interval
-        self._store_queue: asyncio.Queue[Snapshot] | None = None
+        self._store_queue: asyncio.Queue[Snapshot | None] | None = None
+        self._history_worker: Worker[None] | None = None
         self._sort = 0
         self._running_command: str | None = None
         self._binding_state: tuple[bool, bool] | None = None
@@ -196,7 +199,7 @@ class Dashboard(App[None]):
             )
         if self.history_path is not None:
             self._store_queue = asyncio.Queue(maxsize=1000)
-            self.write_history()
+            self._history_worker = self.write_history()
         self.consume()
 
     # -- workers -----------------------------------------------------------------------
@@ -227,6 +230,8 @@ class Dashboard(App[None]):
             await self._load_bench_history(store)
             while True:
                 snap = await self._store_queue.get()
+                if snap is None:  # the app is closing
+                    break
                 await store.add_snapshot(snap)
                 for result in snap.bench:  # benchmark runs started here join the history too
                     await store.add_bench_run(
@@ -241,7 +246,9 @@ class Dashboard(App[None]):
                         ts=snap.timestamp,
                     )
         finally:
-            await store.close()
+            # Shielded: a cancelled worker must still close the file, or aiosqlite's thread
+            # answers a loop that is gone.
+            await asyncio.shield(store.close())
 
     async def _load_bench_history(self, store: Any) -> None:
         """Earlier benchmark runs from the history file, so the pane starts with its past."""
@@ -450,6 +457,11 @@ class Dashboard(App[None]):
             )
 
     async def on_unmount(self) -> None:
+        """Finish writing history (what is queued is flushed), then close the source."""
+        if self._store_queue is not None and self._history_worker is not None:
+            with contextlib.suppress(Exception):  # a full queue, a worker already gone
+                self._store_queue.put_nowait(None)
+                await asyncio.wait_for(self._history_worker.wait(), 5)
         await self.source.close()
 
 
