@@ -69,10 +69,10 @@ INTERPRETER_ACTIONS = {
 class SourceUpdate(Message):
     """The one message from the source worker to the UI: a snapshot, or the source's end."""
 
-    def __init__(self, snapshot: Snapshot | None = None, ended: str = "") -> None:
+    def __init__(self, snapshot: Snapshot | None = None, status: str = "") -> None:
         super().__init__()
         self.snapshot = snapshot
-        self.ended = ended
+        self.status = status
 
 
 HELP = """\
@@ -197,6 +197,8 @@ class Dashboard(App[None]):
             self.source.engine.guard.register(
                 "drop widget references", self.widget_manager.reclaim, min_tier=Tier.HIGH, order=40
             )
+        if hasattr(self.source, "on_status"):  # remote sources say when the target goes
+            self.source.on_status = lambda text: self.post_message(SourceUpdate(status=text))
         if self.history_path is not None:
             self._store_queue = asyncio.Queue(maxsize=1000)
             self._history_worker = self.write_history()
@@ -210,9 +212,9 @@ class Dashboard(App[None]):
         try:
             async for snap in self.source.snapshots():
                 self.post_message(SourceUpdate(snap))
-            self.post_message(SourceUpdate(ended="the source has no more snapshots"))
+            self.post_message(SourceUpdate(status="the source has no more snapshots"))
         except TuiPerfError as exc:
-            self.post_message(SourceUpdate(ended=str(exc)))
+            self.post_message(SourceUpdate(status=str(exc)))
 
     @work(exclusive=True, group="history")
     async def write_history(self) -> None:
@@ -270,8 +272,9 @@ class Dashboard(App[None]):
         """Keep the snapshot; show it unless paused."""
         if not self.screen_stack or not self._tabs.is_attached:
             return  # shutting down: updates posted before the exit arrive after it
-        if message.ended:
-            self.notify(message.ended, title="source ended", severity="warning", timeout=10)
+        if message.status:
+            self.notify(message.status, title="source", severity="warning", timeout=10)
+            self.sub_title = f"{self.source.description} · {message.status}"
             return
         snap = message.snapshot
         assert snap is not None

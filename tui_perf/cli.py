@@ -104,9 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     hist.add_argument("--json", action="store_true", help="print as JSON")
 
+    from tui_perf.agent.cli import add_parsers
     from tui_perf.bench.cli import add_parser
 
     add_parser(sub)
+    add_parsers(sub)
     return parser
 
 
@@ -122,6 +124,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from tui_perf.bench.cli import cmd_bench
 
             return cmd_bench(args)
+        if args.command in ("run", "attach", "ps", "watch"):
+            from tui_perf.agent import cli as agent_cli
+
+            handler = getattr(agent_cli, f"cmd_{args.command}")
+            return int(handler(args))
         if args.command == "snapshot":
             return cmd_snapshot(args)
         if args.command == "history":

@@ -58,12 +58,11 @@ def snapshot_table(snap: Snapshot, *, own: bool) -> Table:
 
 def history_tables(points: list[MemoryPoint], events: list[Event]) -> list[Table]:
     samples = Table(title=f"memory · {len(points)} samples", title_justify="left")
-    for col in ("time", "pid", "RSS", "peak RSS", "CPU", "tier", "resolution"):
+    for col in ("time", "RSS", "peak RSS", "CPU", "tier", "resolution"):
         samples.add_column(col, justify="right" if col not in ("time", "tier") else "left")
     for p in points[-40:]:
         samples.add_row(
             f"{datetime.fromtimestamp(p.ts):%H:%M:%S}",
-            "—",
             fmt_bytes(p.rss),
             fmt_bytes(p.rss_max),
             f"{p.cpu_percent:.1f}%",

@@ -1,0 +1,45 @@
+"""The agent: `tui_perf.agent.start()` in a process lets `tui-perf attach` watch it.
+
+import tui_perf.agent
+agent = tui_perf.agent.start()        # a Unix socket in a private runtime directory
+print(agent.address)                  # tui-perf attach <that>  /  tui-perf ps
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from tui_perf.agent.server import Agent, runtime_dir, socket_path_for
+from tui_perf.engine import Engine, EngineConfig
+
+__all__ = ["Agent", "runtime_dir", "socket_path_for", "start"]
+
+log = logging.getLogger("tui_perf.agent")
+
+
+def start(
+    *,
+    socket_path: str | Path | None = None,
+    tcp: tuple[str, int] | None = None,
+    token: str | None = None,
+    interval: float = 1.0,
+    allow_remote: bool = False,
+    prometheus_port: int | None = None,
+    engine: Engine | None = None,
+) -> Agent:
+    """Run an engine on a daemon thread in this process and serve it; returns the `Agent`.
+
+    Bad arguments raise `ConfigError` here, once; after that nothing the agent does raises
+    into this process.
+    """
+    engine = engine or Engine(EngineConfig(interval=interval))
+    agent = Agent(
+        engine, socket_path=socket_path, tcp=tcp, token=token, allow_remote=allow_remote
+    ).start()
+    if prometheus_port is not None:
+        from tui_perf.agent.exporter import serve_metrics
+
+        serve_metrics(engine, prometheus_port)
+    log.info("tui-perf agent serving %s", agent.address)
+    return agent

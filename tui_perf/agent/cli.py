@@ -1,0 +1,233 @@
+"""`tui-perf run`, `tui-perf attach`, `tui-perf ps`, `tui-perf watch --pid`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from tui_perf.errors import TuiPerfError
+
+
+def add_parsers(sub: Any) -> None:
+    run = sub.add_parser(
+        "run",
+        help="run a Python program with the agent and watch it",
+        description="Start a program with the tui-perf agent injected before its code runs, "
+        "and open the dashboard on it. The program's output goes to a log file.",
+        usage="tui-perf run [options] SCRIPT [ARGS...] | tui-perf run [options] -m MODULE "
+        "[ARGS...]",
+    )
+    run.add_argument(
+        "--interval",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="seconds between snapshots (default 1)",
+    )
+    run.add_argument(
+        "--no-dashboard", action="store_true", help="run headless and keep the history only"
+    )
+    run.add_argument(
+        "--prometheus",
+        type=int,
+        metavar="PORT",
+        help="also serve Prometheus metrics on 127.0.0.1:PORT",
+    )
+    run.add_argument("--history", type=Path, metavar="FILE", help="history file")
+    run.add_argument(
+        "target",
+        nargs=argparse.REMAINDER,
+        metavar="SCRIPT|-m MODULE",
+        help="the program and its arguments",
+    )
+
+    attach = sub.add_parser(
+        "attach",
+        help="open the dashboard on a process running the agent",
+        description="Attach to an agent by socket path, pid or HOST:PORT.",
+    )
+    attach.add_argument("address", metavar="PATH|PID|HOST:PORT")
+    attach.add_argument("--token", help="the agent's token (TCP)")
+
+    sub.add_parser(
+        "ps",
+        help="list processes running the agent (this user's)",
+        description="List the agents in this user's runtime directory.",
+    )
+
+    watch = sub.add_parser(
+        "watch",
+        help="watch any process from outside (no agent)",
+        description="Memory, CPU, threads and files of any process; "
+        "its GC, caches and pools are out of reach from outside.",
+    )
+    watch.add_argument("--pid", type=int, required=True, help="the process to watch")
+    watch.add_argument("--interval", type=float, default=1.0, metavar="S")
+
+
+def _need_terminal() -> None:
+    if not sys.stdout.isatty():
+        raise TuiPerfError("the dashboard needs a terminal")
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from tui_perf.app import Dashboard
+    from tui_perf.engine import Engine, EngineConfig
+    from tui_perf.sampler import Sampler, default_probe
+    from tui_perf.sources import LocalSource
+
+    if args.interval <= 0:
+        raise TuiPerfError("--interval must be above 0 seconds")
+    probe = default_probe(args.pid)
+    probe.read()  # a pid we may not read fails here, with its one-line reason
+    _need_terminal()
+    from tui_perf.engine import default_budget
+
+    config = EngineConfig(interval=args.interval)
+    engine = Engine(config, sampler=Sampler(probe, budget=default_budget(config)))
+    source = LocalSource(engine, description=f"pid {args.pid} · from outside: process figures")
+    Dashboard(source, history_path=None).run()
+    return 0
+
+
+def _resolve(address: str) -> str:
+    from tui_perf.agent.server import socket_path_for
+
+    if address.isdigit():
+        path = socket_path_for(int(address))
+        if not path.exists():
+            raise TuiPerfError(f"no agent for pid {address} (see 'tui-perf ps')")
+        return str(path)
+    if ("/" in address or address.endswith(".sock")) and not Path(address).exists():
+        raise TuiPerfError(f"no agent socket at {address} (see 'tui-perf ps')")
+    return address
+
+
+def cmd_attach(args: argparse.Namespace) -> int:
+    from tui_perf.agent.client import RemoteSource
+    from tui_perf.app import Dashboard
+
+    source = RemoteSource(_resolve(args.address), token=args.token)
+    _need_terminal()
+    Dashboard(source).run()
+    return 0
+
+
+def cmd_ps(args: argparse.Namespace) -> int:
+    import psutil
+    from rich.console import Console
+    from rich.table import Table
+
+    from tui_perf.agent.client import list_agents
+
+    agents = list_agents()
+    table = Table(title=f"tui-perf agents · {len(agents)}", title_justify="left")
+    for col in ("pid", "state", "command", "socket"):
+        table.add_column(col)
+    for pid, path, alive in agents:
+        command = "—"
+        if alive:
+            try:
+                command = " ".join(psutil.Process(pid).cmdline())[:60]
+            except psutil.Error:
+                command = "?"
+        table.add_row(
+            str(pid), "running" if alive else "[dim]gone (stale socket)[/]", command, str(path)
+        )
+    if not agents:
+        table.caption = (
+            "no agents: start one with 'tui-perf run app.py' or "
+            "tui_perf.agent.start() in your program"
+        )
+    Console().print(table)
+    return 0
+
+
+def _log_path(name: str) -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    folder = Path(base) / "tui-perf" / "logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"run-{dt.datetime.now():%Y%m%d-%H%M%S}-{Path(name).stem}.log"
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from tui_perf.agent.server import socket_path_for
+
+    target = list(args.target)
+    if target and target[0] == "--":
+        target = target[1:]
+    if not target:
+        raise TuiPerfError("give a script or -m MODULE to run")
+    if target[0] == "-m":
+        if len(target) < 2:
+            raise TuiPerfError("-m needs a module name")
+    elif not Path(target[0]).is_file():
+        raise TuiPerfError(f"no script at {target[0]}")
+    if args.interval <= 0:
+        raise TuiPerfError("--interval must be above 0 seconds")
+    if not args.no_dashboard:
+        _need_terminal()
+    log_path = _log_path(target[1] if target[0] == "-m" else target[0])
+    env = {**os.environ, "TUI_PERF_INTERVAL": str(args.interval)}
+    if args.prometheus:
+        env["TUI_PERF_PROMETHEUS_PORT"] = str(args.prometheus)
+    with log_path.open("wb") as log:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "tui_perf.agent.bootstrap", *target],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            env=env,
+        )
+    print(f"tui-perf: pid {child.pid}; its output goes to {log_path}", file=sys.stderr)
+    path = socket_path_for(child.pid)
+    deadline = time.monotonic() + 15
+    while not path.exists() and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if not path.exists():
+        code = child.poll()
+        if code is not None:
+            raise TuiPerfError(
+                f"the program exited (code {code}) before its agent started; see {log_path}"
+            )
+        child.kill()
+        raise TuiPerfError(f"the agent did not start within 15 s; see {log_path}")
+    from tui_perf.agent.client import RemoteSource
+
+    source = RemoteSource(str(path), child=child)
+    try:
+        if args.no_dashboard:
+            asyncio.run(_record(source, args.history))
+        else:
+            from tui_perf.app import Dashboard
+            from tui_perf.paths import default_history_path
+
+            source.description = f"pid {child.pid} · {' '.join(target)[:40]} · log {log_path}"
+            Dashboard(source, history_path=args.history or default_history_path()).run()
+    finally:
+        if child.poll() is None:  # the person quit the dashboard: stop the program too
+            child.send_signal(signal.SIGINT)
+            try:
+                child.wait(5)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+    return child.returncode if child.returncode >= 0 else 128 - child.returncode
+
+
+async def _record(source: Any, history: Path | None) -> None:
+    from tui_perf.store import HistoryStore
+
+    source.on_status = lambda text: print(f"tui-perf: {text}", file=sys.stderr)
+    async with await HistoryStore.open(history) as store:
+        async for snap in source.snapshots():
+            await store.add_snapshot(snap)
+        print(f"tui-perf: history kept in {store.path}", file=sys.stderr)
