@@ -212,7 +212,8 @@ class Dashboard(App[None]):
         try:
             async for snap in self.source.snapshots():
                 self.post_message(SourceUpdate(snap))
-            self.post_message(SourceUpdate(status="the source has no more snapshots"))
+            if not hasattr(self.source, "on_status"):  # those say why they ended themselves
+                self.post_message(SourceUpdate(status="the source has no more snapshots"))
         except TuiPerfError as exc:
             self.post_message(SourceUpdate(status=str(exc)))
 

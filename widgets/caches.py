@@ -18,6 +18,10 @@ EMPTY = (
     "No caches registered. Decorate a function with @tui_perf.cached, or create a "
     "tui_perf.MultiLevelCache: it shows up here by itself."
 )
+OUT_OF_REACH = (
+    "Caches live inside the watched process, out of reach from outside. Run it "
+    "with 'tui-perf run', or call tui_perf.agent.start() in it, to see them."
+)
 SORTS = ("name", "hit rate", "hits", "size", "evictions")
 
 
@@ -89,7 +93,10 @@ class CachesPane(ManagedWidget):
 
     def _show(self, view: CachesView, resort: bool = False) -> None:
         empty = not view.rows
-        self.query_one("#caches-empty").display = empty
+        notice = self.query_one("#caches-empty", Static)
+        notice.display = empty
+        if empty and not getattr(getattr(self.app, "source", None), "local_interpreter", True):
+            notice.update(OUT_OF_REACH)
         self.query_one("#caches-help").display = not empty
         self.query_one("#caches-chart").display = not empty
         table = self.query_one("#caches-table", DataTable)

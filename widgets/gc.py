@@ -18,9 +18,9 @@ from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
 from tui_perf.widgets.text import InfoBlock, columns, fields
 
 OUT_OF_REACH = (
-    "The garbage collector is out of reach: this process is watched from outside, and "
-    "only code running inside a process can read its interpreter. Memory, CPU, threads "
-    "and files are still measured (see Overview and Memory)."
+    "The garbage collector is out of reach: this process is watched from outside. Run it "
+    "with 'tui-perf run', or call tui_perf.agent.start() in it, to see its GC. Memory, CPU, "
+    "threads and files are measured all the same (see Overview and Memory)."
 )
 
 

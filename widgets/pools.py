@@ -17,6 +17,12 @@ EMPTY = (
 )
 
 
+OUT_OF_REACH = (
+    "Pools live inside the watched process, out of reach from outside. Run it "
+    "with 'tui-perf run', or call tui_perf.agent.start() in it, to see them."
+)
+
+
 class PoolsPane(ManagedWidget):
     DEFAULT_CSS = """
     PoolsPane { layout: vertical; height: 1fr; }
@@ -54,7 +60,10 @@ class PoolsPane(ManagedWidget):
         """Update the rows in place; say why a pool is unhealthy."""
         if view is None:
             return
-        self.query_one("#pools-empty").display = not view
+        notice = self.query_one("#pools-empty", Static)
+        notice.display = not view
+        if not view and not getattr(getattr(self.app, "source", None), "local_interpreter", True):
+            notice.update(OUT_OF_REACH)
         table = self.query_one("#pools-table", DataTable)
         table.display = bool(view)
         order = {p.name: i for i, p in enumerate(view)}

@@ -43,6 +43,9 @@ def add_parsers(sub: Any) -> None:
     )
     run.add_argument("--history", type=Path, metavar="FILE", help="history file")
     run.add_argument(
+        "--no-history", action="store_true", help="keep no history (with the dashboard)"
+    )
+    run.add_argument(
         "target",
         nargs=argparse.REMAINDER,
         metavar="SCRIPT|-m MODULE",
@@ -211,7 +214,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             from tui_perf.paths import default_history_path
 
             source.description = f"pid {child.pid} · {' '.join(target)[:40]} · log {log_path}"
-            Dashboard(source, history_path=args.history or default_history_path()).run()
+            history = None if args.no_history else (args.history or default_history_path())
+            Dashboard(source, history_path=history).run()
     finally:
         if child.poll() is None:  # the person quit the dashboard: stop the program too
             child.send_signal(signal.SIGINT)

@@ -71,6 +71,15 @@ class RemoteSource:
     def _exit_code(self) -> int | None:
         return None if self.child is None else self.child.poll()
 
+    def _gone(self) -> str:
+        """Why the target will not come back, or "" while it may."""
+        code = self._exit_code()
+        if code is not None:
+            return f"target exited (code {code})"
+        if self.child is None and self.peer_pid is not None and not _pid_alive(self.peer_pid):
+            return f"target exited (pid {self.peer_pid} is gone)"
+        return ""
+
     async def _wait_for_exit(self, seconds: float) -> int | None:
         """A child's socket closes a moment before the child is reaped: wait that moment."""
         if self.child is None:
@@ -112,9 +121,9 @@ class RemoteSource:
             try:
                 reader, writer = await self._open()
             except (OSError, TimeoutError, ProtocolError) as exc:
-                code = self._exit_code()
-                if code is not None:
-                    self._status(f"target exited (code {code})")
+                gone = self._gone()
+                if gone:
+                    self._status(gone)
                     return
                 if not self.reconnect:
                     raise TuiPerfError(f"cannot connect to {self.address}: {exc}") from exc
@@ -145,9 +154,10 @@ class RemoteSource:
                     writer.close()
             if self.closed:  # close() was called while we were reading
                 return
-            code = await self._wait_for_exit(1.0)
-            if code is not None:
-                self._status(f"target exited (code {code})")
+            await self._wait_for_exit(1.0)
+            gone = self._gone()
+            if gone:
+                self._status(gone)
                 return
             lost_once = True
             self._status("connection lost; reconnecting (the history so far is kept)")
