@@ -171,3 +171,15 @@ def test_freeze_after_warmup_collects_first_and_uninstall_unfreezes() -> None:
     assert frozen > 1000 and gc.get_freeze_count() > 0  # the start-up heap, frozen
     controller.uninstall()
     assert gc.get_freeze_count() == 0
+
+
+def test_a_repeated_start_does_not_restart_the_open_pause() -> None:
+    ticks = iter([100, 200, 350, 1000, 1100])
+    controller = GCController(runtime=CPY312, clock_ns=lambda: next(ticks))
+    controller._callback("start", {})  # 100
+    controller._callback("start", {})  # nested or repeated: ignored, no clock read
+    controller._callback("stop", {})  # 200
+    controller._callback("stop", {})  # no pause open: ignored
+    controller._callback("start", {})  # 350
+    controller._callback("stop", {})  # 1000
+    assert controller.pauses_ns() == [100, 650]

@@ -1,0 +1,70 @@
+"""A workload with or without the agent; prints operations per second as JSON.
+
+python -m benchmarks.agent_worker cpu|alloc none|1|10 SECONDS
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+
+def cpu(deadline: float) -> int:
+    ops = 0
+    while time.perf_counter() < deadline:
+        sum(i * i for i in range(200))
+        ops += 1
+    return ops
+
+
+def alloc(deadline: float) -> int:
+    ops = 0
+    keep: list[object] = []
+    while time.perf_counter() < deadline:
+        keep.append([{"k": i, "v": [i] * 4} for i in range(20)])
+        if len(keep) > 500:
+            keep.clear()
+        ops += 1
+    return ops
+
+
+def main() -> None:
+    workload, mode, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    if mode != "none":
+        import tui_perf.agent
+
+        agent = tui_perf.agent.start(interval=1 / float(mode))
+        print(json.dumps({"address": agent.address}), flush=True)
+        sys.stdin.readline()  # the harness has connected a reader
+    else:
+        print(json.dumps({"address": None}), flush=True)
+        sys.stdin.readline()
+    import gc
+    import threading
+
+    import psutil
+
+    main_id = threading.get_native_id()
+    collections = sum(s["collections"] for s in gc.get_stats())
+    t0 = time.perf_counter()
+    ops = {"cpu": cpu, "alloc": alloc}[workload](t0 + seconds)
+    wall = time.perf_counter() - t0
+    # CPU the agent's own threads used (every thread but the workload's), for the direct
+    # measure of its cost; the whole-run A/B is too noisy on a shared machine for 1%.
+    others = sum(t.user_time + t.system_time for t in psutil.Process().threads() if t.id != main_id)
+    print(
+        json.dumps(
+            {
+                "ops_per_s": ops / wall,
+                "wall_s": wall,
+                "agent_thread_cpu_s": others,
+                "collections": sum(s["collections"] for s in gc.get_stats()) - collections,
+            }
+        ),
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    main()
