@@ -137,24 +137,14 @@ class ConnectionPool:
         while True:
             try:
                 return await self._connect()
-            except sqlite3.DatabaseError as exc:
+            except (sqlite3.DatabaseError, OSError) as exc:
                 self.errors += 1
-                if not isinstance(exc, sqlite3.OperationalError):
+                if isinstance(exc, sqlite3.DatabaseError) and not isinstance(
+                    exc, sqlite3.OperationalError
+                ):
                     # Not a database, or a malformed one: waiting will not fix that.
                     self.last_error = f"{self.path}: {exc}"
                     raise
-                self.last_error = f"cannot open {self.path}: {exc}"
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise PoolTimeout(
-                        f"pool {self.name}: {self.last_error} "
-                        f"(gave up after {self.acquire_timeout:g} s)"
-                    ) from exc
-                log.info("pool %s: %s; retrying in %.2f s", self.name, self.last_error, delay)
-                await self._sleep(min(delay, remaining))
-                delay = min(delay * 2, cap)
-            except OSError as exc:
-                self.errors += 1
                 self.last_error = f"cannot open {self.path}: {exc}"
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:

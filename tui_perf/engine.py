@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tui_perf.errors import ConfigError
-from tui_perf.gc_control import GCConfig, GCController
+from tui_perf.gc_control import GCConfig, GCController, read_gc_stats
 from tui_perf.memory import GuardConfig, MemoryGuard, Tier
 from tui_perf.registry import REGISTRY, Registry
 from tui_perf.sampler import Clock, Sampler, cgroup_memory_limit
@@ -75,20 +75,6 @@ def default_budget(config: EngineConfig) -> int:
     import psutil
 
     return int(psutil.virtual_memory().total * config.budget_fraction_of_ram)
-
-
-def read_gc_stats() -> GCStats:
-    """The interpreter's own GC counters, for engines without a `GCController`."""
-    stats = gc.get_stats()
-    return GCStats(
-        enabled=gc.isenabled(),
-        counts=tuple(gc.get_count()),
-        thresholds=tuple(gc.get_threshold()),
-        collections=tuple(s.get("collections", 0) for s in stats),
-        collected=tuple(s.get("collected", 0) for s in stats),
-        uncollectable=tuple(s.get("uncollectable", 0) for s in stats),
-        frozen=gc.get_freeze_count(),
-    )
 
 
 class Engine:

@@ -15,6 +15,7 @@ as configuration: NORMAL -> throughput, ELEVATED -> balanced, HIGH/CRITICAL -> d
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import sys
 import sysconfig
@@ -243,26 +244,19 @@ class GCController:
         return [self._durations[i] for i in idx if self._ends[i] >= since]
 
     def stats(self) -> GCStats:
+        """The interpreter's counters plus what the controller knows: strategy, pauses."""
         window = self.config.window_s
         pauses = sorted(self.pauses_ns(window))
-        total_ns = sum(pauses)
-        s = gc.get_stats()
-        return GCStats(
-            enabled=gc.isenabled(),
-            counts=tuple(gc.get_count()),
-            thresholds=tuple(gc.get_threshold()),
-            collections=tuple(g.get("collections", 0) for g in s),
-            collected=tuple(g.get("collected", 0) for g in s),
-            uncollectable=tuple(g.get("uncollectable", 0) for g in s),
+        return dataclasses.replace(
+            read_gc_stats(),
             strategy=self.strategy,
             adaptive=self.adaptive,
-            frozen=gc.get_freeze_count(),
             pauses=self._n,
             pause_p50_ms=_percentile(pauses, 50) / 1e6,
             pause_p95_ms=_percentile(pauses, 95) / 1e6,
             pause_p99_ms=_percentile(pauses, 99) / 1e6,
             pause_max_ms=(pauses[-1] if pauses else 0) / 1e6,
-            gc_time_fraction=min(1.0, total_ns / (window * 1e9)),
+            gc_time_fraction=min(1.0, sum(pauses) / (window * 1e9)),
             census=self.last_census,
         )
 
@@ -270,6 +264,20 @@ class GCController:
         """Run `cyclic_garbage_census` and keep the result for the next `stats()`."""
         self.last_census = cyclic_garbage_census(limit)
         return self.last_census
+
+
+def read_gc_stats() -> GCStats:
+    """The interpreter's own GC counters (no pause times: those need the controller)."""
+    stats = gc.get_stats()
+    return GCStats(
+        enabled=gc.isenabled(),
+        counts=tuple(gc.get_count()),
+        thresholds=tuple(gc.get_threshold()),
+        collections=tuple(s.get("collections", 0) for s in stats),
+        collected=tuple(s.get("collected", 0) for s in stats),
+        uncollectable=tuple(s.get("uncollectable", 0) for s in stats),
+        frozen=gc.get_freeze_count(),
+    )
 
 
 def cyclic_garbage_census(limit: int = 15) -> tuple[tuple[str, int], ...]:
