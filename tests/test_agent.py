@@ -410,3 +410,65 @@ def test_prometheus_metrics_from_the_latest_snapshot() -> None:
     assert "tui_perf_resident_memory_bytes 1.048576e+08" in text
     assert 'tui_perf_cache_hits_total{cache="metrics.cache",tier="L1"} 1.0' in text
     assert "tui_perf_memory_tier 0.0" in text
+
+
+def test_run_takes_a_module_like_python_m(tmp_path: Path, runtime: Path) -> None:
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "job.py").write_text(
+        "import sys, time\nfor _ in range(20):\n    time.sleep(0.01)\n"
+        "print('args', sys.argv[1:])\nraise SystemExit(0)\n"
+    )
+    env = {
+        **os.environ,
+        "XDG_RUNTIME_DIR": str(runtime),
+        "XDG_STATE_HOME": str(tmp_path),
+        "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}",
+    }
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tui_perf.cli",
+            "run",
+            "--no-dashboard",
+            "--interval",
+            "0.05",
+            "--history",
+            str(tmp_path / "h.db"),
+            "-m",
+            "pkg.job",
+            "--flag",
+            "x",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    log = next((tmp_path / "tui-perf" / "logs").glob("run-*-job.log"))
+    assert log.read_text().strip() == "args ['--flag', 'x']"
+
+
+@pytest.mark.parametrize(
+    ("argv", "own", "program"),
+    [
+        (["app.py", "--interval", "5"], [], ["app.py", "--interval", "5"]),
+        (["--interval", "0.5", "app.py", "-v"], ["--interval", "0.5"], ["app.py", "-v"]),
+        (
+            ["--no-dashboard", "--history=h.db", "-m", "pkg", "--no-dashboard"],
+            ["--no-dashboard", "--history=h.db"],
+            ["-m", "pkg", "--no-dashboard"],
+        ),
+        (["--", "--weird-name.py"], [], ["--weird-name.py"]),
+    ],
+)
+def test_run_options_end_where_the_program_begins(
+    argv: list[str], own: list[str], program: list[str]
+) -> None:
+    from tui_perf.agent.cli import split_run_argv
+
+    assert split_run_argv(argv) == (own, program)

@@ -119,7 +119,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from tui_perf.bench.cli import sub_main
 
             return sub_main(argv[1], argv[2:])
-        args = build_parser().parse_args(argv)
+        if argv[:1] == ["run"]:
+            from tui_perf.agent.cli import split_run_argv
+
+            own, program = split_run_argv(argv[1:])
+            args = build_parser().parse_args(["run", *own])
+            args.target = program
+        else:
+            args = build_parser().parse_args(argv)
         if args.command == "bench":
             from tui_perf.bench.cli import cmd_bench
 

@@ -15,7 +15,6 @@ as configuration: NORMAL -> throughput, ELEVATED -> balanced, HIGH/CRITICAL -> d
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 import sys
 import sysconfig
@@ -247,8 +246,7 @@ class GCController:
         """The interpreter's counters plus what the controller knows: strategy, pauses."""
         window = self.config.window_s
         pauses = sorted(self.pauses_ns(window))
-        return dataclasses.replace(
-            read_gc_stats(),
+        return read_gc_stats(
             strategy=self.strategy,
             adaptive=self.adaptive,
             pauses=self._n,
@@ -266,10 +264,11 @@ class GCController:
         return self.last_census
 
 
-def read_gc_stats() -> GCStats:
-    """The interpreter's own GC counters (no pause times: those need the controller)."""
+def read_gc_stats(**known: Any) -> GCStats:
+    """The interpreter's own GC counters; `known` adds what a controller measured."""
     stats = gc.get_stats()
     return GCStats(
+        **known,
         enabled=gc.isenabled(),
         counts=tuple(gc.get_count()),
         thresholds=tuple(gc.get_threshold()),

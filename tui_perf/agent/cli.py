@@ -47,7 +47,7 @@ def add_parsers(sub: Any) -> None:
     )
     run.add_argument(
         "target",
-        nargs=argparse.REMAINDER,
+        nargs="*",
         metavar="SCRIPT|-m MODULE",
         help="the program and its arguments",
     )
@@ -74,6 +74,31 @@ def add_parsers(sub: Any) -> None:
     )
     watch.add_argument("--pid", type=int, required=True, help="the process to watch")
     watch.add_argument("--interval", type=float, default=1.0, metavar="S")
+
+
+_RUN_VALUED = {"--interval", "--prometheus", "--history"}
+_RUN_FLAGS = {"--no-dashboard", "--no-history", "-h", "--help"}
+
+
+def split_run_argv(argv: list[str]) -> tuple[list[str], list[str]]:
+    """Split `tui-perf run` arguments into its own options and the program's command line.
+
+    The program starts at the first token that is not one of run's options (`-m` included),
+    so the program's own options are never read as ours, as with `python` itself.
+    """
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        name = token.split("=", 1)[0]
+        if name in _RUN_VALUED:
+            i += 1 if "=" in token else 2
+        elif token in _RUN_FLAGS:
+            i += 1
+        elif token == "--":
+            return argv[:i], argv[i + 1 :]
+        else:
+            break
+    return argv[:i], argv[i:]
 
 
 def _need_terminal() -> None:
@@ -158,7 +183,7 @@ def _log_path(name: str) -> Path:
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     folder = Path(base) / "tui-perf" / "logs"
     folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"run-{dt.datetime.now():%Y%m%d-%H%M%S}-{Path(name).stem}.log"
+    return folder / f"run-{dt.datetime.now():%Y%m%d-%H%M%S}-{name}.log"
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -178,7 +203,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise TuiPerfError("--interval must be above 0 seconds")
     if not args.no_dashboard:
         _need_terminal()
-    log_path = _log_path(target[1] if target[0] == "-m" else target[0])
+    log_path = _log_path(
+        target[1].rsplit(".", 1)[-1] if target[0] == "-m" else Path(target[0]).stem
+    )
     env = {**os.environ, "TUI_PERF_INTERVAL": str(args.interval)}
     if args.prometheus:
         env["TUI_PERF_PROMETHEUS_PORT"] = str(args.prometheus)
