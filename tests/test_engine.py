@@ -157,3 +157,14 @@ def test_watching_another_process_offers_no_interpreter_commands() -> None:
     assert engine.guard.rung_names == []
     with pytest.raises(ConfigError, match="needs the agent"):
         engine.command("gc_collect")
+
+
+def test_a_strategy_chosen_by_hand_turns_adaptive_off_so_it_sticks() -> None:
+    engine, _ = _budgeted(ScriptedProbe(rss=100 * MiB))
+    assert engine.gc_controller is not None
+    engine.command("set_adaptive", on=True)
+    assert engine.tick().gc.strategy == "throughput"  # type: ignore[union-attr]
+    engine.command("next_gc_strategy")
+    snap = engine.tick()
+    assert snap.gc is not None and (snap.gc.strategy, snap.gc.adaptive) == ("balanced", False)
+    assert any("adaptive GC off" in e.message for e in snap.events)

@@ -274,14 +274,20 @@ class Engine:
         )
         return {"collected": collected, "duration_ms": ms}
 
-    def _cmd_set_gc_strategy(self, name: str) -> dict[str, Any]:
+    def _manual(self) -> GCController:
+        """A strategy chosen by hand wins: adaptive mode would undo it at the next tick."""
         assert self.gc_controller is not None
-        self.gc_controller.set_strategy(name, reason="by hand")
-        return {"strategy": self.gc_controller.strategy}
+        if self.gc_controller.adaptive:
+            self.gc_controller.set_adaptive(False)
+        return self.gc_controller
+
+    def _cmd_set_gc_strategy(self, name: str) -> dict[str, Any]:
+        controller = self._manual()
+        controller.set_strategy(name, reason="by hand")
+        return {"strategy": controller.strategy, "adaptive": False}
 
     def _cmd_next_gc_strategy(self) -> dict[str, Any]:
-        assert self.gc_controller is not None
-        return {"strategy": self.gc_controller.next_strategy()}
+        return {"strategy": self._manual().next_strategy(), "adaptive": False}
 
     def _cmd_set_adaptive(self, on: bool) -> dict[str, Any]:
         assert self.gc_controller is not None
