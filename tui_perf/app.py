@@ -271,7 +271,7 @@ class Dashboard(App[None]):
 
     def on_source_update(self, message: SourceUpdate) -> None:
         """Keep the snapshot; show it unless paused."""
-        if not self.screen_stack or not self._tabs.is_attached:
+        if not self.is_running or not self.screen_stack or not self._tabs.is_attached:
             return  # shutting down: updates posted before the exit arrive after it
         if message.status:
             self.notify(message.status, title="source", severity="warning", timeout=10)
@@ -303,7 +303,8 @@ class Dashboard(App[None]):
         """Hand the visible pane its view; hidden panes catch up when shown."""
         pane = pane or self.active_pane
         h = self.history
-        if h.latest is None or not self._tabs.is_attached:
+        # is_running turns False as shutdown begins, before any pane loses its children.
+        if h.latest is None or not self.is_running or not self._tabs.is_attached:
             return
         with self.batch_update():
             if pane == "overview":
