@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tui_perf.errors import ConfigError
-from tui_perf.pools import PoolTimeout, percentile
+from tui_perf.pools import PoolTimeout
+from tui_perf.quantiles import nearest_rank
 from tui_perf.registry import REGISTRY, Registry
 from tui_perf.telemetry import PoolStats
 
@@ -284,7 +285,7 @@ class ConnectionPool:
             reused=self.reused,
             requests=self.requests,
             waits=self.waiting,
-            wait_p95_ms=percentile(self._wait_ms, 95),
+            wait_p95_ms=nearest_rank(sorted(self._wait_ms), 95),
             timeouts=self.timeouts,
             errors=self.errors,
             lost=self.lost,

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tui_perf.errors import ConfigError
+from tui_perf.quantiles import nearest_rank
 from tui_perf.telemetry import GCStats
 
 RING = 4096
@@ -250,9 +251,9 @@ class GCController:
             strategy=self.strategy,
             adaptive=self.adaptive,
             pauses=self._n,
-            pause_p50_ms=_percentile(pauses, 50) / 1e6,
-            pause_p95_ms=_percentile(pauses, 95) / 1e6,
-            pause_p99_ms=_percentile(pauses, 99) / 1e6,
+            pause_p50_ms=nearest_rank(pauses, 50) / 1e6,
+            pause_p95_ms=nearest_rank(pauses, 95) / 1e6,
+            pause_p99_ms=nearest_rank(pauses, 99) / 1e6,
             pause_max_ms=(pauses[-1] if pauses else 0) / 1e6,
             gc_time_fraction=min(1.0, sum(pauses) / (window * 1e9)),
             census=self.last_census,
@@ -311,11 +312,3 @@ def _threshold3() -> tuple[int, int, int]:
     t = gc.get_threshold()
     padded = (*t, *([0] * (3 - len(t))))
     return padded[0], padded[1], padded[2]
-
-
-def _percentile(sorted_values: list[int], p: float) -> float:
-    """Nearest-rank percentile of an already sorted list; 0 for an empty one."""
-    if not sorted_values:
-        return 0.0
-    k = max(0, min(len(sorted_values) - 1, -(-len(sorted_values) * p // 100) - 1))
-    return float(sorted_values[int(k)])

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
 from tui_perf.errors import ConfigError, TuiPerfError
+from tui_perf.quantiles import nearest_rank
 from tui_perf.registry import REGISTRY, Registry
 from tui_perf.telemetry import PoolStats
 
@@ -38,15 +39,6 @@ class PoolTimeout(TuiPerfError, TimeoutError):
 
 class PoolError(TuiPerfError):
     """Misuse of a pool: releasing twice, or an object that did not come from it."""
-
-
-def percentile(values: list[float] | deque[float], p: float) -> float:
-    """Nearest-rank percentile; 0.0 for no values."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    k = max(0, min(len(ordered) - 1, -(-len(ordered) * p // 100) - 1))
-    return float(ordered[int(k)])
 
 
 class _Lease:
@@ -259,7 +251,7 @@ class ObjectPool(Generic[T]):
                 reused=self.reused,
                 requests=self.requests,
                 waits=self.waits,
-                wait_p95_ms=percentile(waits_ms, 95),
+                wait_p95_ms=nearest_rank(sorted(waits_ms), 95),
                 timeouts=self.timeouts,
                 discarded=self.discarded,
                 leaks=self.leaks,
