@@ -264,3 +264,27 @@ async def test_benchmark_runs_come_from_and_go_to_the_history_file(tmp_path) -> 
                 return {row[0] for row in db.execute("SELECT name FROM bench_runs")}
 
         await wait_for(pilot, lambda: written() == {"older_bench", "fresh_bench"}, tries=1000)
+
+
+async def test_o_re_sorts_the_caches_table_and_unchanged_order_is_left_alone() -> None:
+    app = Dashboard(ScriptedSource(history(3)), chart_interval=0)
+    async with app.run_test() as pilot:
+        await settle(pilot, 3)
+        await pilot.press("4")
+        await pilot.pause()
+        table = app.query_one("#caches-table")
+
+        def shown() -> list[str]:
+            return [
+                str(table.get_row_at(i)[0]) + "/" + str(table.get_row_at(i)[1])
+                for i in range(table.row_count)
+            ]
+
+        assert shown() == ["pages.render/L1", "users.profile/L1", "users.profile/L2"]
+        await pilot.press("o")  # by hit rate: users.profile L1 (80%) first
+        await pilot.pause()
+        assert shown()[0] == "users.profile/L1"
+        rows = app._caches._rows
+        before = rows._order
+        app.refresh_view("caches")  # the same data again: no new order, no sort
+        assert rows._order is before

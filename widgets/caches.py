@@ -84,14 +84,14 @@ class CachesPane(ManagedWidget):
             f"sort: {sort} (o to change) · ↑↓ picks the cache charted below"
         )
         if self.view is not None:
-            self._show(self.view, resort=True)
+            self._show(self.view)
 
     def watch_view(self, view: CachesView | None) -> None:
         """Update rows in place and the selected cache's chart."""
         if view is not None:
             self._show(view)
 
-    def _show(self, view: CachesView, resort: bool = False) -> None:
+    def _show(self, view: CachesView) -> None:
         empty = not view.rows
         notice = self.query_one("#caches-empty", Static)
         notice.display = empty
@@ -101,7 +101,7 @@ class CachesPane(ManagedWidget):
         self.query_one("#caches-chart").display = not empty
         table = self.query_one("#caches-table", DataTable)
         table.display = not empty
-        changed = self._rows.sync(
+        self._rows.sync(
             (
                 r.key,
                 [
@@ -118,13 +118,6 @@ class CachesPane(ManagedWidget):
             )
             for r in view.rows
         )
-        if changed or resort:
-            order = {r.key: i for i, r in enumerate(view.rows)}
-            table.sort(
-                "cache",
-                "tier",
-                key=lambda cells: order.get(f"{cells[0].plain}/{cells[1].plain}", 0),
-            )
         xs, ys = view.history.points()
         title = (
             f"hit rate (%) per interval · {escape(view.selected)}"

@@ -166,20 +166,23 @@ class TableRows:
         self.table = table
         self.manager = manager
         self.states: dict[str, RowState] = {}
+        self._order: list[str] = []  # the order of row keys last shown
 
     def sync(self, rows: Iterable[tuple[str, Sequence[str | Text]]]) -> bool:
-        """Add, update (changed cells only) and remove rows; True if the order may change.
+        """Show `rows` (key, cells) in this order: add, update changed cells, remove.
 
         Plain strings are shown as they are (never read as markup: names of users' caches
-        and benchmarks may hold brackets); pass a `Text` for a styled cell.
+        and benchmarks may hold brackets); pass a `Text` for a styled cell. The table is
+        re-sorted only when the order of keys differs from the last one shown. Returns
+        whether anything on screen changed.
         """
         table = self.table
-        seen = set()
+        order: list[str] = []
         changed = False
         columns = list(table.columns)
         for key, raw in rows:
             cells = [c if isinstance(c, Text) else Text(c) for c in raw]
-            seen.add(key)
+            order.append(key)
             state = self.states.get(key)
             if state is None:
                 state = self.manager.row_states.get() if self.manager else RowState()
@@ -194,9 +197,19 @@ class TableRows:
                     table.update_cell(key, columns[i], cell)
                     changed = True
             state.cells[:] = cells
+        seen = set(order)
         for key in [k for k in self.states if k not in seen]:
             table.remove_row(key)
             self._release(self.states.pop(key))
+            changed = True
+        if order != self._order:
+            # DataTable sorts by cell values, not row keys: map each row's cells to its
+            # position (identical rows may trade places, which nobody can see).
+            position = {
+                tuple(c.plain for c in self.states[k].cells): n for n, k in enumerate(order)
+            }
+            table.sort(*columns, key=lambda cells: position.get(tuple(c.plain for c in cells), 0))
+            self._order = order
             changed = True
         return changed
 

@@ -66,8 +66,7 @@ class PoolsPane(ManagedWidget):
             notice.update(OUT_OF_REACH)
         table = self.query_one("#pools-table", DataTable)
         table.display = bool(view)
-        order = {p.name: i for i, p in enumerate(view)}
-        changed = self._rows.sync(
+        self._rows.sync(
             (
                 p.name,
                 [
@@ -85,5 +84,3 @@ class PoolsPane(ManagedWidget):
             )
             for p in view
         )
-        if changed:
-            table.sort("pool", key=lambda cell: order.get(cell.plain, 0))
