@@ -167,7 +167,9 @@ def test_exhaustion_times_out(tmp_path: Path) -> None:
             with pytest.raises(PoolTimeout, match=r"no connection free within 0.05 s"):
                 async with p.connection():
                     pass
-        assert not p.stats().healthy
+        stats = p.stats()
+        assert not stats.healthy
+        assert (stats.waits, stats.timeouts) == (1, 1)  # waits: a count, as for ObjectPool
         await p.close()
 
     run(main())

@@ -87,7 +87,8 @@ class ConnectionPool:
         self._in_use = 0
         self._cond: asyncio.Condition | None = None
         self._closed = False
-        self.requests = self.waiting = self.timeouts = self.errors = 0
+        self.requests = self.waits = self.timeouts = self.errors = 0
+        self.waiting = 0  # requests waiting right now
         self.made = self.lost = self.recycled = self.reused = 0
         self._born: dict[int, float] = {}  # id(connection) -> when it was opened
         self.last_error = ""
@@ -185,6 +186,7 @@ class ConnectionPool:
             while not self._idle and self._size >= self.max_size:
                 if waited_from is None:
                     waited_from = time.monotonic()
+                    self.waits += 1  # requests that had to wait, counted once each
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     self.timeouts += 1
@@ -284,7 +286,7 @@ class ConnectionPool:
             created=self.made,
             reused=self.reused,
             requests=self.requests,
-            waits=self.waiting,
+            waits=self.waits,
             wait_p95_ms=nearest_rank(sorted(self._wait_ms), 95),
             timeouts=self.timeouts,
             errors=self.errors,

@@ -123,6 +123,7 @@ class PoolStats:
     created: int = 0
     reused: int = 0
     requests: int = 0
+    #: requests that had to wait for a free object (a running count, like `requests`)
     waits: int = 0
     wait_p95_ms: float = 0.0
     timeouts: int = 0
