@@ -13,11 +13,14 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from tui_perf import __version__
 from tui_perf.errors import TuiPerfError
 from tui_perf.paths import default_history_path
+
+if TYPE_CHECKING:
+    from tui_perf.telemetry import Snapshot
 
 EXIT_BAD_INPUT = 2
 
@@ -232,11 +235,9 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _save(snap: object, path: Path | None) -> None:
+async def _save(snap: Snapshot, path: Path | None) -> None:
     from tui_perf.store import HistoryStore
-    from tui_perf.telemetry import Snapshot
 
-    assert isinstance(snap, Snapshot)
     async with await HistoryStore.open(path) as store:
         await store.add_snapshot(snap)
 

@@ -269,7 +269,7 @@ class MemoryGuard:
         )
         if trigger == "auto":
             self._last_auto = self._clock()
-            brought_down = goal is not None and self.tier < goal
+            brought_down = self.tier < goal
             self._ineffective_runs = 0 if brought_down else min(self._ineffective_runs + 1, 16)
         self.reports.append(report)
         del self.reports[:-32]

@@ -365,7 +365,7 @@ class HistoryStore:
             "SELECT ts, rss, rss_max, vms, uss, cpu_percent, tier, resolution FROM samples"
             " WHERE ts >= ? AND ts <= ?"
         )
-        args: list[Any] = [start, end if end != float("inf") else 1e308]
+        args: list[Any] = [start, _sql_time(end)]
         if pid is not None:
             sql += " AND pid = ?"
             args.append(pid)
@@ -378,7 +378,7 @@ class HistoryStore:
             self._pool.connection() as db,
             db.execute(
                 "SELECT ts, kind, message, level FROM events WHERE ts >= ? AND ts <= ? ORDER BY ts",
-                (start, end if end != float("inf") else 1e308),
+                (start, _sql_time(end)),
             ) as cur,
         ):
             return [Event(*row) for row in await cur.fetchall()]
@@ -390,7 +390,7 @@ class HistoryStore:
             "SELECT ts, run_id, name, grp, loops, median_s, stdev_s, vals, metadata"
             " FROM bench_runs WHERE ts >= ? AND ts <= ?"
         )
-        args: list[Any] = [start, end if end != float("inf") else 1e308]
+        args: list[Any] = [start, _sql_time(end)]
         if name is not None:
             sql += " AND name = ?"
             args.append(name)
@@ -473,6 +473,11 @@ async def _schema_version(db: aiosqlite.Connection) -> int:
     cur = await db.execute("SELECT version FROM schema_version")
     row = await cur.fetchone()
     return int(row[0]) if row else 0
+
+
+def _sql_time(t: float) -> float:
+    """SQLite has no infinity: an open-ended range ends at the largest double instead."""
+    return min(t, 1e308)
 
 
 def _statements(script: str) -> list[str]:
