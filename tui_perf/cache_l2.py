@@ -321,14 +321,19 @@ class RedisTier(_Counters):
 
     def set_many(self, items: Iterable[Item]) -> None:
         pipe = self._client.pipeline(transaction=False)
+        n = self._queue_sets(pipe, items)
+        pipe.execute()
+        self.sets += n
+
+    def _queue_sets(self, pipe: Any, items: Iterable[Item]) -> int:
+        """Queue each item's SET (with its expiry) and tag memberships; sync and async alike."""
         n = 0
         for key, value, ttl, tags in items:
             pipe.set(self._k(key), value, px=int(ttl * 1000) if ttl is not None else None)
             for tag in tags:
                 pipe.sadd(self._tag(tag), key)
             n += 1
-        pipe.execute()
-        self.sets += n
+        return n
 
     def set(
         self, key: str, value: bytes, ttl: float | None = None, tags: Sequence[str] = ()
@@ -390,12 +395,7 @@ class RedisTier(_Counters):
     async def aset_many(self, items: Iterable[Item]) -> None:
         client = await self._aconn()
         pipe = client.pipeline(transaction=False)
-        n = 0
-        for key, value, ttl, tags in items:
-            pipe.set(self._k(key), value, px=int(ttl * 1000) if ttl is not None else None)
-            for tag in tags:
-                pipe.sadd(self._tag(tag), key)
-            n += 1
+        n = self._queue_sets(pipe, items)
         await pipe.execute()
         self.sets += n
 
