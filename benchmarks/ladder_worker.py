@@ -9,9 +9,9 @@ import json
 import sys
 
 from tui_perf.memory import MemoryGuard
+from tui_perf.model.snapshot import to_dict
 from tui_perf.registry import Registry
 from tui_perf.sampler import default_probe
-from tui_perf.telemetry import to_dict
 
 
 def main(total_mib: int) -> None:

@@ -26,10 +26,10 @@ from tui_perf.agent.client import RemoteSource, list_agents
 from tui_perf.agent.protocol import encode
 from tui_perf.agent.server import Agent, runtime_dir, socket_path_for
 from tui_perf.engine import Engine, EngineConfig
-from tui_perf.errors import ConfigError
+from tui_perf.model.errors import ConfigError
+from tui_perf.model.snapshot import Snapshot
 from tui_perf.registry import Registry
 from tui_perf.sampler import Sampler
-from tui_perf.telemetry import Snapshot
 
 
 def engine(interval: float = 0.05) -> Engine:

@@ -10,7 +10,7 @@ import pytest
 from tests.helpers.scripted import FakeClock
 from tui_perf.cache_codec import JsonCodec, PickleCodec, TamperedValueError
 from tui_perf.cache_memory import MISSING, MemoryTier
-from tui_perf.errors import ConfigError
+from tui_perf.model.errors import ConfigError
 
 
 def fill(tier: MemoryTier, *keys: str) -> None:

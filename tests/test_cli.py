@@ -39,7 +39,7 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], needle: str)
 
 
 def test_snapshot_json_is_a_valid_snapshot_of_the_given_process() -> None:
-    from tui_perf.telemetry import Snapshot
+    from tui_perf.model.snapshot import Snapshot
 
     result = run_cli("snapshot", "--json", "--interval", "0", "--pid", str(os.getpid()))
     assert result.returncode == 0, result.stderr

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from tui_perf.errors import ConfigError
 from tui_perf.gc_control import (
     DEFAULT_ADAPTIVE,
     STRATEGIES,
@@ -17,6 +16,7 @@ from tui_perf.gc_control import (
     Runtime,
     cyclic_garbage_census,
 )
+from tui_perf.model.errors import ConfigError
 
 CPY312 = Runtime((3, 12, 4), False)
 

@@ -265,7 +265,7 @@ def test_gives_up_with_the_reason_after_the_timeout(tmp_path: Path) -> None:
 
 
 def test_nearest_rank_reports_observed_values() -> None:
-    from tui_perf.quantiles import nearest_rank
+    from tui_perf.model.quantiles import nearest_rank
 
     values = [float(v) for v in range(1, 101)]  # 1..100
     assert [nearest_rank(values, p) for p in (50, 95, 99, 100)] == [50.0, 95.0, 99.0, 100.0]

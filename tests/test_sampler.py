@@ -9,7 +9,7 @@ import psutil
 import pytest
 
 from tests.helpers.scripted import FakeClock, MiB, ScriptedProbe
-from tui_perf.errors import ProcessAccessError
+from tui_perf.model.errors import ProcessAccessError
 from tui_perf.sampler import (
     ProcStatProbe,
     PsutilProbe,

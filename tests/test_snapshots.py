@@ -16,9 +16,9 @@ from textual.pilot import Pilot
 
 from tests.helpers.dashboard import T0, cleanup, history, settle, snapshot
 from tui_perf.app import PANES, Dashboard
+from tui_perf.model.snapshot import BenchResult, Snapshot
+from tui_perf.model.snapshot import to_dict as as_dict
 from tui_perf.sources import ScriptedSource
-from tui_perf.telemetry import BenchResult, Snapshot
-from tui_perf.telemetry import to_dict as as_dict
 
 os.environ["TZ"] = "UTC"
 time.tzset()

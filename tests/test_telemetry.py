@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.helpers.strategies import ALL_DATACLASSES, for_dataclass
-from tui_perf.errors import SnapshotFormatError, TuiPerfError
-from tui_perf.telemetry import (
+from tui_perf.model.errors import SnapshotFormatError, TuiPerfError
+from tui_perf.model.snapshot import (
     FORMAT_VERSION,
     CacheStats,
     GCStats,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.helpers.dashboard import history, snapshot
-from tui_perf.telemetry import Event
+from tui_perf.model.snapshot import Event
 from tui_perf.views import (
     History,
     downsample_max,

@@ -34,17 +34,17 @@ _EXPORTS: dict[str, str] = {
     "REGISTRY": "tui_perf.registry",
     "HistoryStore": "tui_perf.store",
     "Retention": "tui_perf.store",
-    "Snapshot": "tui_perf.telemetry",
-    "MemorySample": "tui_perf.telemetry",
-    "GCStats": "tui_perf.telemetry",
-    "CacheStats": "tui_perf.telemetry",
-    "TierStats": "tui_perf.telemetry",
-    "PoolStats": "tui_perf.telemetry",
-    "Event": "tui_perf.telemetry",
-    "CleanupReport": "tui_perf.telemetry",
-    "RungReport": "tui_perf.telemetry",
-    "BenchResult": "tui_perf.telemetry",
-    "TuiPerfError": "tui_perf.errors",
+    "Snapshot": "tui_perf.model.snapshot",
+    "MemorySample": "tui_perf.model.snapshot",
+    "GCStats": "tui_perf.model.snapshot",
+    "CacheStats": "tui_perf.model.snapshot",
+    "TierStats": "tui_perf.model.snapshot",
+    "PoolStats": "tui_perf.model.snapshot",
+    "Event": "tui_perf.model.snapshot",
+    "CleanupReport": "tui_perf.model.snapshot",
+    "RungReport": "tui_perf.model.snapshot",
+    "BenchResult": "tui_perf.model.snapshot",
+    "TuiPerfError": "tui_perf.model.errors",
 }
 
 __all__ = [
@@ -92,14 +92,10 @@ if TYPE_CHECKING:
     from tui_perf.cache_memory import MemoryTier
     from tui_perf.connection_pool import ConnectionPool
     from tui_perf.engine import Engine, EngineConfig
-    from tui_perf.errors import TuiPerfError
     from tui_perf.gc_control import GCConfig, GCController
     from tui_perf.memory import GuardConfig, MemoryGuard, Tier
-    from tui_perf.pools import ObjectPool
-    from tui_perf.registry import REGISTRY, Registry
-    from tui_perf.sampler import Sampler
-    from tui_perf.store import HistoryStore, Retention
-    from tui_perf.telemetry import (
+    from tui_perf.model.errors import TuiPerfError
+    from tui_perf.model.snapshot import (
         BenchResult,
         CacheStats,
         CleanupReport,
@@ -111,6 +107,10 @@ if TYPE_CHECKING:
         Snapshot,
         TierStats,
     )
+    from tui_perf.pools import ObjectPool
+    from tui_perf.registry import REGISTRY, Registry
+    from tui_perf.sampler import Sampler
+    from tui_perf.store import HistoryStore, Retention
 
 
 def __getattr__(name: str) -> Any:

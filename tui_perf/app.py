@@ -27,10 +27,10 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 from textual.worker import Worker
 
-from tui_perf.errors import TuiPerfError
-from tui_perf.format import fmt_bytes, fmt_ms
+from tui_perf.model.errors import TuiPerfError
+from tui_perf.model.format import fmt_bytes, fmt_ms
+from tui_perf.model.snapshot import Snapshot
 from tui_perf.sources import LocalSource, Source
-from tui_perf.telemetry import Snapshot
 from tui_perf.views import (
     History,
     bench_trend,
@@ -255,7 +255,7 @@ class Dashboard(App[None]):
 
     async def _load_bench_history(self, store: Any) -> None:
         """Earlier benchmark runs from the history file, so the pane starts with its past."""
-        from tui_perf.telemetry import BenchResult
+        from tui_perf.model.snapshot import BenchResult
 
         loaded: dict[str, list[BenchResult]] = {}
         for row in await store.bench_runs():

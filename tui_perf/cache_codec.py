@@ -18,7 +18,7 @@ import pickle
 import zlib
 from typing import Protocol
 
-from tui_perf.errors import ConfigError, TuiPerfError
+from tui_perf.model.errors import ConfigError, TuiPerfError
 
 _SIG = 32
 

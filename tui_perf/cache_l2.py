@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tui_perf.cache_memory import MISSING
-from tui_perf.errors import ConfigError
-from tui_perf.telemetry import TierStats
+from tui_perf.model.errors import ConfigError
+from tui_perf.model.snapshot import TierStats
 
 if TYPE_CHECKING:
     import aiosqlite

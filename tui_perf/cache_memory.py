@@ -13,8 +13,8 @@ from typing import Any
 
 import cachetools
 
-from tui_perf.errors import ConfigError
-from tui_perf.telemetry import TierStats
+from tui_perf.model.errors import ConfigError
+from tui_perf.model.snapshot import TierStats
 
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING"})()
 

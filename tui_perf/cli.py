@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from tui_perf import __version__
-from tui_perf.errors import TuiPerfError
-from tui_perf.paths import default_history_path
+from tui_perf.model.errors import TuiPerfError
+from tui_perf.model.paths import default_history_path
 
 if TYPE_CHECKING:
-    from tui_perf.telemetry import Snapshot
+    from tui_perf.model.snapshot import Snapshot
 
 EXIT_BAD_INPUT = 2
 
@@ -243,8 +243,8 @@ async def _save(snap: Snapshot, path: Path | None) -> None:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
+    from tui_perf.model.snapshot import Event
     from tui_perf.store import HistoryStore, MemoryPoint
-    from tui_perf.telemetry import Event
 
     if args.last <= 0:
         raise TuiPerfError(f"--last must be above 0 seconds, got {args.last}")

@@ -19,12 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tui_perf.errors import ConfigError
 from tui_perf.gc_control import GCConfig, GCController, read_gc_stats
 from tui_perf.memory import GuardConfig, MemoryGuard, Tier
-from tui_perf.registry import REGISTRY, Registry
-from tui_perf.sampler import Clock, Sampler, cgroup_memory_limit
-from tui_perf.telemetry import (
+from tui_perf.model.errors import ConfigError
+from tui_perf.model.snapshot import (
     BenchProgress,
     BenchResult,
     CleanupReport,
@@ -33,6 +31,8 @@ from tui_perf.telemetry import (
     Snapshot,
     to_dict,
 )
+from tui_perf.registry import REGISTRY, Registry
+from tui_perf.sampler import Clock, Sampler, cgroup_memory_limit
 
 log = logging.getLogger(__name__)
 

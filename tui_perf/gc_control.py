@@ -25,9 +25,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tui_perf.errors import ConfigError
-from tui_perf.quantiles import nearest_rank
-from tui_perf.telemetry import GCStats
+from tui_perf.model.errors import ConfigError
+from tui_perf.model.quantiles import nearest_rank
+from tui_perf.model.snapshot import GCStats
 
 RING = 4096
 

@@ -13,7 +13,7 @@ import weakref
 from collections.abc import Callable
 from typing import Protocol, TypeVar, runtime_checkable
 
-from tui_perf.telemetry import CacheStats, PoolStats
+from tui_perf.model.snapshot import CacheStats, PoolStats
 
 log = logging.getLogger(__name__)
 

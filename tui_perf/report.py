@@ -6,9 +6,9 @@ from datetime import datetime
 
 from rich.table import Table
 
-from tui_perf.format import fmt_bytes, fmt_ms, fmt_percent
+from tui_perf.model.format import fmt_bytes, fmt_ms, fmt_percent
+from tui_perf.model.snapshot import Event, Snapshot
 from tui_perf.store import MemoryPoint
-from tui_perf.telemetry import Event, Snapshot
 
 
 def snapshot_table(snap: Snapshot, *, own: bool) -> Table:

@@ -24,8 +24,8 @@ from typing import Protocol
 
 import psutil
 
-from tui_perf.errors import ProcessAccessError
-from tui_perf.telemetry import MemorySample
+from tui_perf.model.errors import ProcessAccessError
+from tui_perf.model.snapshot import MemorySample
 
 Clock = Callable[[], float]
 

@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Protocol
 
 from tui_perf.engine import Engine
-from tui_perf.errors import ConfigError
-from tui_perf.telemetry import Snapshot
+from tui_perf.model.errors import ConfigError
+from tui_perf.model.snapshot import Snapshot
 
 
 class Source(Protocol):

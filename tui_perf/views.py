@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from tui_perf.telemetry import (
+from tui_perf.model.snapshot import (
     BenchProgress,
     BenchResult,
     CacheStats,

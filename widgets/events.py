@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.reactive import reactive
 from textual.widgets import DataTable, Input
 
-from tui_perf.telemetry import Event
+from tui_perf.model.snapshot import Event
 from tui_perf.views import filter_events
 from tui_perf.widgets.managed import ManagedWidget
 

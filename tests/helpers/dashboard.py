@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.pilot import Pilot
 
 from tui_perf.app import Dashboard
-from tui_perf.telemetry import (
+from tui_perf.model.snapshot import (
     BenchResult,
     CacheStats,
     CleanupReport,

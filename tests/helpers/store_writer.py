@@ -8,8 +8,8 @@ from __future__ import annotations
 import asyncio
 import sys
 
+from tui_perf.model.snapshot import MemorySample, Snapshot
 from tui_perf.store import HistoryStore
-from tui_perf.telemetry import MemorySample, Snapshot
 
 
 async def main(path: str, start: int, batch: int) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from tui_perf import telemetry
+from tui_perf.model import snapshot as telemetry
 
 _text = st.text(max_size=12)
 _int = st.integers(min_value=0, max_value=2**53)

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tui_perf.errors import TuiPerfError
+from tui_perf.model.errors import TuiPerfError
 
 
 def add_parsers(sub: Any) -> None:
@@ -238,7 +238,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             asyncio.run(_record(source, args.history))
         else:
             from tui_perf.app import Dashboard
-            from tui_perf.paths import default_history_path
+            from tui_perf.model.paths import default_history_path
 
             source.description = f"pid {child.pid} · {' '.join(target)[:40]} · log {log_path}"
             history = None if args.no_history else (args.history or default_history_path())

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from tui_perf.agent.protocol import MAX_SNAPSHOT_FRAME, VERSION, ProtocolError, decode, encode
-from tui_perf.errors import ConfigError, SnapshotFormatError, TuiPerfError
-from tui_perf.telemetry import Snapshot
+from tui_perf.model.errors import ConfigError, SnapshotFormatError, TuiPerfError
+from tui_perf.model.snapshot import Snapshot
 
 StatusCallback = Callable[[str], None]
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from tui_perf.engine import Engine
-from tui_perf.errors import ConfigError
+from tui_perf.model.errors import ConfigError
 
 TIER_VALUE = {"NORMAL": 0, "ELEVATED": 1, "HIGH": 2, "CRITICAL": 3}
 

@@ -19,7 +19,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from tui_perf.errors import TuiPerfError
+from tui_perf.model.errors import TuiPerfError
 
 VERSION = 1
 MAX_FRAME = 64 * 1024  # client frames: commands are small

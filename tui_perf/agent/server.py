@@ -41,8 +41,8 @@ from tui_perf.agent.protocol import (
     parse_hello,
 )
 from tui_perf.engine import Engine
-from tui_perf.errors import ConfigError, TuiPerfError
-from tui_perf.telemetry import Snapshot
+from tui_perf.model.errors import ConfigError, TuiPerfError
+from tui_perf.model.snapshot import Snapshot
 
 log = logging.getLogger("tui_perf.agent")
 

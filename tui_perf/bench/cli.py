@@ -22,8 +22,8 @@ from typing import Any
 from tui_perf.bench.compare import SLOWER, Verdict, compare_values, detect_step
 from tui_perf.bench.registry import Benchmark, BenchmarkError, load
 from tui_perf.bench.runner import BenchRun, RunConfig, run_benchmarks
-from tui_perf.errors import TuiPerfError
-from tui_perf.format import fmt_seconds
+from tui_perf.model.errors import TuiPerfError
+from tui_perf.model.format import fmt_seconds
 
 EXIT_OK, EXIT_REGRESSION, EXIT_BAD = 0, 1, 2
 

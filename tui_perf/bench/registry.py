@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tui_perf.errors import TuiPerfError
+from tui_perf.model.errors import TuiPerfError
 
 F = TypeVar("F", bound=Callable[..., Any])
 

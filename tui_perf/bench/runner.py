@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from tui_perf.bench.registry import Benchmark
 from tui_perf.bench.stats import Summary, summarize
-from tui_perf.errors import ConfigError
+from tui_perf.model.errors import ConfigError
 
 CV_WARNING = 0.10
 

@@ -15,7 +15,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from tui_perf.errors import SnapshotFormatError
+from tui_perf.model.errors import SnapshotFormatError
 
 FORMAT_VERSION = 1
 
