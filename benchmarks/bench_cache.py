@@ -28,8 +28,8 @@ from tui_perf.cache_codec import PickleCodec
 from tui_perf.cache_l2 import SQLiteTier
 from tui_perf.cache_memory import MemoryTier
 from tui_perf.connection_pool import ConnectionPool
+from tui_perf.engine.registry import Registry
 from tui_perf.pools import ObjectPool
-from tui_perf.registry import Registry
 
 
 def _ops(m: Measurement) -> str:

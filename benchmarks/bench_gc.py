@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from benchmarks.harness import Comparison
-from tui_perf.gc_control import GCController
+from tui_perf.engine.gc_control import GCController
 
 ROOT = Path(__file__).resolve().parent.parent
 MODES = ("default", "throughput", "adaptive", "nohook")

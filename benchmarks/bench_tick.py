@@ -8,8 +8,8 @@ from __future__ import annotations
 import psutil
 
 from benchmarks.harness import Comparison, time_interleaved
-from tui_perf.engine import Engine, EngineConfig
-from tui_perf.registry import Registry
+from tui_perf.engine.core import Engine, EngineConfig
+from tui_perf.engine.registry import Registry
 
 
 def run(quick: bool) -> tuple[list[Comparison], dict[str, object]]:

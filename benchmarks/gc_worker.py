@@ -70,7 +70,7 @@ def workload_churn(scale: float) -> int:
 
 def main() -> None:
     workload, mode, scale = sys.argv[1], sys.argv[2], float(sys.argv[3])
-    from tui_perf.gc_control import GCConfig, GCController
+    from tui_perf.engine.gc_control import GCConfig, GCController
 
     controller = None
     engine = None
@@ -78,7 +78,7 @@ def main() -> None:
         controller = GCController(GCConfig(strategy=mode))
         controller.install()
     elif mode == "adaptive":
-        from tui_perf.engine import Engine, EngineConfig
+        from tui_perf.engine.core import Engine, EngineConfig
 
         engine = Engine(EngineConfig(interval=1.0, gc=GCConfig(adaptive=True)))
         engine.start()

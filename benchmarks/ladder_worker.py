@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 import sys
 
-from tui_perf.memory import MemoryGuard
+from tui_perf.engine.memory import MemoryGuard
+from tui_perf.engine.registry import Registry
+from tui_perf.engine.sampler import default_probe
 from tui_perf.model.snapshot import to_dict
-from tui_perf.registry import Registry
-from tui_perf.sampler import default_probe
 
 
 def main(total_mib: int) -> None:

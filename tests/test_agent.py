@@ -25,11 +25,11 @@ from tests.helpers.scripted import MiB, ScriptedProbe
 from tui_perf.agent.client import RemoteSource, list_agents
 from tui_perf.agent.protocol import encode
 from tui_perf.agent.server import Agent, runtime_dir, socket_path_for
-from tui_perf.engine import Engine, EngineConfig
+from tui_perf.engine.core import Engine, EngineConfig
+from tui_perf.engine.registry import Registry
+from tui_perf.engine.sampler import Sampler
 from tui_perf.model.errors import ConfigError
 from tui_perf.model.snapshot import Snapshot
-from tui_perf.registry import Registry
-from tui_perf.sampler import Sampler
 
 
 def engine(interval: float = 0.05) -> Engine:

@@ -14,8 +14,8 @@ from tui_perf.cache import MultiLevelCache, cached
 from tui_perf.cache_codec import PickleCodec
 from tui_perf.cache_l2 import RedisTier, SQLiteTier
 from tui_perf.cache_memory import MISSING, MemoryTier
+from tui_perf.engine.registry import Registry
 from tui_perf.model.errors import ConfigError
-from tui_perf.registry import Registry
 
 KEY = b"a-key-of-thirty-two-bytes-long!!"
 

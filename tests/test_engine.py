@@ -7,11 +7,11 @@ import threading
 import pytest
 
 from tests.helpers.scripted import FakeClock, MiB, ScriptedProbe
-from tui_perf.engine import Engine, EngineConfig, default_budget
+from tui_perf.engine.core import Engine, EngineConfig, default_budget
+from tui_perf.engine.registry import Registry
+from tui_perf.engine.sampler import Sampler
 from tui_perf.model.errors import ConfigError
 from tui_perf.model.snapshot import Snapshot
-from tui_perf.registry import Registry
-from tui_perf.sampler import Sampler
 
 
 def _engine(probe: ScriptedProbe | None = None, **config: object) -> tuple[Engine, FakeClock]:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tui_perf.gc_control import (
+from tui_perf.engine.gc_control import (
     DEFAULT_ADAPTIVE,
     STRATEGIES,
     GCConfig,

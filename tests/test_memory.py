@@ -7,10 +7,10 @@ import gc
 import pytest
 
 from tests.helpers.scripted import FakeClock, MiB
-from tui_perf.memory import Freed, GuardConfig, MemoryGuard, Tier
+from tui_perf.engine.memory import Freed, GuardConfig, MemoryGuard, Tier
+from tui_perf.engine.registry import Registry
 from tui_perf.model.errors import ConfigError
 from tui_perf.model.snapshot import CacheStats, TierStats
-from tui_perf.registry import Registry
 
 
 class FakeRss:

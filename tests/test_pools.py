@@ -11,9 +11,9 @@ import pytest
 
 from tests.helpers.scripted import FakeClock, MiB
 from tui_perf.connection_pool import ConnectionPool
-from tui_perf.memory import MemoryGuard
+from tui_perf.engine.memory import MemoryGuard
+from tui_perf.engine.registry import Registry
 from tui_perf.pools import ObjectPool, PoolError, PoolTimeout
-from tui_perf.registry import Registry
 
 
 class Buffer:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import gc
 
+from tui_perf.engine.registry import Registry
 from tui_perf.model.snapshot import CacheStats, PoolStats, TierStats
-from tui_perf.registry import Registry
 
 
 class _Cache:

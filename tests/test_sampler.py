@@ -9,14 +9,14 @@ import psutil
 import pytest
 
 from tests.helpers.scripted import FakeClock, MiB, ScriptedProbe
-from tui_perf.model.errors import ProcessAccessError
-from tui_perf.sampler import (
+from tui_perf.engine.sampler import (
     ProcStatProbe,
     PsutilProbe,
     Sampler,
     cgroup_memory_limit,
     default_probe,
 )
+from tui_perf.model.errors import ProcessAccessError
 
 
 def test_cpu_percent_is_cpu_time_over_wall_time_between_samples() -> None:

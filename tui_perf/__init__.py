@@ -21,17 +21,17 @@ _EXPORTS: dict[str, str] = {
     "PickleCodec": "tui_perf.cache_codec",
     "ObjectPool": "tui_perf.pools",
     "ConnectionPool": "tui_perf.connection_pool",
-    "GCController": "tui_perf.gc_control",
-    "GCConfig": "tui_perf.gc_control",
-    "MemoryGuard": "tui_perf.memory",
-    "GuardConfig": "tui_perf.memory",
-    "Tier": "tui_perf.memory",
+    "GCController": "tui_perf.engine.gc_control",
+    "GCConfig": "tui_perf.engine.gc_control",
+    "MemoryGuard": "tui_perf.engine.memory",
+    "GuardConfig": "tui_perf.engine.memory",
+    "Tier": "tui_perf.engine.memory",
     "benchmark": "tui_perf.bench",
-    "Engine": "tui_perf.engine",
-    "EngineConfig": "tui_perf.engine",
-    "Sampler": "tui_perf.sampler",
-    "Registry": "tui_perf.registry",
-    "REGISTRY": "tui_perf.registry",
+    "Engine": "tui_perf.engine.core",
+    "EngineConfig": "tui_perf.engine.core",
+    "Sampler": "tui_perf.engine.sampler",
+    "Registry": "tui_perf.engine.registry",
+    "REGISTRY": "tui_perf.engine.registry",
     "HistoryStore": "tui_perf.store",
     "Retention": "tui_perf.store",
     "Snapshot": "tui_perf.model.snapshot",
@@ -91,9 +91,11 @@ if TYPE_CHECKING:
     from tui_perf.cache_l2 import RedisTier, SQLiteTier
     from tui_perf.cache_memory import MemoryTier
     from tui_perf.connection_pool import ConnectionPool
-    from tui_perf.engine import Engine, EngineConfig
-    from tui_perf.gc_control import GCConfig, GCController
-    from tui_perf.memory import GuardConfig, MemoryGuard, Tier
+    from tui_perf.engine.core import Engine, EngineConfig
+    from tui_perf.engine.gc_control import GCConfig, GCController
+    from tui_perf.engine.memory import GuardConfig, MemoryGuard, Tier
+    from tui_perf.engine.registry import REGISTRY, Registry
+    from tui_perf.engine.sampler import Sampler
     from tui_perf.model.errors import TuiPerfError
     from tui_perf.model.snapshot import (
         BenchResult,
@@ -108,8 +110,6 @@ if TYPE_CHECKING:
         TierStats,
     )
     from tui_perf.pools import ObjectPool
-    from tui_perf.registry import REGISTRY, Registry
-    from tui_perf.sampler import Sampler
     from tui_perf.store import HistoryStore, Retention
 
 

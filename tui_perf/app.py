@@ -192,7 +192,7 @@ class Dashboard(App[None]):
         self._bench = self.query_one(BenchPane)
         self._events = self.query_one(EventsPane)
         if isinstance(self.source, LocalSource) and self.source.engine.local:
-            from tui_perf.memory import Tier
+            from tui_perf.engine.memory import Tier
 
             self.source.engine.guard.register(
                 "drop widget references", self.widget_manager.reclaim, min_tier=Tier.HIGH, order=40

@@ -26,9 +26,9 @@ from typing import Any, NamedTuple, TypeVar, cast, overload
 from tui_perf.cache_codec import Codec, JsonCodec, TamperedValueError, UndecodableValueError
 from tui_perf.cache_l2 import Item, L2Tier
 from tui_perf.cache_memory import MISSING, MemoryTier
+from tui_perf.engine.registry import REGISTRY, Registry
 from tui_perf.model.errors import ConfigError
 from tui_perf.model.snapshot import CacheStats
-from tui_perf.registry import REGISTRY, Registry
 
 log = logging.getLogger(__name__)
 

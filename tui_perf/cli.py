@@ -168,9 +168,9 @@ def cmd_default(args: argparse.Namespace) -> int:
             "the dashboard needs a terminal; for one reading use 'tui-perf snapshot --json'"
         )
     from tui_perf.app import Dashboard
-    from tui_perf.engine import Engine, EngineConfig
-    from tui_perf.gc_control import GCConfig
-    from tui_perf.sampler import default_probe
+    from tui_perf.engine.core import Engine, EngineConfig
+    from tui_perf.engine.gc_control import GCConfig
+    from tui_perf.engine.sampler import default_probe
     from tui_perf.sources import LocalSource
 
     demo = None
@@ -205,8 +205,8 @@ def cmd_default(args: argparse.Namespace) -> int:
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
-    from tui_perf.engine import Engine, EngineConfig, default_budget
-    from tui_perf.sampler import Sampler, default_probe
+    from tui_perf.engine.core import Engine, EngineConfig, default_budget
+    from tui_perf.engine.sampler import Sampler, default_probe
 
     if args.interval < 0:
         raise TuiPerfError(f"--interval must be 0 or more seconds, got {args.interval}")

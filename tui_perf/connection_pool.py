@@ -27,11 +27,11 @@ from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tui_perf.engine.registry import REGISTRY, Registry
 from tui_perf.model.errors import ConfigError
 from tui_perf.model.quantiles import nearest_rank
 from tui_perf.model.snapshot import PoolStats
 from tui_perf.pools import PoolTimeout
-from tui_perf.registry import REGISTRY, Registry
 
 if TYPE_CHECKING:
     import aiosqlite

@@ -22,10 +22,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
+from tui_perf.engine.registry import REGISTRY, Registry
 from tui_perf.model.errors import ConfigError, TuiPerfError
 from tui_perf.model.quantiles import nearest_rank
 from tui_perf.model.snapshot import PoolStats
-from tui_perf.registry import REGISTRY, Registry
 
 log = logging.getLogger(__name__)
 

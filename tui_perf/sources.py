@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Protocol
 
-from tui_perf.engine import Engine
+from tui_perf.engine.core import Engine
 from tui_perf.model.errors import ConfigError
 from tui_perf.model.snapshot import Snapshot
 

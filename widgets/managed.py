@@ -28,9 +28,9 @@ from rich.text import Text
 from textual.widget import Widget
 from textual.widgets import DataTable
 
-from tui_perf.memory import Freed
+from tui_perf.engine.memory import Freed
+from tui_perf.engine.registry import Registry
 from tui_perf.pools import ObjectPool
-from tui_perf.registry import Registry
 from tui_perf.views import WidgetStats
 
 

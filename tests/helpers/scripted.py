@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from tui_perf.sampler import ProcessReading
+from tui_perf.engine.sampler import ProcessReading
 
 MiB = 1024 * 1024
 

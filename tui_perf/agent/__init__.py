@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 
 from tui_perf.agent.server import Agent, runtime_dir, socket_path_for
-from tui_perf.engine import Engine, EngineConfig
+from tui_perf.engine.core import Engine, EngineConfig
 
 __all__ = ["Agent", "runtime_dir", "socket_path_for", "start"]
 

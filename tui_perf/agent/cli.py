@@ -108,8 +108,8 @@ def _need_terminal() -> None:
 
 def cmd_watch(args: argparse.Namespace) -> int:
     from tui_perf.app import Dashboard
-    from tui_perf.engine import Engine, EngineConfig
-    from tui_perf.sampler import Sampler, default_probe
+    from tui_perf.engine.core import Engine, EngineConfig
+    from tui_perf.engine.sampler import Sampler, default_probe
     from tui_perf.sources import LocalSource
 
     if args.interval <= 0:
@@ -117,7 +117,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     probe = default_probe(args.pid)
     probe.read()  # a pid we may not read fails here, with its one-line reason
     _need_terminal()
-    from tui_perf.engine import default_budget
+    from tui_perf.engine.core import default_budget
 
     config = EngineConfig(interval=args.interval)
     engine = Engine(config, sampler=Sampler(probe, budget=default_budget(config)))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from tui_perf.engine import Engine
+from tui_perf.engine.core import Engine
 from tui_perf.model.errors import ConfigError
 
 TIER_VALUE = {"NORMAL": 0, "ELEVATED": 1, "HIGH": 2, "CRITICAL": 3}

@@ -40,7 +40,7 @@ from tui_perf.agent.protocol import (
     parse_command,
     parse_hello,
 )
-from tui_perf.engine import Engine
+from tui_perf.engine.core import Engine
 from tui_perf.model.errors import ConfigError, TuiPerfError
 from tui_perf.model.snapshot import Snapshot
 

@@ -28,7 +28,7 @@ _state: dict[str, Any] = {}
 def _hit_fn() -> Callable[[int], int]:
     if "hit" not in _state:
         from tui_perf.cache import cached
-        from tui_perf.registry import Registry
+        from tui_perf.engine.registry import Registry
 
         @cached(registry=Registry())
         def double(x: int) -> int:
@@ -49,7 +49,7 @@ def cache_hit(loops: int) -> None:
 @benchmark(group="cache")
 def cache_miss(loops: int) -> None:
     from tui_perf.cache import cached
-    from tui_perf.registry import Registry
+    from tui_perf.engine.registry import Registry
 
     @cached(maxsize=128, registry=Registry())
     def double(x: int) -> int:
@@ -62,8 +62,8 @@ def cache_miss(loops: int) -> None:
 @benchmark(group="pool")
 def pool_acquire_release(loops: int) -> None:
     if "pool" not in _state:
+        from tui_perf.engine.registry import Registry
         from tui_perf.pools import ObjectPool
-        from tui_perf.registry import Registry
 
         _state["pool"] = ObjectPool(lambda: bytearray(4096), registry=Registry(), name="bench")
     pool = _state["pool"]

@@ -29,11 +29,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 
+from tui_perf.engine.registry import REGISTRY, Registry
+from tui_perf.engine.sampler import Clock
 from tui_perf.model.errors import ConfigError
 from tui_perf.model.format import fmt_bytes
 from tui_perf.model.snapshot import CleanupReport, RungReport
-from tui_perf.registry import REGISTRY, Registry
-from tui_perf.sampler import Clock
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tui_perf.gc_control import GCConfig, GCController, read_gc_stats
-from tui_perf.memory import GuardConfig, MemoryGuard, Tier
+from tui_perf.engine.gc_control import GCConfig, GCController, read_gc_stats
+from tui_perf.engine.memory import GuardConfig, MemoryGuard, Tier
+from tui_perf.engine.registry import REGISTRY, Registry
+from tui_perf.engine.sampler import Clock, Sampler, cgroup_memory_limit
 from tui_perf.model.errors import ConfigError
 from tui_perf.model.snapshot import (
     BenchProgress,
@@ -31,8 +33,6 @@ from tui_perf.model.snapshot import (
     Snapshot,
     to_dict,
 )
-from tui_perf.registry import REGISTRY, Registry
-from tui_perf.sampler import Clock, Sampler, cgroup_memory_limit
 
 log = logging.getLogger(__name__)
 
