@@ -23,10 +23,10 @@ import cachetools
 import diskcache
 
 from benchmarks.harness import Comparison, Measurement, time_interleaved
-from tui_perf.cache import MultiLevelCache, cached
-from tui_perf.cache_codec import PickleCodec
-from tui_perf.cache_l2 import SQLiteTier
-from tui_perf.cache_memory import MemoryTier
+from tui_perf.caches.codecs import PickleCodec
+from tui_perf.caches.l2 import SQLiteTier
+from tui_perf.caches.memory_tier import MemoryTier
+from tui_perf.caches.multilevel import MultiLevelCache, cached
 from tui_perf.connection_pool import ConnectionPool
 from tui_perf.engine.registry import Registry
 from tui_perf.pools import ObjectPool

@@ -397,7 +397,7 @@ def test_a_client_that_never_reads_holds_one_frame_and_blocks_nobody() -> None:
 def test_prometheus_metrics_from_the_latest_snapshot() -> None:
     pytest.importorskip("prometheus_client")
     from tui_perf.agent.exporter import serve_metrics
-    from tui_perf.cache import MultiLevelCache
+    from tui_perf.caches.multilevel import MultiLevelCache
 
     eng = engine()
     cache = MultiLevelCache("metrics.cache", registry=eng.registry)

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.scripted import FakeClock
-from tui_perf.cache import MultiLevelCache, cached
-from tui_perf.cache_codec import PickleCodec
-from tui_perf.cache_l2 import RedisTier, SQLiteTier
-from tui_perf.cache_memory import MISSING, MemoryTier
+from tui_perf.caches.codecs import PickleCodec
+from tui_perf.caches.l2 import RedisTier, SQLiteTier
+from tui_perf.caches.memory_tier import MISSING, MemoryTier
+from tui_perf.caches.multilevel import MultiLevelCache, cached
 from tui_perf.engine.registry import Registry
 from tui_perf.model.errors import ConfigError
 

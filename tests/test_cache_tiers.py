@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.scripted import FakeClock
-from tui_perf.cache_codec import JsonCodec, PickleCodec, TamperedValueError
-from tui_perf.cache_memory import MISSING, MemoryTier
+from tui_perf.caches.codecs import JsonCodec, PickleCodec, TamperedValueError
+from tui_perf.caches.memory_tier import MISSING, MemoryTier
 from tui_perf.model.errors import ConfigError
 
 

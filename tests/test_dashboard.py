@@ -11,7 +11,7 @@ from textual.widgets import TabbedContent
 from tests.helpers.dashboard import history, settle, snapshot
 from tests.helpers.scripted import MiB, ScriptedProbe
 from tui_perf.app import Dashboard, HelpScreen
-from tui_perf.cache import MultiLevelCache
+from tui_perf.caches.multilevel import MultiLevelCache
 from tui_perf.engine.core import Engine, EngineConfig
 from tui_perf.engine.registry import Registry
 from tui_perf.engine.sampler import Sampler

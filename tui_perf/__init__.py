@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS: dict[str, str] = {
-    "cached": "tui_perf.cache",
-    "MultiLevelCache": "tui_perf.cache",
-    "MemoryTier": "tui_perf.cache_memory",
-    "SQLiteTier": "tui_perf.cache_l2",
-    "RedisTier": "tui_perf.cache_l2",
-    "JsonCodec": "tui_perf.cache_codec",
-    "PickleCodec": "tui_perf.cache_codec",
+    "cached": "tui_perf.caches.multilevel",
+    "MultiLevelCache": "tui_perf.caches.multilevel",
+    "MemoryTier": "tui_perf.caches.memory_tier",
+    "SQLiteTier": "tui_perf.caches.l2",
+    "RedisTier": "tui_perf.caches.l2",
+    "JsonCodec": "tui_perf.caches.codecs",
+    "PickleCodec": "tui_perf.caches.codecs",
     "ObjectPool": "tui_perf.pools",
     "ConnectionPool": "tui_perf.connection_pool",
     "GCController": "tui_perf.engine.gc_control",
@@ -86,10 +86,10 @@ __all__ = [
 
 if TYPE_CHECKING:
     from tui_perf.bench import benchmark
-    from tui_perf.cache import MultiLevelCache, cached
-    from tui_perf.cache_codec import JsonCodec, PickleCodec
-    from tui_perf.cache_l2 import RedisTier, SQLiteTier
-    from tui_perf.cache_memory import MemoryTier
+    from tui_perf.caches.codecs import JsonCodec, PickleCodec
+    from tui_perf.caches.l2 import RedisTier, SQLiteTier
+    from tui_perf.caches.memory_tier import MemoryTier
+    from tui_perf.caches.multilevel import MultiLevelCache, cached
     from tui_perf.connection_pool import ConnectionPool
     from tui_perf.engine.core import Engine, EngineConfig
     from tui_perf.engine.gc_control import GCConfig, GCController

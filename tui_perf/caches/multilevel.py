@@ -23,9 +23,9 @@ import weakref
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from typing import Any, NamedTuple, TypeVar, cast, overload
 
-from tui_perf.cache_codec import Codec, JsonCodec, TamperedValueError, UndecodableValueError
-from tui_perf.cache_l2 import Item, L2Tier
-from tui_perf.cache_memory import MISSING, MemoryTier
+from tui_perf.caches.codecs import Codec, JsonCodec, TamperedValueError, UndecodableValueError
+from tui_perf.caches.l2 import Item, L2Tier
+from tui_perf.caches.memory_tier import MISSING, MemoryTier
 from tui_perf.engine.registry import REGISTRY, Registry
 from tui_perf.model.errors import ConfigError
 from tui_perf.model.snapshot import CacheStats

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tui_perf.cache_memory import MISSING
+from tui_perf.caches.memory_tier import MISSING
 from tui_perf.model.errors import ConfigError
 from tui_perf.model.snapshot import TierStats
 
