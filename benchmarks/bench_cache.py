@@ -27,9 +27,9 @@ from tui_perf.caches.codecs import PickleCodec
 from tui_perf.caches.l2 import SQLiteTier
 from tui_perf.caches.memory_tier import MemoryTier
 from tui_perf.caches.multilevel import MultiLevelCache, cached
-from tui_perf.connection_pool import ConnectionPool
 from tui_perf.engine.registry import Registry
-from tui_perf.pools import ObjectPool
+from tui_perf.pools.connections import ConnectionPool
+from tui_perf.pools.objects import ObjectPool
 
 
 def _ops(m: Measurement) -> str:

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.scripted import FakeClock, MiB
-from tui_perf.connection_pool import ConnectionPool
 from tui_perf.engine.memory import MemoryGuard
 from tui_perf.engine.registry import Registry
-from tui_perf.pools import ObjectPool, PoolError, PoolTimeout
+from tui_perf.pools.connections import ConnectionPool
+from tui_perf.pools.objects import ObjectPool, PoolError, PoolTimeout
 
 
 class Buffer:

@@ -19,8 +19,8 @@ _EXPORTS: dict[str, str] = {
     "RedisTier": "tui_perf.caches.l2",
     "JsonCodec": "tui_perf.caches.codecs",
     "PickleCodec": "tui_perf.caches.codecs",
-    "ObjectPool": "tui_perf.pools",
-    "ConnectionPool": "tui_perf.connection_pool",
+    "ObjectPool": "tui_perf.pools.objects",
+    "ConnectionPool": "tui_perf.pools.connections",
     "GCController": "tui_perf.engine.gc_control",
     "GCConfig": "tui_perf.engine.gc_control",
     "MemoryGuard": "tui_perf.engine.memory",
@@ -90,7 +90,6 @@ if TYPE_CHECKING:
     from tui_perf.caches.l2 import RedisTier, SQLiteTier
     from tui_perf.caches.memory_tier import MemoryTier
     from tui_perf.caches.multilevel import MultiLevelCache, cached
-    from tui_perf.connection_pool import ConnectionPool
     from tui_perf.engine.core import Engine, EngineConfig
     from tui_perf.engine.gc_control import GCConfig, GCController
     from tui_perf.engine.memory import GuardConfig, MemoryGuard, Tier
@@ -109,7 +108,8 @@ if TYPE_CHECKING:
         Snapshot,
         TierStats,
     )
-    from tui_perf.pools import ObjectPool
+    from tui_perf.pools.connections import ConnectionPool
+    from tui_perf.pools.objects import ObjectPool
     from tui_perf.store import HistoryStore, Retention
 
 

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from tui_perf.caches.multilevel import cached
-from tui_perf.connection_pool import ConnectionPool
-from tui_perf.pools import ObjectPool
+from tui_perf.pools.connections import ConnectionPool
+from tui_perf.pools.objects import ObjectPool
 
 MiB = 1024 * 1024
 

@@ -22,11 +22,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from tui_perf.connection_pool import ConnectionPool
 from tui_perf.engine.sampler import Clock
 from tui_perf.model.errors import HistoryFileError
 from tui_perf.model.paths import default_history_path
 from tui_perf.model.snapshot import Event, Snapshot
+from tui_perf.pools.connections import ConnectionPool
 
 if TYPE_CHECKING:
     import aiosqlite

@@ -63,7 +63,7 @@ def cache_miss(loops: int) -> None:
 def pool_acquire_release(loops: int) -> None:
     if "pool" not in _state:
         from tui_perf.engine.registry import Registry
-        from tui_perf.pools import ObjectPool
+        from tui_perf.pools.objects import ObjectPool
 
         _state["pool"] = ObjectPool(lambda: bytearray(4096), registry=Registry(), name="bench")
     pool = _state["pool"]

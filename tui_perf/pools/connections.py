@@ -31,7 +31,7 @@ from tui_perf.engine.registry import REGISTRY, Registry
 from tui_perf.model.errors import ConfigError
 from tui_perf.model.quantiles import nearest_rank
 from tui_perf.model.snapshot import PoolStats
-from tui_perf.pools import PoolTimeout
+from tui_perf.pools.objects import PoolTimeout
 
 if TYPE_CHECKING:
     import aiosqlite
