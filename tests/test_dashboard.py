@@ -240,7 +240,7 @@ async def test_charts_redraw_at_most_once_per_chart_interval() -> None:
 
 async def test_benchmark_runs_come_from_and_go_to_the_history_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from tui_perf.model.snapshot import BenchResult
-    from tui_perf.store import HistoryStore
+    from tui_perf.store.history import HistoryStore
 
     path = tmp_path / "history.db"
     async with await HistoryStore.open(path) as store:

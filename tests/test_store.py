@@ -18,7 +18,7 @@ from tests.helpers.scripted import FakeClock
 from tests.helpers.users import in_child_as_nobody
 from tui_perf.model.errors import HistoryFileError
 from tui_perf.model.snapshot import Event, MemorySample, Snapshot
-from tui_perf.store import MIGRATIONS, SCHEMA_VERSION, HistoryStore, Retention
+from tui_perf.store.history import MIGRATIONS, SCHEMA_VERSION, HistoryStore, Retention
 
 
 def snap(

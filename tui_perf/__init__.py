@@ -32,8 +32,8 @@ _EXPORTS: dict[str, str] = {
     "Sampler": "tui_perf.engine.sampler",
     "Registry": "tui_perf.engine.registry",
     "REGISTRY": "tui_perf.engine.registry",
-    "HistoryStore": "tui_perf.store",
-    "Retention": "tui_perf.store",
+    "HistoryStore": "tui_perf.store.history",
+    "Retention": "tui_perf.store.history",
     "Snapshot": "tui_perf.model.snapshot",
     "MemorySample": "tui_perf.model.snapshot",
     "GCStats": "tui_perf.model.snapshot",
@@ -110,7 +110,7 @@ if TYPE_CHECKING:
     )
     from tui_perf.pools.connections import ConnectionPool
     from tui_perf.pools.objects import ObjectPool
-    from tui_perf.store import HistoryStore, Retention
+    from tui_perf.store.history import HistoryStore, Retention
 
 
 def __getattr__(name: str) -> Any:

@@ -220,7 +220,7 @@ class Dashboard(App[None]):
     @work(exclusive=True, group="history")
     async def write_history(self) -> None:
         """Write snapshots to the history file through aiosqlite, batched by the store."""
-        from tui_perf.store import HistoryStore
+        from tui_perf.store.history import HistoryStore
 
         assert self._store_queue is not None
         try:

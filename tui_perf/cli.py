@@ -236,7 +236,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 
 
 async def _save(snap: Snapshot, path: Path | None) -> None:
-    from tui_perf.store import HistoryStore
+    from tui_perf.store.history import HistoryStore
 
     async with await HistoryStore.open(path) as store:
         await store.add_snapshot(snap)
@@ -244,7 +244,7 @@ async def _save(snap: Snapshot, path: Path | None) -> None:
 
 def cmd_history(args: argparse.Namespace) -> int:
     from tui_perf.model.snapshot import Event
-    from tui_perf.store import HistoryStore, MemoryPoint
+    from tui_perf.store.history import HistoryStore, MemoryPoint
 
     if args.last <= 0:
         raise TuiPerfError(f"--last must be above 0 seconds, got {args.last}")

@@ -8,7 +8,7 @@ from rich.table import Table
 
 from tui_perf.model.format import fmt_bytes, fmt_ms, fmt_percent
 from tui_perf.model.snapshot import Event, Snapshot
-from tui_perf.store import MemoryPoint
+from tui_perf.store.history import MemoryPoint
 
 
 def snapshot_table(snap: Snapshot, *, own: bool) -> Table:

@@ -9,7 +9,7 @@ import asyncio
 import sys
 
 from tui_perf.model.snapshot import MemorySample, Snapshot
-from tui_perf.store import HistoryStore
+from tui_perf.store.history import HistoryStore
 
 
 async def main(path: str, start: int, batch: int) -> None:

@@ -255,7 +255,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 async def _record(source: Any, history: Path | None) -> None:
-    from tui_perf.store import HistoryStore
+    from tui_perf.store.history import HistoryStore
 
     source.on_status = lambda text: print(f"tui-perf: {text}", file=sys.stderr)
     async with await HistoryStore.open(history) as store:

@@ -137,7 +137,7 @@ async def _bench(args: argparse.Namespace, benches: list[Benchmark], config: Run
     from rich.console import Console
 
     from tui_perf.bench.meta import run_metadata
-    from tui_perf.store import HistoryStore
+    from tui_perf.store.history import HistoryStore
 
     console = Console(stderr=False)
     store = await HistoryStore.open(args.history)
@@ -425,7 +425,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from tui_perf.store import HistoryStore
+    from tui_perf.store.history import HistoryStore
 
     async def read() -> list[Any]:
         async with await HistoryStore.open(args.history) as store:
@@ -496,7 +496,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from tui_perf.store import HistoryStore
+    from tui_perf.store.history import HistoryStore
 
     async def read() -> list[Any]:
         async with await HistoryStore.open(args.history) as store:
