@@ -68,7 +68,7 @@ def _once(workload: str, mode: str, seconds: float) -> dict[str, float]:
 
 def latency(samples: int) -> list[float]:
     from tui_perf.agent.client import RemoteSource
-    from tui_perf.app import Dashboard
+    from tui_perf.dashboard.app import Dashboard
 
     proc = subprocess.Popen(
         [sys.executable, "-m", "benchmarks.agent_worker", "cpu", "10", "600"],

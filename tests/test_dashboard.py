@@ -10,12 +10,12 @@ from textual.widgets import TabbedContent
 
 from tests.helpers.dashboard import history, settle, snapshot
 from tests.helpers.scripted import MiB, ScriptedProbe
-from tui_perf.app import Dashboard, HelpScreen
 from tui_perf.caches.multilevel import MultiLevelCache
+from tui_perf.dashboard.app import Dashboard, HelpScreen
+from tui_perf.dashboard.sources import LocalSource, ScriptedSource
 from tui_perf.engine.core import Engine, EngineConfig
 from tui_perf.engine.registry import Registry
 from tui_perf.engine.sampler import Sampler
-from tui_perf.sources import LocalSource, ScriptedSource
 from tui_perf.widgets.chart import Chart, ChartSpec, Line
 from tui_perf.widgets.managed import ManagedWidget, WidgetMemoryManager
 

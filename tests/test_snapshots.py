@@ -15,10 +15,10 @@ import pytest
 from textual.pilot import Pilot
 
 from tests.helpers.dashboard import T0, cleanup, history, settle, snapshot
-from tui_perf.app import PANES, Dashboard
+from tui_perf.dashboard.app import PANES, Dashboard
+from tui_perf.dashboard.sources import ScriptedSource
 from tui_perf.model.snapshot import BenchResult, Snapshot
 from tui_perf.model.snapshot import to_dict as as_dict
-from tui_perf.sources import ScriptedSource
 
 os.environ["TZ"] = "UTC"
 time.tzset()
@@ -46,7 +46,7 @@ def with_extras(snaps: list[Snapshot]) -> list[Snapshot]:
     out[30] = _replace(out[30], bench=tuple(runs))
     out[35] = _replace(out[35], bench=tuple(second))
     out[-1] = snapshot(
-        N - 1, census=(("tui_perf.demo.DemoNode", 1840), ("dict", 1840), ("list", 920))
+        N - 1, census=(("tui_perf.dashboard.demo.DemoNode", 1840), ("dict", 1840), ("list", 920))
     )
     return out
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from tests.helpers.dashboard import history, snapshot
-from tui_perf.model.snapshot import Event
-from tui_perf.views import (
+from tui_perf.dashboard.views import (
     History,
     downsample_max,
     filter_events,
@@ -12,6 +11,7 @@ from tui_perf.views import (
     overall_hit_rate,
     pool_health,
 )
+from tui_perf.model.snapshot import Event
 
 
 def test_downsampling_keeps_peaks_and_never_adds_points() -> None:

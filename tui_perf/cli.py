@@ -167,16 +167,16 @@ def cmd_default(args: argparse.Namespace) -> int:
         raise TuiPerfError(
             "the dashboard needs a terminal; for one reading use 'tui-perf snapshot --json'"
         )
-    from tui_perf.app import Dashboard
+    from tui_perf.dashboard.app import Dashboard
+    from tui_perf.dashboard.sources import LocalSource
     from tui_perf.engine.core import Engine, EngineConfig
     from tui_perf.engine.gc_control import GCConfig
     from tui_perf.engine.sampler import default_probe
-    from tui_perf.sources import LocalSource
 
     demo = None
     budget = args.budget
     if not args.no_demo:
-        from tui_perf.demo import Demo
+        from tui_perf.dashboard.demo import Demo
 
         demo = Demo()
         if budget is None:

@@ -9,8 +9,8 @@ from textual.app import ComposeResult
 from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
+from tui_perf.dashboard.views import CacheRow, Series
 from tui_perf.model.format import fmt_percent
-from tui_perf.views import CacheRow, Series
 from tui_perf.widgets.chart import Chart, ChartSpec, Line
 from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
 

@@ -9,7 +9,7 @@ from typing import Any
 from textual.timer import Timer
 from textual_plotext import PlotextPlot
 
-from tui_perf.views import downsample_max
+from tui_perf.dashboard.views import downsample_max
 from tui_perf.widgets.managed import ManagedWidget
 
 

@@ -9,8 +9,8 @@ from textual.app import ComposeResult
 from textual.reactive import reactive
 from textual.widgets import DataTable, Input
 
+from tui_perf.dashboard.views import filter_events
 from tui_perf.model.snapshot import Event
-from tui_perf.views import filter_events
 from tui_perf.widgets.managed import ManagedWidget
 
 LEVEL_STYLE = {"warning": "yellow", "error": "red"}

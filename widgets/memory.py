@@ -10,8 +10,8 @@ from textual.containers import Horizontal
 from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
+from tui_perf.dashboard.views import MemoryView, MiB
 from tui_perf.model.format import fmt_bytes, fmt_ms
-from tui_perf.views import MemoryView, MiB
 from tui_perf.widgets.chart import Chart, ChartSpec, Line
 from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
 from tui_perf.widgets.text import InfoBlock, fields

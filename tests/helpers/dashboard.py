@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.pilot import Pilot
 
-from tui_perf.app import Dashboard
+from tui_perf.dashboard.app import Dashboard
 from tui_perf.model.snapshot import (
     BenchResult,
     CacheStats,

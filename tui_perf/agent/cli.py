@@ -107,10 +107,10 @@ def _need_terminal() -> None:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    from tui_perf.app import Dashboard
+    from tui_perf.dashboard.app import Dashboard
+    from tui_perf.dashboard.sources import LocalSource
     from tui_perf.engine.core import Engine, EngineConfig
     from tui_perf.engine.sampler import Sampler, default_probe
-    from tui_perf.sources import LocalSource
 
     if args.interval <= 0:
         raise TuiPerfError("--interval must be above 0 seconds")
@@ -141,7 +141,7 @@ def _resolve(address: str) -> str:
 
 def cmd_attach(args: argparse.Namespace) -> int:
     from tui_perf.agent.client import RemoteSource
-    from tui_perf.app import Dashboard
+    from tui_perf.dashboard.app import Dashboard
 
     source = RemoteSource(_resolve(args.address), token=args.token)
     _need_terminal()
@@ -237,7 +237,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.no_dashboard:
             asyncio.run(_record(source, args.history))
         else:
-            from tui_perf.app import Dashboard
+            from tui_perf.dashboard.app import Dashboard
             from tui_perf.model.paths import default_history_path
 
             source.description = f"pid {child.pid} · {' '.join(target)[:40]} · log {log_path}"

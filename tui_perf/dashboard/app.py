@@ -3,7 +3,7 @@
 Data flow: an async worker iterates `source.snapshots()` and posts one message type,
 `SourceUpdate`, per snapshot; the handler adds it to a bounded `History` and, unless the
 view is paused, hands the visible pane a frozen view made by the pure functions in
-`tui_perf.views`. Keys call `source.command(...)` in a worker; the result comes back as a
+`tui_perf.dashboard.views`. Keys call `source.command(...)` in a worker; the result comes back as a
 notification and, through the engine, as events in the next snapshots.
 """
 
@@ -27,11 +27,8 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 from textual.worker import Worker
 
-from tui_perf.model.errors import TuiPerfError
-from tui_perf.model.format import fmt_bytes, fmt_ms
-from tui_perf.model.snapshot import Snapshot
-from tui_perf.sources import LocalSource, Source
-from tui_perf.views import (
+from tui_perf.dashboard.sources import LocalSource, Source
+from tui_perf.dashboard.views import (
     History,
     bench_trend,
     bench_view,
@@ -42,6 +39,9 @@ from tui_perf.views import (
     overview_view,
     pool_rows,
 )
+from tui_perf.model.errors import TuiPerfError
+from tui_perf.model.format import fmt_bytes, fmt_ms
+from tui_perf.model.snapshot import Snapshot
 from tui_perf.widgets.bench import BenchPane, BenchPaneView
 from tui_perf.widgets.caches import SORTS, CachesPane, CachesView
 from tui_perf.widgets.events import EventsPane
