@@ -62,7 +62,7 @@ def _ours(
     args = [
         sys.executable,
         "-m",
-        "tui_perf.cli",
+        "tui_perf",
         "bench",
         str(src),
         "--no-save",

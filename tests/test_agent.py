@@ -224,7 +224,7 @@ def test_run_starts_the_program_with_the_agent_and_keeps_history(
         [
             sys.executable,
             "-m",
-            "tui_perf.cli",
+            "tui_perf",
             "run",
             "--no-dashboard",
             "--interval",
@@ -261,7 +261,7 @@ def test_run_starts_the_program_with_the_agent_and_keeps_history(
 )
 def test_agent_commands_refuse_bad_input_in_one_line(args: list[str], needle: str) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "tui_perf.cli", *args],
+        [sys.executable, "-m", "tui_perf", *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -430,7 +430,7 @@ def test_run_takes_a_module_like_python_m(tmp_path: Path, runtime: Path) -> None
         [
             sys.executable,
             "-m",
-            "tui_perf.cli",
+            "tui_perf",
             "run",
             "--no-dashboard",
             "--interval",
@@ -469,6 +469,6 @@ def test_run_takes_a_module_like_python_m(tmp_path: Path, runtime: Path) -> None
 def test_run_options_end_where_the_program_begins(
     argv: list[str], own: list[str], program: list[str]
 ) -> None:
-    from tui_perf.agent.cli import split_run_argv
+    from tui_perf.cli.agent import split_run_argv
 
     assert split_run_argv(argv) == (own, program)

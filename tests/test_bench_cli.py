@@ -48,7 +48,15 @@ def explodes(loops):
 def bench(tmp_path: Path, *args: str, work: int = 2000) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "WORK": str(work), "COLUMNS": "140"}
     return subprocess.run(
-        [sys.executable, "-m", "tui_perf.cli", "bench", *args, "--history", str(tmp_path / "h.db")],
+        [
+            sys.executable,
+            "-m",
+            "tui_perf",
+            "bench",
+            *args,
+            "--history",
+            str(tmp_path / "h.db"),
+        ],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -110,7 +118,7 @@ def test_a_benchmark_that_raises_is_named_and_the_others_are_saved(tmp_path: Pat
         [
             sys.executable,
             "-m",
-            "tui_perf.cli",
+            "tui_perf",
             "bench",
             "history",
             "fine",
@@ -179,7 +187,7 @@ def test_export_writes_every_value_as_csv(tmp_path: Path, bench_file: Path) -> N
         [
             sys.executable,
             "-m",
-            "tui_perf.cli",
+            "tui_perf",
             "bench",
             "export",
             "--format",

@@ -15,13 +15,13 @@ import pytest
 
 from tests.conftest import ROOT, is_root
 from tests.helpers.users import in_child_as_nobody
-from tui_perf.cli import main
+from tui_perf.cli.main import main
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     """The CLI as a person runs it: its own process, its real output streams."""
     return subprocess.run(
-        [sys.executable, "-m", "tui_perf.cli", *args],
+        [sys.executable, "-m", "tui_perf", *args],
         capture_output=True,
         text=True,
         cwd=ROOT,

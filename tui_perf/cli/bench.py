@@ -22,6 +22,7 @@ from typing import Any
 from tui_perf.bench.compare import SLOWER, Verdict, compare_values, detect_step
 from tui_perf.bench.registry import Benchmark, BenchmarkError, load
 from tui_perf.bench.runner import BenchRun, RunConfig, run_benchmarks
+from tui_perf.cli.parser import Parser
 from tui_perf.model.errors import TuiPerfError
 from tui_perf.model.format import fmt_seconds
 
@@ -76,17 +77,16 @@ def add_parser(sub: Any) -> None:
 
 
 def _sub_parser(name: str) -> argparse.ArgumentParser:
-    from tui_perf.cli import _Parser
 
     if name == "history":
-        p = _Parser(
+        p = Parser(
             prog="tui-perf bench history",
             description="List benchmark runs, or one benchmark's history.",
         )
         p.add_argument("name", nargs="?", help="a benchmark name: its medians over time")
         p.add_argument("--json", action="store_true", help="print JSON")
     else:
-        p = _Parser(prog="tui-perf bench export", description="Export every benchmark value.")
+        p = Parser(prog="tui-perf bench export", description="Export every benchmark value.")
         p.add_argument("--format", choices=["json", "csv"], required=True)
         p.add_argument("--output", type=Path, metavar="FILE", help="default: standard output")
     p.add_argument("--history", type=Path, metavar="FILE", help="history file")

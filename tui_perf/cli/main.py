@@ -13,27 +13,19 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 from tui_perf import __version__
+from tui_perf.cli.parser import EXIT_BAD_INPUT, Parser
 from tui_perf.model.errors import TuiPerfError
 from tui_perf.model.paths import default_history_path
 
 if TYPE_CHECKING:
     from tui_perf.model.snapshot import Snapshot
 
-EXIT_BAD_INPUT = 2
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but an error is one line that says where to look, then exit 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = Parser(
         prog="tui-perf",
         description="A performance cockpit for Python processes.",
         epilog="Run 'tui-perf COMMAND --help' for a command's options.",
@@ -65,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to keep the history (default: the user's data directory)",
     )
     parser.add_argument("--no-history", action="store_true", help="keep no history file")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
     snap = sub.add_parser(
         "snapshot",
@@ -107,8 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     hist.add_argument("--json", action="store_true", help="print as JSON")
 
-    from tui_perf.agent.cli import add_parsers
-    from tui_perf.bench.cli import add_parser
+    from tui_perf.cli.agent import add_parsers
+    from tui_perf.cli.bench import add_parser
 
     add_parser(sub)
     add_parsers(sub)
@@ -119,11 +111,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if len(argv) >= 2 and argv[0] == "bench" and argv[1] in ("history", "export"):
-            from tui_perf.bench.cli import sub_main
+            from tui_perf.cli.bench import sub_main
 
             return sub_main(argv[1], argv[2:])
         if argv[:1] == ["run"]:
-            from tui_perf.agent.cli import split_run_argv
+            from tui_perf.cli.agent import split_run_argv
 
             own, program = split_run_argv(argv[1:])
             args = build_parser().parse_args(["run", *own])
@@ -131,11 +123,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             args = build_parser().parse_args(argv)
         if args.command == "bench":
-            from tui_perf.bench.cli import cmd_bench
+            from tui_perf.cli.bench import cmd_bench
 
             return cmd_bench(args)
         if args.command in ("run", "attach", "ps", "watch"):
-            from tui_perf.agent import cli as agent_cli
+            from tui_perf.cli import agent as agent_cli
 
             handler = getattr(agent_cli, f"cmd_{args.command}")
             return int(handler(args))
@@ -229,7 +221,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     else:
         from rich.console import Console
 
-        from tui_perf.report import snapshot_table
+        from tui_perf.cli.report import snapshot_table
 
         Console().print(snapshot_table(snap, own=snap.pid == os.getpid()))
     return 0
@@ -270,7 +262,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         return 0
     from rich.console import Console
 
-    from tui_perf.report import history_tables
+    from tui_perf.cli.report import history_tables
 
     for table in history_tables(points, events):
         Console().print(table)
@@ -282,7 +274,3 @@ def _row(obj: object) -> dict[str, object]:
 
     assert dataclasses.is_dataclass(obj) and not isinstance(obj, type)
     return dataclasses.asdict(obj)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
