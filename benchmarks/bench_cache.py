@@ -24,9 +24,10 @@ import diskcache
 
 from benchmarks.harness import Comparison, Measurement, time_interleaved
 from tui_perf.caches.codecs import PickleCodec
-from tui_perf.caches.l2 import SQLiteTier
+from tui_perf.caches.decorator import cached
 from tui_perf.caches.memory_tier import MemoryTier
-from tui_perf.caches.multilevel import MultiLevelCache, cached
+from tui_perf.caches.multilevel import MultiLevelCache
+from tui_perf.caches.sqlite_tier import SQLiteTier
 from tui_perf.engine.registry import Registry
 from tui_perf.pools.connections import ConnectionPool
 from tui_perf.pools.objects import ObjectPool

@@ -11,9 +11,11 @@ import pytest
 
 from tests.helpers.scripted import FakeClock
 from tui_perf.caches.codecs import PickleCodec
-from tui_perf.caches.l2 import RedisTier, SQLiteTier
+from tui_perf.caches.decorator import cached
 from tui_perf.caches.memory_tier import MISSING, MemoryTier
-from tui_perf.caches.multilevel import MultiLevelCache, cached
+from tui_perf.caches.multilevel import MultiLevelCache
+from tui_perf.caches.redis_tier import RedisTier
+from tui_perf.caches.sqlite_tier import SQLiteTier
 from tui_perf.engine.registry import Registry
 from tui_perf.model.errors import ConfigError
 

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS: dict[str, str] = {
-    "cached": "tui_perf.caches.multilevel",
+    "cached": "tui_perf.caches.decorator",
     "MultiLevelCache": "tui_perf.caches.multilevel",
     "MemoryTier": "tui_perf.caches.memory_tier",
-    "SQLiteTier": "tui_perf.caches.l2",
-    "RedisTier": "tui_perf.caches.l2",
+    "SQLiteTier": "tui_perf.caches.sqlite_tier",
+    "RedisTier": "tui_perf.caches.redis_tier",
     "JsonCodec": "tui_perf.caches.codecs",
     "PickleCodec": "tui_perf.caches.codecs",
     "ObjectPool": "tui_perf.pools.objects",
@@ -47,49 +47,17 @@ _EXPORTS: dict[str, str] = {
     "TuiPerfError": "tui_perf.model.errors",
 }
 
-__all__ = [
-    "REGISTRY",
-    "BenchResult",
-    "CacheStats",
-    "CleanupReport",
-    "ConnectionPool",
-    "Engine",
-    "EngineConfig",
-    "Event",
-    "GCConfig",
-    "GCController",
-    "GCStats",
-    "GuardConfig",
-    "HistoryStore",
-    "JsonCodec",
-    "MemoryGuard",
-    "MemorySample",
-    "MemoryTier",
-    "MultiLevelCache",
-    "ObjectPool",
-    "PickleCodec",
-    "PoolStats",
-    "RedisTier",
-    "Registry",
-    "Retention",
-    "RungReport",
-    "SQLiteTier",
-    "Sampler",
-    "Snapshot",
-    "Tier",
-    "TierStats",
-    "TuiPerfError",
-    "__version__",
-    "benchmark",
-    "cached",
-]
+# Derived, not a second copy: the lazy table above is the one list of public names.
+__all__ = ["__version__", *sorted(_EXPORTS)]
 
 if TYPE_CHECKING:
     from tui_perf.bench import benchmark
     from tui_perf.caches.codecs import JsonCodec, PickleCodec
-    from tui_perf.caches.l2 import RedisTier, SQLiteTier
+    from tui_perf.caches.decorator import cached
     from tui_perf.caches.memory_tier import MemoryTier
-    from tui_perf.caches.multilevel import MultiLevelCache, cached
+    from tui_perf.caches.multilevel import MultiLevelCache
+    from tui_perf.caches.redis_tier import RedisTier
+    from tui_perf.caches.sqlite_tier import SQLiteTier
     from tui_perf.engine.core import Engine, EngineConfig
     from tui_perf.engine.gc_control import GCConfig, GCController
     from tui_perf.engine.memory import GuardConfig, MemoryGuard, Tier

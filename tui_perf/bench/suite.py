@@ -27,7 +27,7 @@ _state: dict[str, Any] = {}
 
 def _hit_fn() -> Callable[[int], int]:
     if "hit" not in _state:
-        from tui_perf.caches.multilevel import cached
+        from tui_perf.caches.decorator import cached
         from tui_perf.engine.registry import Registry
 
         @cached(registry=Registry())
@@ -48,7 +48,7 @@ def cache_hit(loops: int) -> None:
 
 @benchmark(group="cache")
 def cache_miss(loops: int) -> None:
-    from tui_perf.caches.multilevel import cached
+    from tui_perf.caches.decorator import cached
     from tui_perf.engine.registry import Registry
 
     @cached(maxsize=128, registry=Registry())

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tui_perf.caches.multilevel import cached
+from tui_perf.caches.decorator import cached
 from tui_perf.pools.connections import ConnectionPool
 from tui_perf.pools.objects import ObjectPool
 
