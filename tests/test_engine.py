@@ -137,9 +137,13 @@ def test_strategy_and_adaptive_commands_change_the_controller() -> None:
     ("name", "args", "needle"),
     [
         ("explode", {}, "unknown command 'explode'"),
-        ("gc_collect", {"generation": 5}, "generation must be 0, 1 or 2"),
-        ("set_gc_strategy", {"name": "fast"}, "unknown GC strategy"),
-        ("set_adaptive", {"on": "yes"}, "on must be true or false"),
+        ("gc_collect", {"generation": 5}, "argument 'generation' must be at most 2"),
+        ("gc_collect", {"generation": True}, "argument 'generation' must be int"),
+        ("set_gc_strategy", {"name": "fast"}, "argument 'name' must be one of"),
+        ("set_adaptive", {"on": "yes"}, "argument 'on' must be bool"),
+        ("census", {"limit": None}, "argument 'limit' may not be null"),
+        ("census", {"limit": -5}, "argument 'limit' must be at least 1"),
+        ("gc_collect", {"gen": 1}, "unknown argument 'gen'"),
         ("flush_cache", {"name": "nope"}, "no cache named 'nope'"),
     ],
 )

@@ -17,7 +17,9 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+from tui_perf import capabilities
 from tui_perf.agent.protocol import MAX_SNAPSHOT_FRAME, VERSION, ProtocolError, decode, encode
+from tui_perf.engine.commands import COMMANDS
 from tui_perf.model.errors import ConfigError, SnapshotFormatError, TuiPerfError
 from tui_perf.model.snapshot import Snapshot
 
@@ -210,7 +212,9 @@ class RemoteSource:
         self._pending[ident] = future
         writer.write(encode({"type": "command", "id": ident, "name": name, "args": args}))
         await writer.drain()
-        timeout = 600.0 if name == "run_benchmarks" else 30.0
+        capabilities.load()  # for the declared timeout of a capability's command
+        declared = COMMANDS.get(name)
+        timeout = declared.timeout if declared is not None else 30.0
         try:
             reply = await asyncio.wait_for(future, timeout)
         finally:

@@ -31,6 +31,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+from tui_perf import capabilities
 from tui_perf.agent.protocol import (
     MAX_FRAME,
     VERSION,
@@ -310,6 +311,7 @@ class Agent:
         return f"{self.tcp_address[0]}:{self.tcp_address[1]}"
 
     def start(self) -> Agent:
+        capabilities.load()
         for listener, needs_token in self._listeners:
             threading.Thread(
                 target=self._accept,

@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Protocol
 
+from tui_perf import capabilities
 from tui_perf.engine.core import Engine
 from tui_perf.model.errors import ConfigError
 from tui_perf.model.snapshot import Snapshot
@@ -36,6 +37,7 @@ class LocalSource:
     def __init__(
         self, engine: Engine, *, interval: float | None = None, description: str = ""
     ) -> None:
+        capabilities.load()
         self.engine = engine
         self.interval = interval if interval is not None else engine.config.interval
         self.description = description or f"pid {engine.sampler.probe.pid}"

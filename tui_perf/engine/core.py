@@ -8,8 +8,6 @@ daemon thread; subscribers get every snapshot on that thread.
 from __future__ import annotations
 
 import dataclasses
-import gc
-import inspect
 import logging
 import os
 import threading
@@ -17,26 +15,25 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
+from tui_perf.engine import builtin_commands as _builtin_commands  # registers the engine's own
+from tui_perf.engine.commands import COMMANDS, CommandRegistry
 from tui_perf.engine.gc_control import GCConfig, GCController, read_gc_stats
 from tui_perf.engine.memory import GuardConfig, MemoryGuard, Tier
 from tui_perf.engine.registry import REGISTRY, Registry
 from tui_perf.engine.sampler import Clock, Sampler, cgroup_memory_limit
 from tui_perf.model.errors import ConfigError
-from tui_perf.model.snapshot import (
-    BenchProgress,
-    BenchResult,
-    CleanupReport,
-    Event,
-    GCStats,
-    Snapshot,
-    to_dict,
-)
+from tui_perf.model.snapshot import CleanupReport, Event, GCStats, Snapshot
 
 log = logging.getLogger(__name__)
 
 Subscriber = Callable[[Snapshot], None]
+#: a capability's part of each snapshot: Snapshot field names to values
+Section = Callable[[], dict[str, Any]]
+T = TypeVar("T")
+
+del _builtin_commands  # imported for its registrations only
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +87,10 @@ class Engine:
         gc_controller: GCController | None = None,
         clock: Clock = time.monotonic,
         wall: Clock = time.time,
+        commands: CommandRegistry | None = None,
     ) -> None:
         self.config = config or EngineConfig()
+        self.commands = commands if commands is not None else COMMANDS
         self.clock = clock
         self.wall = wall
         self.registry = registry if registry is not None else REGISTRY
@@ -124,10 +123,9 @@ class Engine:
         self.guard = guard
         self.gc_controller = gc_controller or (GCController(self.config.gc) if self.local else None)
         self._installed_gc = False
-        self._bench_results: list[BenchResult] = []
-        self._bench_progress: BenchProgress | None = None
-        self._bench_previous: dict[str, list[float]] = {}
-        self._bench_lock = threading.Lock()
+        self._extensions: dict[str, Any] = {}
+        self._sections: list[Section] = []
+        self._extension_lock = threading.Lock()
         self.guard.emit = self.emit
         self.guard.on_cleanup = self.add_cleanup
         if self.gc_controller is not None:
@@ -154,6 +152,21 @@ class Engine:
         with self._pending_lock:
             self._cleanups.append(report)
 
+    # -- capabilities ------------------------------------------------------------------
+
+    def extension(self, key: str, factory: Callable[[Engine], T]) -> T:
+        """A capability's state on this engine, made by `factory(engine)` on first use."""
+        with self._extension_lock:
+            if key not in self._extensions:
+                self._extensions[key] = factory(self)
+            state: T = self._extensions[key]
+            return state
+
+    def add_section(self, section: Section) -> None:
+        """Call `section()` at every tick; the fields it returns go into the snapshot."""
+        # A list swap, not a lock: factories call this from inside `extension`'s lock.
+        self._sections = [*self._sections, section]
+
     def _take_pending(self) -> tuple[tuple[Event, ...], tuple[CleanupReport, ...]]:
         with self._pending_lock:
             events, cleanups = tuple(self._events), tuple(self._cleanups)
@@ -176,8 +189,12 @@ class Engine:
         caches = self.registry.cache_stats()
         pools = self.registry.pool_stats()
         events, cleanups = self._take_pending()
-        with self._pending_lock:
-            bench, self._bench_results = tuple(self._bench_results), []
+        extra: dict[str, Any] = {}
+        for section in tuple(self._sections):
+            try:
+                extra.update(section())
+            except Exception:
+                log.exception("snapshot section %r failed", section)
         self._seq += 1
         snap = Snapshot(
             timestamp=memory.timestamp,
@@ -190,9 +207,8 @@ class Engine:
             pools=pools,
             events=events,
             cleanups=cleanups,
-            bench=bench,
             thresholds=self.guard.thresholds(),
-            bench_progress=self._bench_progress,
+            **extra,
         )
         self._latest = snap
         for subscriber in list(self._subscribers):
@@ -243,131 +259,11 @@ class Engine:
     # -- commands (keys in the dashboard, messages from the agent) --------------------
 
     def command(self, command: str, /, **args: Any) -> dict[str, Any]:
-        """Run a named command; returns a JSON-ready result. Raises `ConfigError` on bad input.
+        """Run a named command from `self.commands`; returns a JSON-ready result.
 
-        emergency_cleanup, gc_collect, set_gc_strategy(name), next_gc_strategy,
-        set_adaptive(on), flush_cache(name=None), census(limit=15).
+        Raises `ConfigError` for an unknown name or arguments that break its declaration.
         """
-        handler = _COMMANDS.get(command)
-        if handler is None:
-            raise ConfigError(f"unknown command {command!r}; one of {', '.join(sorted(_COMMANDS))}")
-        if not self.local:
-            raise ConfigError(f"{command} needs the agent inside the target process")
-        try:
-            inspect.signature(handler).bind(self, **args)
-        except TypeError as exc:
-            raise ConfigError(f"{command}: {exc}") from None
-        result: dict[str, Any] = handler(self, **args)
-        return result
-
-    def _cmd_emergency_cleanup(self) -> dict[str, Any]:
-        return to_dict(self.guard.emergency_cleanup())
-
-    def _cmd_gc_collect(self, generation: int = 2) -> dict[str, Any]:
-        if generation not in (0, 1, 2):
-            raise ConfigError(f"generation must be 0, 1 or 2, got {generation!r}")
-        t0 = time.perf_counter()
-        collected = gc.collect(generation)
-        ms = (time.perf_counter() - t0) * 1000
-        self.emit(
-            "gc", f"collection of generation {generation}: {collected} objects in {ms:.1f} ms"
-        )
-        return {"collected": collected, "duration_ms": ms}
-
-    def _manual(self) -> GCController:
-        """A strategy chosen by hand wins: adaptive mode would undo it at the next tick."""
-        assert self.gc_controller is not None
-        if self.gc_controller.adaptive:
-            self.gc_controller.set_adaptive(False)
-        return self.gc_controller
-
-    def _cmd_set_gc_strategy(self, name: str) -> dict[str, Any]:
-        controller = self._manual()
-        controller.set_strategy(name, reason="by hand")
-        return {"strategy": controller.strategy, "adaptive": False}
-
-    def _cmd_next_gc_strategy(self) -> dict[str, Any]:
-        return {"strategy": self._manual().next_strategy(), "adaptive": False}
-
-    def _cmd_set_adaptive(self, on: bool) -> dict[str, Any]:
-        assert self.gc_controller is not None
-        if not isinstance(on, bool):
-            raise ConfigError(f"on must be true or false, got {on!r}")
-        self.gc_controller.set_adaptive(on)
-        if on:
-            self.gc_controller.on_tier(self.guard.tier.name)
-        return {"adaptive": on, "strategy": self.gc_controller.strategy}
-
-    def _cmd_flush_cache(self, name: str | None = None) -> dict[str, Any]:
-        caches = [c for c in self.registry.caches() if name is None or c.name == name]
-        if name is not None and not caches:
-            raise ConfigError(f"no cache named {name!r}")
-        dropped = sum(c.flush_memory() for c in caches if name is not None or not c.pinned)
-        self.emit("cache", f"flushed {dropped} entries from {len(caches)} caches")
-        return {"dropped": dropped, "caches": len(caches)}
-
-    def _cmd_run_benchmarks(self, quick: bool = True, filter: str | None = None) -> dict[str, Any]:
-        """Run the built-in suite here; results and verdicts ride on the next snapshot."""
-        from tui_perf.bench.compare import compare_values
-        from tui_perf.bench.runner import RunConfig, run_benchmarks
-        from tui_perf.bench.suite import builtin
-
-        if not self._bench_lock.acquire(blocking=False):
-            raise ConfigError("a benchmark run is already under way")
-        try:
-            benches = [b for b in builtin() if filter is None or filter in b.name]
-            if not benches:
-                raise ConfigError(f"no built-in benchmark matches {filter!r}")
-            config = RunConfig.quick() if quick else RunConfig()
-            total = len(benches) * config.values
-            finished: dict[str, int] = {}
-
-            def progress(name: str, i: int, n: int) -> None:
-                finished[name] = i
-                self._bench_progress = BenchProgress(name, sum(finished.values()), total)
-
-            self._bench_progress = BenchProgress(benches[0].name, 0, total)
-            runs = run_benchmarks(benches, config, progress=progress)
-            results = []
-            for run in runs:
-                if run.error:
-                    self.emit("bench", f"{run.name} failed: {run.error}", "error")
-                    continue
-                s = run.summary
-                verdict = ""
-                before = self._bench_previous.get(run.name)
-                if before is not None:
-                    v = compare_values(run.name, before, run.values, with_ci=False)
-                    verdict = f"{v.verdict} {v.change_percent:+.1f}%"
-                self._bench_previous[run.name] = run.values
-                results.append(
-                    BenchResult(
-                        run.name,
-                        run.group,
-                        tuple(run.values),
-                        run.loops,
-                        s.median,
-                        s.stdev,
-                        verdict,
-                    )
-                )
-            slower = [r.name for r in results if r.verdict.startswith("slower")]
-            self.emit(
-                "bench",
-                f"benchmark run: {len(results)} done"
-                + (f", slower: {', '.join(slower)}" if slower else ""),
-                "warning" if slower else "info",
-            )
-            with self._pending_lock:
-                self._bench_results.extend(results)
-            return {"results": [to_dict(r) for r in results]}
-        finally:
-            self._bench_progress = None
-            self._bench_lock.release()
-
-    def _cmd_census(self, limit: int = 15) -> dict[str, Any]:
-        assert self.gc_controller is not None
-        return {"census": [list(x) for x in self.gc_controller.census(limit)]}
+        return self.commands.run(self, command, args)
 
     @property
     def running(self) -> bool:
@@ -392,15 +288,3 @@ class Engine:
                 next_at = time.monotonic()
                 delay = 0
             self._stop.wait(delay)
-
-
-_COMMANDS: dict[str, Any] = {
-    "emergency_cleanup": Engine._cmd_emergency_cleanup,
-    "gc_collect": Engine._cmd_gc_collect,
-    "set_gc_strategy": Engine._cmd_set_gc_strategy,
-    "next_gc_strategy": Engine._cmd_next_gc_strategy,
-    "set_adaptive": Engine._cmd_set_adaptive,
-    "flush_cache": Engine._cmd_flush_cache,
-    "census": Engine._cmd_census,
-    "run_benchmarks": Engine._cmd_run_benchmarks,
-}
