@@ -237,3 +237,16 @@ def test_malloc_trim_is_rate_limited() -> None:
 def test_bad_guard_config_is_refused(config: dict[str, object]) -> None:
     with pytest.raises(ConfigError):
         GuardConfig(**config)  # type: ignore[arg-type]
+
+
+def test_a_tier_change_made_by_the_ladder_itself_is_an_event() -> None:
+    """The ladder brought HIGH down to ELEVATED: the Events pane must say so, and why."""
+    rss, clock = FakeRss(900), FakeClock()
+    guard, events = make_guard(rss, clock)
+    guard.register("trim", lambda: rss.drop(250) or Freed(250 * MiB, "bytes", ""))
+    guard.observe(rss())
+    tiers = [e for e in events if e.startswith("tier:")]
+    assert tiers == [
+        "tier:NORMAL -> HIGH at RSS 900.0 MiB",
+        "tier:HIGH -> ELEVATED at RSS 650.0 MiB (after the cleanup rung 'trim')",
+    ]

@@ -173,15 +173,20 @@ class MemoryGuard:
     def observe(self, rss: int) -> Tier:
         """Feed one RSS reading: update the tier (an event on change), maybe run the ladder."""
         with self._lock:
-            new = self.tier_for(rss, self.tier)
-            if new is not self.tier:
-                level = "warning" if new > self.tier else "info"
-                self.emit("tier", f"{self.tier.name} -> {new.name} at RSS {fmt_bytes(rss)}", level)
-                self.tier = new
+            self._move_tier(rss)
             auto = self.config.auto_tier
             if auto is not None and self.tier >= auto and self._cooled_down():
                 self._run(trigger="auto", full=False, rss_now=rss)
             return self.tier
+
+    def _move_tier(self, rss: int, cause: str = "") -> None:
+        """Set the tier for `rss`; every change, whoever caused it, is an event."""
+        new = self.tier_for(rss, self.tier)
+        if new is not self.tier:
+            level = "warning" if new > self.tier else "info"
+            why = f" ({cause})" if cause else ""
+            self.emit("tier", f"{self.tier.name} -> {new.name} at RSS {fmt_bytes(rss)}{why}", level)
+            self.tier = new
 
     def cooldown_remaining(self) -> float:
         if self._last_auto is None:
@@ -256,7 +261,7 @@ class MemoryGuard:
                     skipped,
                 )
             )
-            self.tier = self.tier_for(rss, self.tier)
+            self._move_tier(rss, f"after the cleanup rung {rung.name!r}")
         report = CleanupReport(
             timestamp=self._wall(),
             trigger=trigger,
