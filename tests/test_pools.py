@@ -97,6 +97,42 @@ def test_an_abandoned_acquire_block_returns_its_object_rather_than_leaking() -> 
     assert (p.leaks, p.in_use, p.idle) == (0, 0, 1)
 
 
+def test_a_bytearray_held_too_long_is_reported_as_a_suspected_leak() -> None:
+    """bytearray cannot be weakly referenced: its lease age is what reveals the leak."""
+    clock = FakeClock()
+    p = ObjectPool(
+        lambda: bytearray(16), leak_after=10, clock=clock, registry=Registry(), name="bufs"
+    )
+    held = p.get()
+    clock.advance(5)
+    assert (p.stats().overdue, p.stats().healthy) == (0, True)
+    clock.advance(6)
+    stats = p.stats()
+    assert (stats.overdue, stats.healthy) == (1, False)
+    assert "held over 10 s" in stats.reason and "test_pools.py" in stats.reason
+    p.put(held)
+    assert (p.stats().overdue, p.stats().healthy) == (0, True)
+
+
+def test_a_pool_exhausted_by_leaks_fails_within_its_timeout_instead_of_hanging() -> None:
+    clock = FakeClock()
+    p = ObjectPool(
+        lambda: bytearray(16),
+        max_size=1,
+        timeout=0.05,
+        leak_after=60,
+        clock=clock,
+        registry=Registry(),
+        name="bufs",
+    )
+    p.get()  # never returned
+    clock.advance(61)
+    with pytest.raises(PoolTimeout, match=r"no object free within 0\.05 s"):
+        p.get()  # no timeout given: the pool's own applies
+    stats = p.stats()
+    assert not stats.healthy and stats.overdue == 1
+
+
 def test_double_release_and_foreign_objects_are_errors() -> None:
     p = pool()
     obj = p.get()
@@ -221,6 +257,81 @@ def test_an_open_transaction_is_rolled_back_on_return(tmp_path: Path) -> None:
             assert not db.in_transaction
             async with db.execute("SELECT COUNT(*) FROM t") as cur:
                 assert (await cur.fetchone()) == (0,)
+        await p.close()
+
+    run(main())
+
+
+def test_a_connection_closed_while_checked_out_frees_its_slot(tmp_path: Path) -> None:
+    async def main() -> None:
+        p = await ConnectionPool(tmp_path / "db.sqlite", max_size=1, registry=Registry()).open()
+        for _ in range(3):  # with one slot, a leaked slot would time out the second time
+            async with p.connection() as db:
+                await db.close()  # the user closed it: returning it must not raise
+        async with p.connection() as db, db.execute("SELECT 1") as cur:
+            assert (await cur.fetchone()) == (1,)
+        stats = p.stats()
+        assert (stats.in_use, stats.timeouts, stats.healthy) == (0, 0, True)
+        await p.close()
+
+    run(main())
+
+
+def test_a_task_cancelled_twice_during_rollback_frees_its_slot(tmp_path: Path) -> None:
+    """The rollback waits behind a query we hold; the task is cancelled twice meanwhile."""
+    release = threading.Event()
+
+    async def main() -> None:
+        p = await ConnectionPool(
+            tmp_path / "db.sqlite", max_size=1, acquire_timeout=2, registry=Registry()
+        ).open()
+        async with p.connection() as db:
+            await db.execute("CREATE TABLE t (x)")
+        in_rollback = asyncio.Event()
+
+        async def user() -> None:
+            async with p.connection() as db:
+                await db.create_function("block", 0, lambda: release.wait(10))
+                await db.execute("BEGIN")
+                await db.execute("INSERT INTO t VALUES (1)")
+                # Occupy the connection's thread: the rollback on exit queues behind it.
+                blocker.append(asyncio.ensure_future(db.execute("SELECT block()")))
+                in_rollback.set()
+
+        blocker: list[asyncio.Future[object]] = []
+        task = asyncio.create_task(user())
+        await in_rollback.wait()
+        for _ in range(5):
+            await asyncio.sleep(0)  # let the task reach the rollback's await
+        task.cancel()
+        await asyncio.sleep(0)
+        task.cancel()
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.gather(*blocker, return_exceptions=True)
+        async with p.connection() as db, db.execute("SELECT COUNT(*) FROM t") as cur:
+            assert (await cur.fetchone()) == (0,)  # the insert was never committed
+        stats = p.stats()
+        assert (stats.in_use, stats.timeouts, stats.healthy) == (0, 0, True)
+        await p.close()
+
+    run(main())
+
+
+def test_a_connection_held_too_long_marks_the_pool_unhealthy(tmp_path: Path) -> None:
+    clock = FakeClock()
+
+    async def main() -> None:
+        p = await ConnectionPool(
+            tmp_path / "db.sqlite", leak_after=30, clock=clock, registry=Registry()
+        ).open()
+        async with p.connection():
+            clock.advance(31)
+            stats = p.stats()
+            assert (stats.overdue, stats.healthy) == (1, False)
+            assert "held over 30 s" in stats.reason
+        assert p.stats().healthy
         await p.close()
 
     run(main())

@@ -132,6 +132,8 @@ class PoolStats:
     errors: int = 0
     lost: int = 0
     max_size: int | None = None
+    #: objects checked out for longer than the pool's `leak_after` (suspected leaks)
+    overdue: int = 0
     healthy: bool = True
     reason: str = ""
 

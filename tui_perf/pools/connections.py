@@ -5,7 +5,11 @@
 - Before hand-out: a connection older than `max_age` is recycled, and a `SELECT 1` ping
   finds one that died (closed under us, file gone); a dead one is counted as lost and
   replaced.
-- On return: an open transaction is rolled back, so the next user starts clean.
+- On return: an open transaction is rolled back, so the next user starts clean. The slot
+  is always given back: a connection closed while checked out, or a rollback that fails or
+  is cancelled, discards the connection (never reused) and frees its slot.
+- A connection held longer than `leak_after` seconds makes the pool unhealthy (a suspected
+  leak), and so does a pool whose every connection is in use while requests wait.
 - When the file cannot be opened (its directory missing, a lock, a full disk) connecting is
   retried with exponential backoff until the acquire timeout. A file that is not a database
   fails at once: waiting will not fix it.
@@ -65,6 +69,7 @@ class ConnectionPool:
         backoff: tuple[float, float] = (0.05, 2.0),
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
+        leak_after: float | None = 300.0,
         registry: Registry | None = None,
     ) -> None:
         if not 0 <= min_size <= max_size or max_size < 1:
@@ -91,8 +96,11 @@ class ConnectionPool:
         self.waiting = 0  # requests waiting right now
         self.made = self.lost = self.recycled = self.reused = 0
         self._born: dict[int, float] = {}  # id(connection) -> when it was opened
+        self._leased_at: dict[int, float] = {}  # id(connection) -> when it was handed out
+        self.leak_after = leak_after
         self.last_error = ""
         self._wait_ms: deque[float] = deque(maxlen=1000)
+        self._tasks: set[asyncio.Task[None]] = set()  # wake-ups and closes under way
         (registry if registry is not None else REGISTRY).register_pool(self)
 
     def _condition(self) -> asyncio.Condition:
@@ -224,26 +232,59 @@ class ConnectionPool:
         if waited_from is not None:
             self._wait_ms.append((time.monotonic() - waited_from) * 1000)
         self._born[id(conn.db)] = conn.born
+        self._leased_at[id(conn.db)] = self._clock()
         return conn.db
 
     async def _put(self, db: aiosqlite.Connection) -> None:
+        """Give the slot back, whatever state the connection or the task is in.
+
+        A connection that cannot be rolled back (closed while checked out, its thread gone,
+        the rollback itself cancelled) is discarded, never reused. The slot is given back
+        with no `await` in between, so a cancellation cannot leave it taken.
+        """
         born = self._born.pop(id(db), self._clock())
         keep = not self._closed
-        if keep and db.in_transaction:
-            try:
+        self._leased_at.pop(id(db), None)
+        try:
+            if keep and db.in_transaction:
                 await db.rollback()
-            except Exception:
-                keep = False
-        cond = self._condition()
-        async with cond:
-            self._in_use -= 1
-            if keep:
-                self._idle.append(_Conn(db, born))
-            else:
-                self._size -= 1
-            cond.notify()
+        except Exception:  # closed under us ("no active connection"), I/O error, thread gone
+            keep = False
+        except BaseException:  # cancelled (once or twice) mid-rollback: state unknown
+            self._release(db, None)  # first, and synchronously: the slot is free now
+            self._close_soon(db)
+            raise
         if not keep:
-            await _close_quietly(db)
+            self._release(db, None)
+            await asyncio.shield(_close_quietly(db))
+            return
+        self._release(db, _Conn(db, born))
+
+    def _release(self, db: aiosqlite.Connection, conn: _Conn | None) -> None:
+        """Bookkeeping only (no await): `conn` goes back to idle, or None frees the slot."""
+        self._in_use -= 1
+        if conn is not None:
+            self._idle.append(conn)
+        else:
+            self._size -= 1
+        self._wake_one()
+
+    def _wake_one(self) -> None:
+        """Notify a waiter. `Condition.notify` needs its lock, so it runs as a tiny task."""
+        cond = self._condition()
+
+        async def notify() -> None:
+            async with cond:
+                cond.notify()
+
+        task = asyncio.get_running_loop().create_task(notify())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _close_soon(self, db: aiosqlite.Connection) -> None:
+        task = asyncio.get_running_loop().create_task(_close_quietly(db))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -272,8 +313,18 @@ class ConnectionPool:
 
     def stats(self) -> PoolStats:
         healthy, reason = True, ""
+        overdue = 0
+        if self.leak_after is not None:
+            cutoff = self._clock() - self.leak_after
+            overdue = sum(1 for since in self._leased_at.values() if since < cutoff)
         if self._closed:
             healthy, reason = False, "closed"
+        elif overdue:
+            healthy = False
+            reason = f"{overdue} held over {self.leak_after:g} s (suspected leaks)"
+        elif self._in_use >= self.max_size and self.waiting:
+            healthy = False
+            reason = f"exhausted: {self._in_use} in use, {self.waiting} waiting"
         elif self.timeouts:
             healthy, reason = False, f"{self.timeouts} acquire timeouts"
         elif self.errors and self._size == 0:
@@ -292,6 +343,7 @@ class ConnectionPool:
             errors=self.errors,
             lost=self.lost,
             max_size=self.max_size,
+            overdue=overdue,
             healthy=healthy,
             reason=reason,
         )

@@ -5,7 +5,11 @@ the reuse rate, in use, idle, waits and the 95th percentile wait, timeouts, obje
 discarded by validation, and leaks. A leak is an object garbage-collected while checked out;
 a weakref callback notices it and records where it was acquired (the way SQLAlchemy warns
 about connections that were never returned). Objects that cannot be weakly referenced
-(ints, plain tuples) are pooled too, but their leaks cannot be seen.
+(`bytearray`, ints, plain tuples) cannot be seen dying, so every lease also has an age: one
+held longer than `leak_after` seconds is reported as overdue (a suspected leak, with where it
+was acquired), and the pool is unhealthy while any is. `get()` waits at most `timeout`
+seconds (30 by default) for a free object: a pool exhausted by leaks fails loudly instead of
+hanging its callers.
 """
 
 from __future__ import annotations
@@ -42,11 +46,21 @@ class PoolError(TuiPerfError):
 
 
 class _Lease:
-    __slots__ = ("ref", "where")
+    __slots__ = ("ref", "since", "where")
 
-    def __init__(self, where: str, ref: Any) -> None:
+    def __init__(self, where: str, ref: Any, since: float = 0.0) -> None:
         self.where = where
         self.ref = ref  # a weakref whose callback reports a leak; dropped on return
+        self.since = since  # when it was checked out (the pool's clock); 0: not tracked
+
+
+class _PoolDefault:
+    def __repr__(self) -> str:
+        return "the pool's timeout"
+
+
+#: `get()`/`acquire()` without a timeout use the pool's; pass None to wait forever
+POOL_DEFAULT: Any = _PoolDefault()
 
 
 class ObjectPool(Generic[T]):
@@ -62,8 +76,15 @@ class ObjectPool(Generic[T]):
         validate: Callable[[T], bool] | None = None,
         name: str | None = None,
         track_leaks: bool = True,
+        leak_after: float | None = 300.0,
+        timeout: float | None = 30.0,
+        clock: Callable[[], float] = time.monotonic,
         registry: Registry | None = None,
     ) -> None:
+        if leak_after is not None and not leak_after > 0:
+            raise ConfigError(f"leak_after must be above 0 seconds (or None), got {leak_after}")
+        if timeout is not None and not timeout >= 0:
+            raise ConfigError(f"timeout must be 0 or more seconds (or None), got {timeout}")
         if max_idle < 0:
             raise ConfigError(f"max_idle must be 0 or more, got {max_idle}")
         if max_size is not None and max_size < 1:
@@ -76,6 +97,9 @@ class ObjectPool(Generic[T]):
         self.max_idle = max_idle
         self.max_size = max_size
         self.track_leaks = track_leaks
+        self.leak_after = leak_after
+        self.timeout = timeout
+        self._clock = clock
         self._idle: deque[T] = deque()
         self._leases: dict[int, _Lease] = {}
         # `with self._lock` runs in C; the Condition (same lock) is only for waiting.
@@ -91,8 +115,13 @@ class ObjectPool(Generic[T]):
 
     # -- checking out and in -----------------------------------------------------------
 
-    def get(self, timeout: float | None = None) -> T:
-        """Take an idle object or make one; with `max_size` reached, wait up to `timeout`."""
+    def get(self, timeout: float | None = POOL_DEFAULT) -> T:
+        """Take an idle object or make one; with `max_size` reached, wait up to `timeout`.
+
+        `timeout` defaults to the pool's (30 s unless set); None waits forever.
+        """
+        if timeout is POOL_DEFAULT:
+            timeout = self.timeout
         waited_from: float | None = None
         deadline: float | None = None
         with self._lock:
@@ -153,14 +182,16 @@ class ObjectPool(Generic[T]):
             self._wait_ms.append((time.monotonic() - waited_from) * 1000)
         where = ""
         ref = None
+        since = 0.0
         if self.track_leaks:
             where = _caller()
+            since = self._clock()
             try:
                 # A plain weakref with a callback: a fraction of weakref.finalize's cost.
                 ref = weakref.ref(obj, functools.partial(_leaked, self._self_ref, id(obj)))
             except TypeError:
-                ref = None  # not weakly referenceable: leaks are invisible
-        self._leases[id(obj)] = _Lease(where, ref)
+                ref = None  # not weakly referenceable: only its age can reveal a leak
+        self._leases[id(obj)] = _Lease(where, ref, since)
         return obj
 
     def put(self, obj: T) -> None:
@@ -195,7 +226,7 @@ class ObjectPool(Generic[T]):
                 self._cond.notify()
 
     @contextmanager
-    def acquire(self, timeout: float | None = None) -> Iterator[T]:
+    def acquire(self, timeout: float | None = POOL_DEFAULT) -> Iterator[T]:
         obj = self.get(timeout)
         try:
             yield obj
@@ -234,12 +265,27 @@ class ObjectPool(Generic[T]):
             lease.where,
         )
 
+    def _overdue(self) -> list[_Lease]:
+        """Leases held past `leak_after`, oldest first (call with the lock held)."""
+        if self.leak_after is None or not self.track_leaks:
+            return []
+        cutoff = self._clock() - self.leak_after
+        late = [lease for lease in self._leases.values() if lease.since and lease.since < cutoff]
+        return sorted(late, key=lambda lease: lease.since)
+
     def stats(self) -> PoolStats:
         with self._lock:
             waits_ms = list(self._wait_ms)
+            overdue = self._overdue()
             healthy, reason = True, ""
             if self.leaks:
                 healthy, reason = False, f"{self.leaks} leaked (last acquired at {self.last_leak})"
+            elif overdue:
+                healthy = False
+                reason = (
+                    f"{len(overdue)} held over {self.leak_after:g} s, suspected leaks "
+                    f"(oldest acquired at {overdue[0].where})"
+                )
             elif self.timeouts:
                 healthy, reason = False, f"{self.timeouts} timeouts waiting for a free object"
             return PoolStats(
@@ -257,6 +303,7 @@ class ObjectPool(Generic[T]):
                 leaks=self.leaks,
                 errors=self.errors,
                 max_size=self.max_size,
+                overdue=len(overdue),
                 healthy=healthy,
                 reason=reason,
             )
