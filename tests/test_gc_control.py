@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
 import weakref
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from tests.conftest import ROOT
+from tui_perf.engine import gc_control
 from tui_perf.engine.gc_control import (
     DEFAULT_ADAPTIVE,
     STRATEGIES,
     GCConfig,
     GCController,
     Runtime,
+    ThresholdOwner,
     cyclic_garbage_census,
 )
 from tui_perf.model.errors import ConfigError
@@ -22,7 +28,9 @@ CPY312 = Runtime((3, 12, 4), False)
 
 
 @pytest.fixture(autouse=True)
-def restore_gc() -> Iterator[None]:
+def restore_gc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # A fresh owner per test: a test that forgets to uninstall cannot hold the next one's.
+    monkeypatch.setattr(gc_control, "THRESHOLDS", ThresholdOwner())
     thresholds, callbacks = gc.get_threshold(), list(gc.callbacks)
     enabled, debug = gc.isenabled(), gc.get_debug()
     yield
@@ -183,3 +191,66 @@ def test_a_repeated_start_does_not_restart_the_open_pause() -> None:
     controller._callback("start", {})  # 350
     controller._callback("stop", {})  # 1000
     assert controller.pauses_ns() == [100, 650]
+
+
+def test_two_controllers_share_one_base_and_never_compound() -> None:
+    """An agent's controller and a user's Engine's, both on throughput: 70x, not 4900x."""
+    gc.set_threshold(700, 10, 10)
+    agent = GCController(GCConfig(strategy="throughput"), runtime=CPY312)
+    user = GCController(GCConfig(strategy="throughput"), runtime=CPY312)
+    agent.install()
+    user.install()
+    assert gc.get_threshold() == (49000, 10, 10)
+    agent.uninstall()
+    assert gc.get_threshold() == (49000, 10, 10)  # the user's controller still holds
+    user.uninstall()
+    assert gc.get_threshold() == (700, 10, 10)
+
+
+def test_when_one_controller_leaves_the_remaining_ones_strategy_applies() -> None:
+    gc.set_threshold(700, 10, 10)
+    first = GCController(GCConfig(strategy="throughput"), runtime=CPY312)
+    second = GCController(GCConfig(strategy="balanced"), runtime=CPY312)
+    first.install()
+    second.install()
+    assert gc.get_threshold() == (7000, 10, 10)  # the last one applied
+    second.uninstall()
+    assert gc.get_threshold() == (49000, 10, 10)
+    first.uninstall()
+    assert gc.get_threshold() == (700, 10, 10)
+
+
+def test_uninstall_keeps_thresholds_the_program_set_itself_and_says_so() -> None:
+    gc.set_threshold(700, 10, 10)
+    events: list[str] = []
+    controller = GCController(GCConfig(strategy="throughput"), runtime=CPY312)
+    controller.emit = lambda kind, msg, level: events.append(f"{level}:{msg}")
+    controller.install()
+    gc.set_threshold(5000, 20, 20)  # the program tunes its own GC meanwhile
+    controller.uninstall()
+    assert gc.get_threshold() == (5000, 20, 20)
+    assert events and events[-1].startswith("warning:GC thresholds (5000, 20, 20) were set")
+
+
+def test_an_agent_and_a_users_engine_in_one_process_never_compound(tmp_path: Path) -> None:
+    """The reported case, in a real process: agent.start() plus the program's own Engine."""
+    code = f"""
+import gc
+import tui_perf.agent
+from tui_perf import Engine, EngineConfig, GCConfig
+gc.set_threshold(700, 10, 10)
+cfg = EngineConfig(gc=GCConfig(strategy="throughput"))
+agent = tui_perf.agent.start(engine=Engine(cfg), socket_path={str(tmp_path / "a.sock")!r})
+user = Engine(cfg)
+user.start()
+print(gc.get_threshold()[0])
+user.stop()
+print(gc.get_threshold()[0])
+agent.stop()
+print(gc.get_threshold()[0])
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["49000", "49000", "700"]

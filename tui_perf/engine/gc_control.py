@@ -4,8 +4,12 @@ Pauses come from `gc.callbacks`: the callback does two `perf_counter_ns()` calls
 into preallocated arrays (a ring buffer), with a re-entry guard; nothing that allocates much.
 Statistics are computed when asked, on the engine's thread, never in the callback.
 
-Strategies are relative to the thresholds read at install time, because the interpreter's
-own defaults differ (700 up to 3.12, 2000 from 3.13); `uninstall()` restores them.
+Strategies are relative to the thresholds the program had when the first controller was
+installed, because the interpreter's own defaults differ (700 up to 3.12, 2000 from 3.13).
+The thresholds are process-wide, so they have one owner per process (`THRESHOLDS`): every
+controller (the agent's, any `Engine`'s) joins it and reads the same base, so strategies
+never compound; when the last one leaves, the program's thresholds come back, unless the
+program changed them itself since (then they are left alone and that is logged).
 
 Lowering thresholds saves almost no memory (reference counting already frees acyclic
 garbage) and makes full-heap scans frequent exactly when the heap is largest, so `strict` is
@@ -16,8 +20,10 @@ as configuration: NORMAL -> throughput, ELEVATED -> balanced, HIGH/CRITICAL -> d
 from __future__ import annotations
 
 import gc
+import logging
 import sys
 import sysconfig
+import threading
 import time
 from array import array
 from collections import Counter
@@ -30,6 +36,8 @@ from tui_perf.model.quantiles import nearest_rank
 from tui_perf.model.snapshot import GCStats
 
 RING = 4096
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +119,64 @@ class GCConfig:
             raise ConfigError(f"window_s must be above 0, got {self.window_s}")
 
 
+class ThresholdOwner:
+    """The one owner of this process's GC thresholds, shared by every `GCController`.
+
+    The base is what the program had when the first controller joined; a strategy is
+    applied relative to it (so two controllers never multiply each other's factors). When
+    a controller leaves, the most recent remaining one's strategy is applied again; when
+    the last leaves, the base is restored, unless the thresholds are no longer the ones we
+    set (the program changed them itself): those are left as they are.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holders: list[GCController] = []
+        self.base: tuple[int, int, int] = _threshold3()
+        self._applied: tuple[int, ...] | None = None
+
+    def join(self, controller: GCController) -> tuple[int, int, int]:
+        with self._lock:
+            if not self._holders:
+                self.base = _threshold3()
+                self._applied = None
+            self._holders.append(controller)
+            return self.base
+
+    def apply(self, thresholds: tuple[int, int, int]) -> None:
+        with self._lock:
+            current = gc.get_threshold()
+            gc.set_threshold(*thresholds[: max(1, len(current))])
+            self._applied = tuple(gc.get_threshold())
+
+    def leave(self, controller: GCController) -> str:
+        """Drop `controller`; returns a message when the program's own change was kept."""
+        with self._lock:
+            if controller in self._holders:
+                self._holders.remove(controller)
+            if self._holders:
+                heir = self._holders[-1]
+                t = STRATEGIES[heir.strategy].thresholds(self.base, heir.runtime)
+                current = gc.get_threshold()
+                gc.set_threshold(*t[: max(1, len(current))])
+                self._applied = tuple(gc.get_threshold())
+                return ""
+            current = tuple(gc.get_threshold())
+            if self._applied is not None and current != self._applied:
+                self._applied = None
+                return (
+                    f"GC thresholds {current} were set by the program since tui-perf set "
+                    "its own; left as they are"
+                )
+            gc.set_threshold(*self.base[: max(1, len(current))])
+            self._applied = None
+            return ""
+
+    @property
+    def holders(self) -> int:
+        return len(self._holders)
+
+
 class GCController:
     """Installs the pause callback, applies strategies, reports `GCStats`."""
 
@@ -120,8 +186,10 @@ class GCController:
         *,
         runtime: Runtime | None = None,
         clock_ns: Callable[[], int] = time.perf_counter_ns,
+        owner: ThresholdOwner | None = None,
     ) -> None:
         self.config = config or GCConfig()
+        self._owner = owner if owner is not None else THRESHOLDS
         self.runtime = runtime or Runtime.current()
         self._clock_ns = clock_ns
         self.strategy = self.config.strategy
@@ -143,18 +211,21 @@ class GCController:
         """Read the current thresholds as the base, hook the callback, apply the strategy."""
         if self.installed:
             return
-        self.base_thresholds = _threshold3()
+        self.base_thresholds = self._owner.join(self)
         gc.callbacks.append(self._callback)
         self.installed = True
         self._apply(self.strategy)
 
     def uninstall(self) -> None:
-        """Remove the callback and restore the thresholds read at install time."""
+        """Remove the callback and leave the thresholds' owner (see `ThresholdOwner.leave`)."""
         if not self.installed:
             return
         if self._callback in gc.callbacks:
             gc.callbacks.remove(self._callback)
-        gc.set_threshold(*self.base_thresholds)
+        kept = self._owner.leave(self)
+        if kept:
+            log.info("%s", kept)
+            self.emit("gc", kept, "warning")
         if self._frozen_by_us:
             gc.unfreeze()
             self._frozen_by_us = False
@@ -227,9 +298,7 @@ class GCController:
         return count
 
     def _apply(self, name: str) -> None:
-        t = STRATEGIES[name].thresholds(self.base_thresholds, self.runtime)
-        current = gc.get_threshold()
-        gc.set_threshold(*t[: max(1, len(current))])
+        self._owner.apply(STRATEGIES[name].thresholds(self.base_thresholds, self.runtime))
 
     # -- statistics --------------------------------------------------------------------
 
@@ -312,3 +381,7 @@ def _threshold3() -> tuple[int, int, int]:
     t = gc.get_threshold()
     padded = (*t, *([0] * (3 - len(t))))
     return padded[0], padded[1], padded[2]
+
+
+#: This process's one owner of the GC thresholds.
+THRESHOLDS = ThresholdOwner()
