@@ -161,14 +161,14 @@ class ThresholdOwner:
                 gc.set_threshold(*t[: max(1, len(current))])
                 self._applied = tuple(gc.get_threshold())
                 return ""
-            current = tuple(gc.get_threshold())
-            if self._applied is not None and current != self._applied:
+            now: tuple[int, ...] = tuple(gc.get_threshold())
+            if self._applied is not None and now != self._applied:
                 self._applied = None
                 return (
-                    f"GC thresholds {current} were set by the program since tui-perf set "
+                    f"GC thresholds {now} were set by the program since tui-perf set "
                     "its own; left as they are"
                 )
-            gc.set_threshold(*self.base[: max(1, len(current))])
+            gc.set_threshold(*self.base[: max(1, len(now))])
             self._applied = None
             return ""
 
