@@ -124,6 +124,42 @@ async def test_retention_folds_old_samples_into_buckets_and_expires_the_oldest(
     assert all(100 <= p.rss <= 219 for p in buckets)
 
 
+async def test_a_bucket_straddling_the_fold_boundary_is_folded_once_with_the_right_mean(
+    tmp_db: Path,
+) -> None:
+    """Two retention passes, the first with its boundary mid-bucket: one row per bucket."""
+    retention = Retention(raw_seconds=100, bucket_seconds=60, max_age_seconds=10**9)
+    async with await HistoryStore.open(tmp_db, retention=retention) as store:
+        for i in range(120):  # samples at 6000..6119 s: buckets 6000 and 6060
+            await store.add_snapshot(snap(6000 + i, rss=1000 + i))
+        await store.apply_retention(now=6190)  # boundary 6090: mid-bucket 6060
+        await store.apply_retention(now=6300)  # now everything is older than 100 s
+        series = await store.memory_series()
+    rows = [(p.ts, p.rss) for p in series]
+    assert rows == [(6000, 1000 + 29), (6060, 1060 + 29)]  # int(mean(i)) over each minute
+
+
+async def test_rows_a_failed_flush_could_not_write_are_kept_and_written_later(
+    tmp_db: Path,
+) -> None:
+    """The disk fills (max_page_count), the flush fails; once there is room, nothing is lost."""
+    async with await HistoryStore.open(tmp_db, batch_rows=10**6) as store:
+        async with store._pool.connection() as db:
+            cur = await db.execute("PRAGMA page_count")
+            row = await cur.fetchone()
+            assert row is not None
+            await db.execute(f"PRAGMA max_page_count = {row[0]}")  # full: no page to grow
+        for i in range(500):
+            await store.add_snapshot(snap(1000 + i))
+        with pytest.raises(sqlite3.OperationalError, match="full"):
+            await store.flush()
+        assert store.pending == 500
+        async with store._pool.connection() as db:
+            await db.execute("PRAGMA max_page_count = 1073741823")  # room again
+        assert await store.flush() == 500
+        assert len(await store.memory_series()) == 500
+
+
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 

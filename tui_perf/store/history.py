@@ -13,7 +13,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import math
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -314,7 +316,9 @@ class HistoryStore:
         await self.flush()
         now = time.time() if now is None else now
         r = self.retention
-        fold_before = now - r.raw_seconds
+        # Fold whole buckets only: a boundary inside a bucket would fold its first part now
+        # and the rest later, into a second row at the same timestamp with a wrong mean.
+        fold_before = math.floor((now - r.raw_seconds) / r.bucket_seconds) * r.bucket_seconds
         expire_before = now - r.max_age_seconds
         async with self._lock, self._pool.connection() as db:
             await db.execute("BEGIN")
@@ -351,7 +355,7 @@ class HistoryStore:
                 )
                 await db.execute("COMMIT")
             except BaseException:
-                await db.execute("ROLLBACK")
+                await _rollback(db)
                 raise
         return folded, deleted
 
@@ -402,6 +406,14 @@ class HistoryStore:
         ]
 
 
+async def _rollback(db: aiosqlite.Connection) -> None:
+    """Roll back if a transaction is still open. SQLite ends some failed transactions by
+    itself (a full disk, an I/O error); a ROLLBACK then would raise and hide the real error."""
+    if db.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            await db.execute("ROLLBACK")
+
+
 async def _insert_batch(
     db: aiosqlite.Connection, samples: list[tuple[Any, ...]], events: list[tuple[Any, ...]]
 ) -> None:
@@ -417,7 +429,7 @@ async def _insert_batch(
         )
         await db.execute("COMMIT")
     except BaseException:
-        await db.execute("ROLLBACK")
+        await _rollback(db)
         raise
 
 
@@ -453,7 +465,7 @@ async def _prepare(db: aiosqlite.Connection, path: Path) -> None:
                 await db.execute("INSERT INTO schema_version (version) VALUES (?)", (target + 1,))
                 await db.execute("COMMIT")
             except BaseException:
-                await db.execute("ROLLBACK")
+                await _rollback(db)
                 raise
     except sqlite3.OperationalError as exc:
         raise HistoryFileError(f"cannot write history file {path}: {exc}") from exc
