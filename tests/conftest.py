@@ -48,46 +48,24 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """A real redis-server on a free loopback port, for the whole session."""
-    import shutil
-    import socket
-    import subprocess
-    import time
+    from tests.helpers.redis_server import RedisServer
 
-    server = shutil.which("redis-server")
-    if server is None:
+    try:
+        server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    except FileNotFoundError:
         pytest.skip("redis-server is not installed (.ci/run installs it from Debian's packages)")
-    port = _free_port()
-    workdir = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen(
-        [
-            server,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(workdir),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while True:  # the server is ready when it answers PING
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
-                s.sendall(b"PING\r\n")
-                if s.recv(16).startswith(b"+PONG"):
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("redis-server did not start")
-        time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0"
-    proc.terminate()
-    proc.wait(10)
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A redis-server of this test's own, to stop and restart (an outage)."""
+    from tests.helpers.redis_server import RedisServer
+
+    try:
+        server = RedisServer(tmp_path).start()
+    except FileNotFoundError:
+        pytest.skip("redis-server is not installed (.ci/run installs it from Debian's packages)")
+    yield server
+    server.stop()

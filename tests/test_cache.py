@@ -62,9 +62,10 @@ def test_a_tampered_pickle_is_a_miss_and_is_never_unpickled(tmp_path: Path) -> N
     cache = two_level(db, codec=PickleCodec(KEY))
     cache.set("k", [1, 2, 3])
     with sqlite3.connect(db) as conn:  # flip one byte of the stored payload
-        (blob,) = conn.execute("SELECT value FROM cache WHERE key = 'k'").fetchone()
+        key = cache.key_str("k")
+        (blob,) = conn.execute("SELECT value FROM cache WHERE key = ?", (key,)).fetchone()
         forged = blob[:-1] + bytes([blob[-1] ^ 1])
-        conn.execute("UPDATE cache SET value = ? WHERE key = 'k'", (forged,))
+        conn.execute("UPDATE cache SET value = ? WHERE key = ?", (forged, key))
     fresh = two_level(db, codec=PickleCodec(KEY))
     assert fresh.get("k", "miss") == "miss"
     assert fresh.errors == 1 and "signature does not match" in fresh.last_error

@@ -137,8 +137,19 @@ def test_json_round_trips_and_compresses_large_values(value: object) -> None:
 
 
 def test_json_refuses_what_it_cannot_store() -> None:
-    with pytest.raises(ConfigError, match="not JSON-serialisable"):
+    with pytest.raises(ConfigError, match="JsonCodec cannot store this value"):
         JsonCodec().encode({1, 2})
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{"ids": (1, 2)}, {7: "seven"}, (1, 2), [1, {2: 3}], float("nan"), {"x": {1.5: 1}}],
+    ids=["tuple-inside", "int-key", "tuple", "nested-int-key", "nan", "float-key"],
+)
+def test_json_refuses_at_set_what_would_not_come_back_equal(value: object) -> None:
+    """Reproduced: {'ids': (1, 2), 7: 'seven'} came back as {'ids': [1, 2], '7': 'seven'}."""
+    with pytest.raises(ConfigError, match="JsonCodec"):
+        JsonCodec().encode(value)
 
 
 def test_pickle_round_trips_with_its_key() -> None:

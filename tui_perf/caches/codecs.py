@@ -6,7 +6,17 @@ signed when written and its signature checked, in constant time, before it is un
 A value that fails the check raises `TamperedValueError`; the cache treats it as a miss.
 
 Layout: one format byte (b"J" JSON, b"P" pickle; lower case when zlib-compressed), then for
-pickle a 32-byte HMAC-SHA256 over everything after it, then the payload.
+pickle a 32-byte HMAC-SHA256 over the format byte and the payload, then the payload. The
+format byte is signed too: flipping it must not make the reader unpickle other bytes.
+
+Decompression is bounded by `max_value_bytes` (64 MiB unless set): a small compressed value
+in a shared store must not make a reader allocate without limit. Any value that cannot be
+decoded raises `UndecodableValueError` (or `TamperedValueError`), which the cache counts as
+a miss.
+
+JSON changes some values (tuples come back as lists, int keys as strings): `JsonCodec`
+refuses at `set` any value that would not come back equal, naming the codec, instead of
+handing back a different value later.
 """
 
 from __future__ import annotations
@@ -39,24 +49,38 @@ class Codec(Protocol):
     def decode(self, data: bytes) -> object: ...
 
 
+MAX_VALUE_BYTES = 64 * 1024 * 1024
+
+
 class JsonCodec:
-    """JSON: portable and safe to read from anywhere; values must be JSON types."""
+    """JSON: portable and safe to read from anywhere; values must round-trip exactly."""
 
     name = "json"
 
-    def __init__(self, compress_above: int = 1024) -> None:
+    def __init__(self, compress_above: int = 1024, max_value_bytes: int = MAX_VALUE_BYTES) -> None:
         self.compress_above = compress_above
+        self.max_value_bytes = max_value_bytes
 
     def encode(self, value: object) -> bytes:
         try:
-            body = json.dumps(value, separators=(",", ":")).encode()
+            body = json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
         except (TypeError, ValueError) as exc:
-            raise ConfigError(f"value is not JSON-serialisable ({exc}); use PickleCodec") from exc
+            raise ConfigError(
+                f"JsonCodec cannot store this value ({exc}); use PickleCodec"
+            ) from exc
+        if not _json_exact(value):
+            raise ConfigError(
+                f"JsonCodec would not give this {type(value).__name__} back equal (tuples "
+                "become lists, non-string keys become strings); convert it, or use PickleCodec"
+            )
         return _pack(b"J", body, self.compress_above)
 
     def decode(self, data: bytes) -> object:
-        _, body = _unpack(data, b"J")
-        return json.loads(body)
+        _, body = _unpack(data, b"J", self.max_value_bytes)
+        try:
+            return json.loads(body)
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            raise UndecodableValueError(f"corrupt JSON value: {exc}") from exc
 
 
 class PickleCodec:
@@ -64,12 +88,18 @@ class PickleCodec:
 
     name = "pickle"
 
-    def __init__(self, hmac_key: bytes | str, compress_above: int = 1024) -> None:
+    def __init__(
+        self,
+        hmac_key: bytes | str,
+        compress_above: int = 1024,
+        max_value_bytes: int = MAX_VALUE_BYTES,
+    ) -> None:
         key = hmac_key.encode() if isinstance(hmac_key, str) else hmac_key
         if len(key) < 16:
             raise ConfigError("hmac_key must be at least 16 bytes (use secrets.token_bytes(32))")
         self._key = key
         self.compress_above = compress_above
+        self.max_value_bytes = max_value_bytes
 
     def _sign(self, body: bytes) -> bytes:
         return hmac.new(self._key, body, hashlib.sha256).digest()
@@ -78,19 +108,22 @@ class PickleCodec:
         packed = _pack(
             b"P", pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), self.compress_above
         )
-        return packed[:1] + self._sign(packed[1:]) + packed[1:]
+        return packed[:1] + self._sign(packed) + packed[1:]
 
     def decode(self, data: bytes) -> object:
         if len(data) < 1 + _SIG or data[:1] not in (b"P", b"p"):
             raise UndecodableValueError("not a signed pickle value")
         sig, rest = data[1 : 1 + _SIG], data[1 + _SIG :]
-        if not hmac.compare_digest(sig, self._sign(rest)):
+        if not hmac.compare_digest(sig, self._sign(data[:1] + rest)):
             raise TamperedValueError(
                 "a cached value's signature does not match: it was written by someone without "
                 "the key, or altered; refused without unpickling"
             )
-        _, body = _unpack(data[:1] + rest, b"P")
-        return pickle.loads(body)
+        _, body = _unpack(data[:1] + rest, b"P", self.max_value_bytes)
+        try:
+            return pickle.loads(body)
+        except Exception as exc:  # signed by us, yet not loadable (a class that moved, say)
+            raise UndecodableValueError(f"signed value does not unpickle: {exc!r}") from exc
 
 
 def _pack(tag: bytes, body: bytes, compress_above: int) -> bytes:
@@ -99,13 +132,34 @@ def _pack(tag: bytes, body: bytes, compress_above: int) -> bytes:
     return tag + body
 
 
-def _unpack(data: bytes, tag: bytes) -> tuple[bytes, bytes]:
+def _unpack(data: bytes, tag: bytes, limit: int) -> tuple[bytes, bytes]:
     head = data[:1]
     if head == tag:
         return head, data[1:]
     if head == tag.lower():
+        inflate = zlib.decompressobj()
         try:
-            return head, zlib.decompress(data[1:])
+            body = inflate.decompress(data[1:], limit)
         except zlib.error as exc:
             raise UndecodableValueError(f"corrupt compressed value: {exc}") from exc
+        if inflate.unconsumed_tail:
+            raise UndecodableValueError(
+                f"compressed value inflates past max_value_bytes ({limit} bytes): refused"
+            )
+        return head, body
     raise UndecodableValueError(f"stored value is not {tag.decode()}-encoded")
+
+
+def _json_exact(value: object, depth: int = 0) -> bool:
+    """Would `json.loads(json.dumps(value))` give back an equal value of the same types?"""
+    if depth > 200:
+        return False
+    if value is None or type(value) in (bool, int, str):
+        return True
+    if type(value) is float:
+        return value == value and value not in (float("inf"), float("-inf"))
+    if type(value) is list:
+        return all(_json_exact(v, depth + 1) for v in value)
+    if type(value) is dict:
+        return all(type(k) is str and _json_exact(v, depth + 1) for k, v in value.items())
+    return False  # tuples, sets, subclasses of dict/list, anything else

@@ -2,6 +2,12 @@
 
 Policies: lru, lfu, fifo, rr, ttl (one TTL for all) and tlru (a TTL per item). `maxsize`
 counts entries, or bytes when `getsizeof` is given (for example `sys.getsizeof`).
+
+A `ttl` is honoured by every policy: ttl and tlru expire by themselves; lru, lfu, fifo and rr
+given a `ttl` keep a deadline per entry beside the policy, checked on every read (such a tier
+has no lock-free hit path). `peek` has no side effects: it neither counts nor touches
+recency or frequency, so `in`, `warm()` and the decorator's miss path leave the policy's
+order exactly as plain cachetools would.
 """
 
 from __future__ import annotations
@@ -83,6 +89,8 @@ class MemoryTier:
             raise ConfigError(f"maxsize must be at least 1, got {maxsize}")
         if policy == "ttl" and (ttl is None or ttl <= 0):
             raise ConfigError("the ttl policy needs ttl > 0 seconds")
+        if ttl is not None and not ttl > 0:
+            raise ConfigError(f"ttl must be above 0 seconds, got {ttl}")
         self.policy = policy
         self.default_ttl = ttl
         self.by_bytes = getsizeof is not None
@@ -97,6 +105,16 @@ class MemoryTier:
             self.cache = cls(maxsize, getsizeof=getsizeof)
         self.lock = threading.RLock()
         self.hits = self.misses = self.sets = 0
+        self._timer = timer
+        # Deadlines per entry for policies that have none of their own (see the docstring).
+        self._expires: dict[Hashable, float] | None = (
+            {} if ttl is not None and policy in ("lru", "lfu", "fifo", "rr") else None
+        )
+        self._side_expirations = 0
+        # cachetools keeps values in this dict; reading it touches no recency or frequency.
+        self._storage: dict[Any, Any] | None = getattr(self.cache, "_Cache__data", None)
+        if self._expires is not None:
+            self.get = self._get_expiring  # type: ignore[method-assign]
         fast = self.fast_lookup()
         if fast is not None:  # lru, fifo, rr: reads need no lock (see fast_lookup)
             self._data, self._touch = fast
@@ -132,17 +150,51 @@ class MemoryTier:
         self.hits += 1
         return value
 
-    def peek(self, key: Hashable) -> Any:
-        """The value or `MISSING`, without counting or touching recency."""
+    def _get_expiring(self, key: Hashable) -> Any:
         with self.lock:
-            if key in self.cache:
-                return self.cache[key]
-            return MISSING
+            if self._expired(key):
+                self.misses += 1
+                return MISSING
+            try:
+                value = self.cache[key]
+            except KeyError:
+                self.misses += 1
+                return MISSING
+            self.hits += 1
+            return value
+
+    def _expired(self, key: Hashable) -> bool:
+        """True (and the entry dropped) when `key` has a deadline that has passed."""
+        expires = self._expires
+        if not expires:
+            return False
+        deadline = expires.get(key)
+        if deadline is None or deadline > self._timer():
+            return False
+        del expires[key]
+        if key in self.cache:
+            del self.cache[key]
+            self._side_expirations += 1
+        return True
+
+    def peek(self, key: Hashable) -> Any:
+        """The value or `MISSING`: counts nothing, touches no recency or frequency."""
+        with self.lock:
+            if self._expired(key) or key not in self.cache:  # `in` is expiry-aware, no touch
+                return MISSING
+            if self._storage is not None:
+                return self._storage[key]
+            return self.cache[key]  # a cachetools without the storage dict: may touch
+
+    @property
+    def per_item_ttl(self) -> bool:
+        """Whether `set(..., ttl=)` works here: tlru, or any tier created with a ttl."""
+        return self.policy == "tlru" or self._expires is not None
 
     def set(self, key: Hashable, value: Any, ttl: float | None = None) -> None:
-        """Store `value`; `ttl` per item needs the tlru policy. Too big for the tier: skipped."""
-        if ttl is not None and self.policy != "tlru":
-            raise ConfigError("a TTL per item needs policy='tlru'")
+        """Store `value`; a per-item `ttl` needs `per_item_ttl`. Too big for the tier: skipped."""
+        if ttl is not None and not self.per_item_ttl:
+            raise ConfigError("a TTL per item needs policy='tlru' or a tier created with a ttl")
         with self.lock:
             self._next_ttl = ttl
             try:
@@ -151,10 +203,20 @@ class MemoryTier:
                 return
             finally:
                 self._next_ttl = None
+            expires = self._expires
+            if expires is not None:
+                life = ttl if ttl is not None else self.default_ttl
+                assert life is not None
+                expires[key] = self._timer() + life
+                if len(expires) > 2 * len(self.cache) + 64:  # forget what the policy evicted
+                    for gone in [k for k in expires if k not in self.cache]:
+                        del expires[gone]
             self.sets += 1
 
     def delete(self, key: Hashable) -> bool:
         with self.lock:
+            if self._expires:
+                self._expires.pop(key, None)
             try:
                 del self.cache[key]
             except KeyError:
@@ -166,8 +228,7 @@ class MemoryTier:
             return list(self.cache.keys())
 
     def __contains__(self, key: Hashable) -> bool:
-        with self.lock:
-            return key in self.cache
+        return self.peek(key) is not MISSING
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self.keys())
@@ -180,6 +241,8 @@ class MemoryTier:
         with self.lock:
             n = len(self.cache)
             self.cache.clear()
+            if self._expires:
+                self._expires.clear()
             return n
 
     def stats(self) -> TierStats:
@@ -195,7 +258,7 @@ class MemoryTier:
                 misses=self.misses,
                 sets=self.sets,
                 evictions=c.evictions,  # type: ignore[attr-defined]
-                expirations=c.expirations,  # type: ignore[attr-defined]
+                expirations=c.expirations + self._side_expirations,  # type: ignore[attr-defined]
                 size=len(c),
                 maxsize=int(c.maxsize),
                 bytes=int(c.currsize) if self.by_bytes else None,
@@ -210,7 +273,7 @@ class MemoryTier:
         per hit. Other policies (lfu counts, ttl checks time) return None: use `get`. If a
         cachetools release renames these, this returns None and the public path is used.
         """
-        if self.policy not in ("lru", "fifo", "rr"):
+        if self.policy not in ("lru", "fifo", "rr") or self._expires is not None:
             return None
         data = getattr(self.cache, "_Cache__data", None)
         if not isinstance(data, dict):

@@ -1,10 +1,28 @@
 """`MultiLevelCache`: a memory tier in front of an optional SQLite or Redis tier.
 
-A lookup tries L1 (memory), then L2 (SQLite or Redis); an L2 hit is promoted into L1. A set
-writes both. With `write_behind=True` L2 writes are queued and written in batches (on
-`batch_size`, every `flush_interval` seconds, and on `close()`): **a crash loses the writes
-still queued**, at most `batch_size` entries or `flush_interval` seconds of them. L1 never
-loses anything it was given while the process lives.
+A lookup tries L1 (memory), then L2 (SQLite or Redis); an L2 hit is promoted into L1 with
+its tags. A set writes both.
+
+The contracts:
+
+- **L2 is an optimisation, never a dependency.** Every L2 call goes through a `GuardedTier`:
+  any error is a miss for reads and a counted failure for writes, a circuit breaker backs off
+  a dead tier and probes it again, and recovery is automatic. The stats say "down" and why.
+- **Write-behind** (`write_behind=True`) queues L2 writes and writes them in batches (on
+  `batch_size`, every `flush_interval` seconds, on `close()`, when the cache is garbage
+  collected, and at normal interpreter exit, after waiting for a batch in flight). Only a
+  crash or SIGKILL may lose writes: at most the queue, bounded by `max_pending`. Deletes and
+  invalidations win over queued and in-flight writes. `set()` after `close()` raises.
+- **Namespaces.** Every L2 key starts with the cache's name, its codec and a layout version,
+  so caches sharing a file or a server never see, overwrite or clear each other's entries;
+  keys keep their type (`1` and `"1"` are two keys). Tags are namespaced the same way.
+- **TTL.** A `ttl` per item, or the L1's own `ttl`, is the L2 entry's expiry too.
+- **Staleness.** Over a shared SQLite file there is no invalidation channel: another
+  process's L1 copy stays until it expires or is evicted, so give L1 a `ttl` to bound how
+  stale it may be. Over Redis, `coherence=True` publishes every delete and invalidation, and
+  every subscribed process drops its L1 copies (see `caches.coherence`).
+
+`close()`/`aclose()` are idempotent; `with` and `async with` close on exit.
 
 Every cache joins the registry, so the engine reports it and the memory guard's ladder can
 flush its L1 (never L2 unless `flush_l2_on_pressure`, never when `pinned`).
@@ -12,7 +30,7 @@ flush its L1 (never L2 unless `flush_l2_on_pressure`, never when `pinned`).
 
 from __future__ import annotations
 
-import atexit
+import asyncio
 import dataclasses
 import logging
 import threading
@@ -20,18 +38,23 @@ import weakref
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from typing import Any
 
+from tui_perf.caches.breaker import GuardedTier
 from tui_perf.caches.codecs import Codec, JsonCodec, TamperedValueError, UndecodableValueError
 from tui_perf.caches.l2 import Item, L2Tier
 from tui_perf.caches.memory_tier import MISSING, MemoryTier
+from tui_perf.caches.write_behind import WriteQueue
 from tui_perf.engine.registry import REGISTRY, Registry
 from tui_perf.model.errors import ConfigError
 from tui_perf.model.snapshot import CacheStats
 
 log = logging.getLogger(__name__)
 
+#: the layout of L2 keys and values; part of every key, so a new layout never misreads
+LAYOUT = "v2"
+
 
 class MultiLevelCache:
-    """L1 memory over an optional L2; see the module docstring for write-behind."""
+    """L1 memory over an optional L2; see the module docstring for the contracts."""
 
     def __init__(
         self,
@@ -44,17 +67,26 @@ class MultiLevelCache:
         write_behind: bool = False,
         batch_size: int = 100,
         flush_interval: float = 1.0,
+        max_pending: int = 100_000,
         pinned: bool = False,
         flush_l2_on_pressure: bool = False,
+        coherence: bool = False,
         registry: Registry | None = None,
     ) -> None:
-        if batch_size < 1 or flush_interval <= 0:
-            raise ConfigError("batch_size must be >= 1 and flush_interval > 0")
+        if batch_size < 1 or flush_interval <= 0 or max_pending < batch_size:
+            raise ConfigError(
+                "batch_size must be >= 1, flush_interval > 0 and max_pending >= batch_size"
+            )
         self.name = name
         self.l1 = l1 if l1 is not None else MemoryTier()
-        self.l2 = l2
         self.codec: Codec = codec if codec is not None else JsonCodec()
         self.key_prefix = key_prefix
+        #: what every L2 key and tag of this cache starts with
+        self.namespace = f"{name}|{self.codec.name}|{LAYOUT}|{key_prefix}"
+        # A tier given already guarded (with its own clock or backoff) is used as it is.
+        self.l2: GuardedTier | None = (
+            l2 if isinstance(l2, GuardedTier) or l2 is None else GuardedTier(l2, owner=name)
+        )
         self.pinned = pinned
         self.flush_l2_on_pressure = flush_l2_on_pressure
         self.promotions = 0
@@ -63,22 +95,39 @@ class MultiLevelCache:
         self._tag_keys: dict[str, set[Hashable]] = {}
         self._key_tags: dict[Hashable, tuple[str, ...]] = {}
         self._tag_lock = threading.Lock()
-        self.write_behind = write_behind and l2 is not None
-        self.batch_size = batch_size
-        self.flush_interval = flush_interval
-        self._pending: dict[str, Item] = {}
-        self._pending_lock = threading.Lock()
-        self._flusher: threading.Thread | None = None
-        self._closed = threading.Event()
-        if self.write_behind:
-            self._start_flusher()
+        self._closed = False
+        self.queue: WriteQueue | None = None
+        if write_behind and self.l2 is not None:
+            self.queue = WriteQueue(
+                self.l2,
+                owner=name,
+                batch_size=batch_size,
+                flush_interval=flush_interval,
+                max_pending=max_pending,
+            )
+            # On garbage collection and at normal exit: the queue is written, not lost.
+            weakref.finalize(self, self.queue.close)
+        self.coherence: Any = None
+        if coherence and self.l2 is not None:
+            from tui_perf.caches.coherence import RedisCoherence
+
+            self.coherence = RedisCoherence(self, self.l2.tier)
         (registry if registry is not None else REGISTRY).register_cache(self)
+
+    @property
+    def write_behind(self) -> bool:
+        return self.queue is not None
 
     # -- keys --------------------------------------------------------------------------
 
     def key_str(self, key: Hashable) -> str:
-        """The key as L2 stores it: strings as they are, anything else by its repr."""
-        return self.key_prefix + (key if isinstance(key, str) else repr(key))
+        """The key as L2 stores it: the namespace, then the key with its type kept."""
+        if type(key) is str:
+            return self.namespace + "s" + key
+        return self.namespace + "r" + repr(key)
+
+    def _l2_tags(self, tags: Sequence[str]) -> tuple[str, ...]:
+        return tuple(self.namespace + t for t in tags)
 
     # -- reads -------------------------------------------------------------------------
 
@@ -89,9 +138,9 @@ class MultiLevelCache:
         if self.l2 is None:
             return default
         ks = self.key_str(key)
-        pending = self._pending.get(ks)
-        data = pending[1] if pending is not None else self.l2.get(ks)
-        return self._promote(key, data, default)
+        queued = self.queue.get(ks) if self.queue is not None else None
+        data = queued[1] if queued is not None else self.l2.get(ks)
+        return self._promote(key, data, default, from_queue=queued is not None)
 
     async def aget(self, key: Hashable, default: Any = None) -> Any:
         value = self.l1.get(key)
@@ -100,25 +149,28 @@ class MultiLevelCache:
         if self.l2 is None:
             return default
         ks = self.key_str(key)
-        pending = self._pending.get(ks)
-        data = pending[1] if pending is not None else await self.l2.aget(ks)
-        return self._promote(key, data, default)
+        queued = self.queue.get(ks) if self.queue is not None else None
+        data = queued[1] if queued is not None else await self.l2.aget(ks)
+        return self._promote(key, data, default, from_queue=queued is not None)
 
-    def _promote(self, key: Hashable, data: Any, default: Any) -> Any:
+    def _promote(self, key: Hashable, data: Any, default: Any, *, from_queue: bool) -> Any:
         if data is MISSING:
             return default
         try:
-            value = self.codec.decode(data)
+            tags, body = unpack_entry(data)
+            value = self.codec.decode(body)
         except (TamperedValueError, UndecodableValueError) as exc:
-            # Refused and treated as a miss: counted as one, and said once in the log.
+            # Refused and treated as a miss: counted as one, and said in the log.
             assert self.l2 is not None
-            self.l2.hits -= 1  # type: ignore[attr-defined]
-            self.l2.misses += 1  # type: ignore[attr-defined]
+            if not from_queue:
+                self.l2.refused += 1
             self.errors += 1
             self.last_error = f"{self.key_str(key)}: {exc}"
             log.warning("cache %s: %s", self.name, self.last_error)
             return default
         self.l1.set(key, value)
+        if tags:
+            self._index_tags(key, tags)
         self.promotions += 1
         return value
 
@@ -130,92 +182,52 @@ class MultiLevelCache:
     def _item(
         self, key: Hashable, value: Any, ttl: float | None, tags: Sequence[str]
     ) -> Item | None:
-        self.l1.set(key, value, ttl if self.l1.policy == "tlru" else None)
+        if self._closed:
+            raise ConfigError(f"cache {self.name} is closed: set() after close() is refused")
+        if ttl is not None and not self.l1.per_item_ttl and self.l1.policy != "ttl":
+            raise ConfigError(
+                "a TTL per item needs an L1 with policy='tlru' or one created with a ttl"
+            )
+        body = self.codec.encode(value) if self.l2 is not None else b""  # refuse before L1
+        self.l1.set(key, value, ttl if self.l1.per_item_ttl else None)
+        tags = tuple(tags)
         if tags:
-            self._index_tags(key, tuple(tags))
+            self._index_tags(key, tags)
         if self.l2 is None:
             return None
-        return (self.key_str(key), self.codec.encode(value), ttl, tuple(tags))
+        expiry = ttl if ttl is not None else self.l1.default_ttl
+        return (self.key_str(key), pack_entry(tags, body), expiry, self._l2_tags(tags))
 
     def set(
         self, key: Hashable, value: Any, *, ttl: float | None = None, tags: Sequence[str] = ()
     ) -> None:
-        """Store in L1 and L2. `ttl` is per item (L1 needs policy='tlru' to honour it)."""
-        if ttl is not None and self.l1.policy not in ("tlru", "ttl"):
-            raise ConfigError("a TTL per item needs an L1 with policy='tlru'")
+        """Store in L1 and L2. `ttl` per item expires the entry in both tiers."""
         item = self._item(key, value, ttl, tags)
         if item is None:
             return
         assert self.l2 is not None
-        if self.write_behind:
-            if self._queue(item):
-                self.flush()
+        if self.queue is not None:
+            if self.queue.put(item):
+                self.queue.flush()
         else:
             self.l2.set_many([item])
 
     async def aset(
         self, key: Hashable, value: Any, *, ttl: float | None = None, tags: Sequence[str] = ()
     ) -> None:
-        if ttl is not None and self.l1.policy not in ("tlru", "ttl"):
-            raise ConfigError("a TTL per item needs an L1 with policy='tlru'")
         item = self._item(key, value, ttl, tags)
         if item is None:
             return
         assert self.l2 is not None
-        if self.write_behind:
-            if self._queue(item):
-                await self.l2.aset_many(self._take_pending())
+        if self.queue is not None:
+            if self.queue.put(item):
+                await self.queue.aflush()
         else:
             await self.l2.aset_many([item])
 
-    def _queue(self, item: Item) -> bool:
-        """Queue a write-behind item; True when the batch is full."""
-        with self._pending_lock:
-            self._pending[item[0]] = item  # a newer value for a key replaces the queued one
-            return len(self._pending) >= self.batch_size
-
-    def _take_pending(self) -> list[Item]:
-        with self._pending_lock:
-            items = list(self._pending.values())
-            self._pending.clear()
-            return items
-
     def flush(self) -> int:
-        """Write queued write-behind items to L2 now; returns how many."""
-        if self.l2 is None:
-            return 0
-        items = self._take_pending()
-        if items:
-            try:
-                self.l2.set_many(items)
-            except Exception:
-                with self._pending_lock:  # keep them for the next attempt, newer ones win
-                    for item in items:
-                        self._pending.setdefault(item[0], item)
-                raise
-        return len(items)
-
-    def _start_flusher(self) -> None:
-        ref = weakref.ref(self)
-        closed = self._closed
-        interval = self.flush_interval
-
-        def loop() -> None:
-            while not closed.wait(interval):
-                cache = ref()
-                if cache is None:
-                    return
-                try:
-                    cache.flush()
-                except Exception:
-                    log.warning("cache %s: write-behind flush failed", cache.name, exc_info=True)
-                del cache
-
-        self._flusher = threading.Thread(
-            target=loop, name=f"tui-perf-cache-{self.name}", daemon=True
-        )
-        self._flusher.start()
-        atexit.register(_flush_at_exit, ref)
+        """Write queued write-behind items to L2 now; returns how many were written."""
+        return self.queue.flush() if self.queue is not None else 0
 
     # -- invalidation ------------------------------------------------------------------
 
@@ -233,40 +245,57 @@ class MultiLevelCache:
                         self._tag_keys.get(tag, set()).discard(gone)
 
     def delete(self, key: Hashable) -> bool:
-        found = self.l1.delete(key)
+        found = self.drop_local(key)
         if self.l2 is not None:
             ks = self.key_str(key)
-            with self._pending_lock:
-                found = self._pending.pop(ks, None) is not None or found
+            if self.queue is not None:
+                found = self.queue.invalidate("key", ks, lambda i: i[0] == ks) > 0 or found
             found = self.l2.delete(ks) or found
+            self._publish("key", ks)
         return found
 
-    def invalidate_prefix(self, prefix: str) -> int:
-        """Drop every key whose L2 form (`key_str`) starts with `prefix`; returns how many."""
-        full = self.key_prefix + prefix
+    def drop_local(self, key: Hashable) -> bool:
+        """Drop `key` from L1 only (what another process's invalidation asks of this one)."""
+        with self._tag_lock:
+            for tag in self._key_tags.pop(key, ()):
+                self._tag_keys.get(tag, set()).discard(key)
+        return self.l1.delete(key)
+
+    def _local_prefix(self, prefix: str) -> int:
         n = 0
         for key in self.l1:
-            if self.key_str(key).startswith(full):
-                n += self.l1.delete(key)
-        if self.l2 is not None:
-            with self._pending_lock:
-                for ks in [k for k in self._pending if k.startswith(full)]:
-                    del self._pending[ks]
-            n = max(n, self.l2.delete_prefix(full))
+            text = key if type(key) is str else repr(key)
+            if text.startswith(prefix):
+                n += self.drop_local(key)
         return n
 
-    def invalidate_tag(self, tag: str) -> int:
-        """Drop every entry set with `tag`; returns how many."""
+    def _local_tag(self, tag: str) -> int:
         with self._tag_lock:
             keys = self._tag_keys.pop(tag, set())
             for key in keys:
                 self._key_tags.pop(key, None)
-        n = sum(self.l1.delete(k) for k in keys)
+        return sum(self.l1.delete(k) for k in keys)
+
+    def invalidate_prefix(self, prefix: str) -> int:
+        """Drop every key that starts with `prefix` (non-string keys: their repr)."""
+        n = self._local_prefix(prefix)
         if self.l2 is not None:
-            with self._pending_lock:
-                for ks in [k for k, item in self._pending.items() if tag in item[3]]:
-                    del self._pending[ks]
-            n = max(n, self.l2.delete_tag(tag))
+            for full in (self.namespace + "s" + prefix, self.namespace + "r" + prefix):
+                if self.queue is not None:
+                    self.queue.invalidate("prefix", full, _starts_with(full))
+                n = max(n, self.l2.delete_prefix(full))
+                self._publish("prefix", full)
+        return n
+
+    def invalidate_tag(self, tag: str) -> int:
+        """Drop every entry set with `tag`, promoted copies included; returns how many."""
+        n = self._local_tag(tag)
+        if self.l2 is not None:
+            full = self.namespace + tag
+            if self.queue is not None:
+                self.queue.invalidate("tag", full, lambda i: full in i[3])
+            n = max(n, self.l2.delete_tag(full))
+            self._publish("tag", full)
         return n
 
     def warm(self, keys: Iterable[Hashable], loader: Callable[[Hashable], Any]) -> int:
@@ -289,16 +318,24 @@ class MultiLevelCache:
         return n
 
     def clear(self) -> None:
+        """Drop every entry of this cache, in L1 and L2; other caches' entries stay."""
+        self.clear_local()
+        if self.l2 is not None:
+            ns = self.namespace
+            if self.queue is not None:
+                self.queue.invalidate("prefix", ns, lambda i: True)
+            self.l2.delete_prefix(ns)
+            self._publish("prefix", ns)
+
+    def clear_local(self) -> None:
         self.l1.clear()
         with self._tag_lock:
             self._tag_keys.clear()
             self._key_tags.clear()
-        if self.l2 is not None:
-            self._take_pending()
-            if self.key_prefix:
-                self.l2.delete_prefix(self.key_prefix)
-            else:
-                self.l2.clear()
+
+    def _publish(self, kind: str, arg: str) -> None:
+        if self.coherence is not None:
+            self.coherence.publish(kind, arg)
 
     # -- the registry's side -----------------------------------------------------------
 
@@ -307,7 +344,7 @@ class MultiLevelCache:
         dropped = self.l1.clear()
         if self.flush_l2_on_pressure and self.l2 is not None:
             self.flush()
-            dropped += self.l2.delete_prefix(self.key_prefix)
+            dropped += self.l2.delete_prefix(self.namespace)
         return dropped
 
     def stats(self) -> CacheStats:
@@ -317,25 +354,71 @@ class MultiLevelCache:
             tiers.append(dataclasses.replace(l2, promotions=self.promotions))
         return CacheStats(self.name, tuple(tiers), self.pinned)
 
+    # -- lifecycle ---------------------------------------------------------------------
+
     def close(self) -> None:
-        """Flush write-behind items and close L2."""
-        self._closed.set()
+        """Write what is queued and close L2. Idempotent; later sets raise."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.coherence is not None:
+            self.coherence.close()
+        if self.queue is not None:
+            self.queue.close()
         if self.l2 is not None:
-            self.flush()
             self.l2.close()
 
     async def aclose(self) -> None:
-        self._closed.set()
+        """`close` for async code: also closes the async L2 connection."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.coherence is not None:
+            self.coherence.close()
+        if self.queue is not None:
+            queue = self.queue
+            # The queue's flush may wait for a batch in flight: not on the event loop.
+            await asyncio.to_thread(queue.close)
         if self.l2 is not None:
-            await self.l2.aset_many(self._take_pending())
             await self.l2.aclose()
             self.l2.close()
 
+    def __enter__(self) -> MultiLevelCache:
+        return self
 
-def _flush_at_exit(ref: weakref.ref[MultiLevelCache]) -> None:
-    cache = ref()
-    if cache is not None and not cache._closed.is_set():
-        try:
-            cache.flush()
-        except Exception:
-            log.warning("cache %s: final write-behind flush failed", cache.name, exc_info=True)
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> MultiLevelCache:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+def _starts_with(prefix: str) -> Callable[[Item], bool]:
+    return lambda item: item[0].startswith(prefix)
+
+
+def pack_entry(tags: tuple[str, ...], body: bytes) -> bytes:
+    """An L2 value: its tags (so they travel with a promoted copy), then the codec's bytes."""
+    if not tags:
+        return b"\x00" + body
+    head = "\x1f".join(tags).encode()
+    if len(head) > 0xFFFF:
+        raise ConfigError("too many or too long tags for one entry (64 KiB at most)")
+    return b"\x01" + len(head).to_bytes(2, "big") + head + body
+
+
+def unpack_entry(data: bytes) -> tuple[tuple[str, ...], bytes]:
+    """The inverse of `pack_entry`; `UndecodableValueError` for anything else."""
+    if data[:1] == b"\x00":
+        return (), data[1:]
+    if data[:1] == b"\x01" and len(data) >= 3:
+        n = int.from_bytes(data[1:3], "big")
+        if len(data) >= 3 + n:
+            try:
+                return tuple(data[3 : 3 + n].decode().split("\x1f")), data[3 + n :]
+            except UnicodeDecodeError:
+                pass
+    raise UndecodableValueError("not a tui-perf cache entry (or a corrupt one)")

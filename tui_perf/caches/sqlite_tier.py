@@ -1,7 +1,19 @@
-"""`SQLiteTier`: an L2 tier in a SQLite file that processes on one host share."""
+"""`SQLiteTier`: an L2 tier in a SQLite file that processes on one host share.
+
+The table keeps its own entry count and byte total (triggers on insert, update and delete,
+so they are never a scan), and every write batch does a little upkeep: it purges up to
+`purge_batch` expired rows, then, when `max_entries` or `max_bytes` is exceeded, culls the
+least recently stored entries until the table is back under both (as diskcache culls).
+
+Async writes are serialized (one writer per connection: SQLite cannot nest `BEGIN`), so any
+number of concurrent `aset` calls succeed. The aiosqlite connection's thread is a daemon:
+nothing here keeps the interpreter alive at exit.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import sqlite3
 import threading
@@ -36,8 +48,17 @@ class SQLiteTier(Counters):
         timer: Callable[[], float] = time.time,
         busy_timeout_s: float = 5.0,
         mmap_bytes: int = 64 * 1024 * 1024,
+        max_entries: int | None = None,
+        max_bytes: int | None = None,
+        purge_batch: int = 100,
     ) -> None:
         super().__init__()
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.purge_batch = purge_batch
+        self.culled = 0
+        self._alock: asyncio.Lock | None = None
+        self._alock_loop: asyncio.AbstractEventLoop | None = None
         self.path = Path(path)
         self.table = table_name(table)
         self._timer = timer
@@ -45,17 +66,45 @@ class SQLiteTier(Counters):
         self._mmap = mmap_bytes
         self._local = threading.local()
         self._async: aiosqlite.Connection | None = None
-        self._size_cache: tuple[float, int, int] | None = None
-        with self._conn() as db:  # create the schema once, up front
-            db.executescript(f"""
-                CREATE TABLE IF NOT EXISTS {self.table} (
-                    key TEXT PRIMARY KEY, value BLOB NOT NULL, expires REAL,
-                    size INTEGER NOT NULL) WITHOUT ROWID;
-                CREATE TABLE IF NOT EXISTS {self.table}_tags (
-                    tag TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (tag, key)) WITHOUT ROWID;
-            """)
+        tb = self.table
+        self._upsert = (
+            f"INSERT INTO {tb} (key, value, expires, size, stored) VALUES (?,?,?,?,?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value, "
+            "expires = excluded.expires, size = excluded.size, stored = excluded.stored"
+        )
+        self._ready = False
+        with contextlib.suppress(sqlite3.Error, OSError):
+            self._conn()  # a file that cannot be opened yet fails at first use, as a miss
 
     # -- connections -------------------------------------------------------------------
+
+    def _create_schema(self, db: sqlite3.Connection) -> None:
+        tb = self.table
+        columns = [r[1] for r in db.execute(f"PRAGMA table_info({tb})")]
+        if columns and "stored" not in columns:  # a table from an older layout: a cache
+            db.executescript(f"DROP TABLE {tb}; DROP TABLE IF EXISTS {tb}_tags;")
+        db.executescript(f"""
+            CREATE TABLE IF NOT EXISTS {tb} (
+                key TEXT PRIMARY KEY, value BLOB NOT NULL, expires REAL,
+                size INTEGER NOT NULL, stored REAL NOT NULL) WITHOUT ROWID;
+            CREATE INDEX IF NOT EXISTS {tb}_expires ON {tb} (expires) WHERE expires IS NOT NULL;
+            CREATE INDEX IF NOT EXISTS {tb}_stored ON {tb} (stored);
+            CREATE TABLE IF NOT EXISTS {tb}_tags (
+                tag TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (tag, key)) WITHOUT ROWID;
+            CREATE INDEX IF NOT EXISTS {tb}_tags_key ON {tb}_tags (key);
+            CREATE TABLE IF NOT EXISTS {tb}_meta (
+                id INTEGER PRIMARY KEY CHECK (id = 0), count INTEGER NOT NULL,
+                bytes INTEGER NOT NULL);
+            INSERT OR IGNORE INTO {tb}_meta
+                SELECT 0, COUNT(*), COALESCE(SUM(size), 0) FROM {tb};
+            CREATE TRIGGER IF NOT EXISTS {tb}_ins AFTER INSERT ON {tb} BEGIN
+                UPDATE {tb}_meta SET count = count + 1, bytes = bytes + new.size; END;
+            CREATE TRIGGER IF NOT EXISTS {tb}_upd AFTER UPDATE ON {tb} BEGIN
+                UPDATE {tb}_meta SET bytes = bytes + new.size - old.size; END;
+            CREATE TRIGGER IF NOT EXISTS {tb}_del AFTER DELETE ON {tb} BEGIN
+                UPDATE {tb}_meta SET count = count - 1, bytes = bytes - old.size;
+                DELETE FROM {tb}_tags WHERE key = old.key; END;
+        """)
 
     def _conn(self) -> sqlite3.Connection:
         local = self._local
@@ -66,6 +115,9 @@ class SQLiteTier(Counters):
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute(f"PRAGMA busy_timeout={self._busy_ms}")
             db.execute(f"PRAGMA mmap_size={self._mmap}")
+            if not self._ready:
+                self._create_schema(db)
+                self._ready = True
             local.db, local.pid = db, os.getpid()
         return db
 
@@ -73,7 +125,13 @@ class SQLiteTier(Counters):
         if self._async is None:
             import aiosqlite
 
-            db = await aiosqlite.connect(self.path, isolation_level=None)
+            if not self._ready:
+                self._conn()  # the schema, made once on a sync connection
+            pending = aiosqlite.connect(self.path, isolation_level=None)
+            worker = getattr(pending, "_thread", None)
+            if isinstance(worker, threading.Thread):
+                worker.daemon = True  # an open cache never keeps the interpreter alive
+            db = await pending
             await db.execute("PRAGMA journal_mode=WAL")
             await db.execute("PRAGMA synchronous=NORMAL")
             await db.execute(f"PRAGMA busy_timeout={self._busy_ms}")
@@ -108,7 +166,8 @@ class SQLiteTier(Counters):
         keys: list[Any] = []
         tags: list[Any] = []
         for key, value, ttl, item_tags in items:
-            entries.append((key, value, now + ttl if ttl is not None else None, len(value)))
+            expires = now + ttl if ttl is not None else None
+            entries.append((key, value, expires, len(value), now))
             keys.append((key,))
             tags.extend((t, key) for t in item_tags)
         return entries, keys, tags
@@ -120,14 +179,67 @@ class SQLiteTier(Counters):
         db = self._conn()
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.executemany(f"INSERT OR REPLACE INTO {self.table} VALUES (?,?,?,?)", entries)
-            db.executemany(f"DELETE FROM {self.table}_tags WHERE key = ?", keys)
-            db.executemany(f"INSERT OR IGNORE INTO {self.table}_tags VALUES (?,?)", tags)
+            for sql, params in self._write_statements(entries, keys, tags):
+                db.executemany(sql, params)
+            self._upkeep(db)
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:
+                db.execute("ROLLBACK")
             raise
         self.sets += len(entries)
+
+    def _write_statements(
+        self, entries: list[Any], keys: list[Any], tags: list[Any]
+    ) -> list[tuple[str, list[Any]]]:
+        return [
+            (self._upsert, entries),
+            (f"DELETE FROM {self.table}_tags WHERE key = ?", keys),
+            (f"INSERT OR IGNORE INTO {self.table}_tags VALUES (?,?)", tags),
+        ]
+
+    def _purge_sql(self) -> tuple[str, tuple[Any, ...]]:
+        tb = self.table
+        return (
+            f"DELETE FROM {tb} WHERE key IN (SELECT key FROM {tb} "
+            "WHERE expires IS NOT NULL AND expires <= ? LIMIT ?)",
+            (self._timer(), self.purge_batch),
+        )
+
+    def _cull_sql(self, count: int, size: int) -> tuple[str, tuple[Any, ...]] | None:
+        """The next cull, or None when under both limits: oldest stored first, in chunks."""
+        over_n = count - self.max_entries if self.max_entries is not None else 0
+        over_b = size > self.max_bytes if self.max_bytes is not None else False
+        if over_n <= 0 and not over_b:
+            return None
+        # Cull a tenth more than needed so a full table is not culled on every write.
+        n = max(over_n + (self.max_entries or 0) // 10, 1 if not over_b else max(count // 10, 1))
+        tb = self.table
+        return (
+            f"DELETE FROM {tb} WHERE key IN (SELECT key FROM {tb} ORDER BY stored LIMIT ?)",
+            (n,),
+        )
+
+    def _upkeep(self, db: sqlite3.Connection) -> None:
+        db.execute(*self._purge_sql())
+        while True:
+            count, size = db.execute(f"SELECT count, bytes FROM {self.table}_meta").fetchone()
+            cull = self._cull_sql(count, size)
+            if cull is None:
+                return
+            self.culled += db.execute(*cull).rowcount
+
+    async def _aupkeep(self, db: aiosqlite.Connection) -> None:
+        await db.execute(*self._purge_sql())
+        while True:
+            async with db.execute(f"SELECT count, bytes FROM {self.table}_meta") as cur:
+                row = await cur.fetchone()
+            assert row is not None
+            cull = self._cull_sql(row[0], row[1])
+            if cull is None:
+                return
+            cur2 = await db.execute(*cull)
+            self.culled += cur2.rowcount
 
     def set(
         self, key: str, value: bytes, ttl: float | None = None, tags: Sequence[str] = ()
@@ -135,16 +247,13 @@ class SQLiteTier(Counters):
         self.set_many([(key, value, ttl, tags)])
 
     def delete(self, key: str) -> bool:
-        db = self._conn()
-        cur = db.execute(f"DELETE FROM {self.table} WHERE key = ?", (key,))
-        db.execute(f"DELETE FROM {self.table}_tags WHERE key = ?", (key,))
-        return cur.rowcount > 0
+        cur = self._conn().execute(f"DELETE FROM {self.table} WHERE key = ?", (key,))
+        return cur.rowcount > 0  # the delete trigger drops its tags
 
     def delete_prefix(self, prefix: str) -> int:
         # A range on the primary key, not LIKE: no escaping, and it uses the index.
         db = self._conn()
         hi = prefix + "\U0010ffff"
-        db.execute(f"DELETE FROM {self.table}_tags WHERE key >= ? AND key < ?", (prefix, hi))
         return db.execute(
             f"DELETE FROM {self.table} WHERE key >= ? AND key < ?", (prefix, hi)
         ).rowcount
@@ -161,14 +270,14 @@ class SQLiteTier(Counters):
             db.execute(f"DELETE FROM {self.table}_tags WHERE tag = ?", (tag,))
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:
+                db.execute("ROLLBACK")
             raise
         return n
 
     def clear(self) -> int:
-        db = self._conn()
-        db.execute(f"DELETE FROM {self.table}_tags")
-        return db.execute(f"DELETE FROM {self.table}").rowcount
+        """Every entry of every cache in this table; a cache clears its own with a prefix."""
+        return self._conn().execute(f"DELETE FROM {self.table}").rowcount
 
     def purge_expired(self) -> int:
         """Delete expired rows (reads skip them anyway); returns how many."""
@@ -181,16 +290,7 @@ class SQLiteTier(Counters):
         return n
 
     def stats(self) -> TierStats:
-        # COUNT and SUM walk the table: refresh them at most every 10 s.
-        now = time.monotonic()
-        if self._size_cache is None or now - self._size_cache[0] >= 10:
-            count, size = (
-                self._conn()
-                .execute(f"SELECT COUNT(*), COALESCE(SUM(size), 0) FROM {self.table}")
-                .fetchone()
-            )
-            self._size_cache = (now, int(count), int(size))
-        _, count, size = self._size_cache
+        count, size = self._conn().execute(f"SELECT count, bytes FROM {self.table}_meta").fetchone()
         return TierStats(
             self.level,
             self.kind,
@@ -198,8 +298,10 @@ class SQLiteTier(Counters):
             misses=self.misses,
             sets=self.sets,
             expirations=self.expirations,
-            size=count,
-            bytes=size,
+            evictions=self.culled,
+            size=int(count),
+            maxsize=self.max_entries,
+            bytes=int(size),
         )
 
     def close(self) -> None:
@@ -223,16 +325,25 @@ class SQLiteTier(Counters):
         if not entries:
             return
         db = await self._aconn()
-        await db.execute("BEGIN IMMEDIATE")
-        try:
-            await db.executemany(f"INSERT OR REPLACE INTO {self.table} VALUES (?,?,?,?)", entries)
-            await db.executemany(f"DELETE FROM {self.table}_tags WHERE key = ?", keys)
-            await db.executemany(f"INSERT OR IGNORE INTO {self.table}_tags VALUES (?,?)", tags)
-            await db.execute("COMMIT")
-        except BaseException:
-            await db.execute("ROLLBACK")
-            raise
+        async with self._writer():  # SQLite cannot nest BEGIN: one async writer at a time
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                for sql, params in self._write_statements(entries, keys, tags):
+                    await db.executemany(sql, params)
+                await self._aupkeep(db)
+                await db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    with contextlib.suppress(Exception):
+                        await db.execute("ROLLBACK")
+                raise
         self.sets += len(entries)
+
+    def _writer(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        if self._alock is None or self._alock_loop is not loop:
+            self._alock, self._alock_loop = asyncio.Lock(), loop
+        return self._alock
 
     async def aclose(self) -> None:
         if self._async is not None:

@@ -76,6 +76,11 @@ class TierStats:
     size: int = 0
     maxsize: int | None = None
     bytes: int | None = None
+    #: "up", or "down" while an L2 tier's circuit is open after errors
+    state: str = "up"
+    #: failed calls into the tier (reads, writes, deletes), and the last one while down
+    errors: int = 0
+    reason: str = ""
 
     @property
     def lookups(self) -> int:

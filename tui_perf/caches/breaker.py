@@ -1,0 +1,274 @@
+"""`GuardedTier`: an L2 tier as an optimisation, never a dependency.
+
+Every call into the tier is wrapped here, once, rather than in every caller (as cashews wraps
+a failing backend). Any error (connection refused, timeout, a locked, read-only, deleted or
+full file) becomes a miss for reads and a counted failure for writes, and the user's
+function still runs. After a failure the circuit opens: the tier is not called again until a
+backoff has passed (doubling up to `max_backoff`), then one call probes it; a success closes
+the circuit. Failures are logged once per `log_every` seconds, not once per call.
+
+A delete that could not reach the tier is remembered (up to `max_tombstones`) and replayed
+when the tier is back, and reads of that key are misses meanwhile: a value deleted during an
+outage must not come back with the tier.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from tui_perf.caches.l2 import Item, L2Tier
+from tui_perf.caches.memory_tier import MISSING
+from tui_perf.model.snapshot import TierStats
+
+log = logging.getLogger(__name__)
+
+
+class GuardedTier:
+    """Wraps an `L2Tier`: errors are misses or counted write failures; a circuit breaker."""
+
+    def __init__(
+        self,
+        tier: L2Tier,
+        *,
+        owner: str,
+        clock: Callable[[], float] = time.monotonic,
+        backoff: float = 0.5,
+        max_backoff: float = 30.0,
+        log_every: float = 60.0,
+        max_tombstones: int = 10_000,
+    ) -> None:
+        self.tier = tier
+        self.level, self.kind = tier.level, tier.kind
+        self.owner = owner
+        self._clock = clock
+        self._backoff = backoff
+        self._max_backoff = max_backoff
+        self._log_every = log_every
+        self._max_tombstones = max_tombstones
+        self._lock = threading.Lock()
+        self.errors = 0  # every failed call, reads and writes
+        self.write_failures = 0
+        self.skipped = 0  # calls not made while the circuit was open
+        self.failed_reads = 0  # lookups the tier never answered: misses it did not count
+        self.refused = 0  # hits whose value could not be decoded: misses after all
+        self.reason = ""
+        self._failures = 0  # in a row
+        self._open_until = 0.0
+        self._last_log = float("-inf")
+        self._tombstones: dict[str, None] = {}
+        self._last_stats: TierStats | None = None
+
+    # -- the circuit -------------------------------------------------------------------
+
+    @property
+    def down(self) -> bool:
+        return self._failures > 0
+
+    def _closed_or_probe(self) -> bool:
+        """May a call go to the tier now? While open, only once the backoff has passed."""
+        return self._failures == 0 or self._clock() >= self._open_until
+
+    def _succeeded(self) -> None:
+        if self._failures:
+            with self._lock:
+                was = self._failures
+                self._failures = 0
+            if was:
+                log.info("cache %s: L2 %s is back", self.owner, self.kind)
+                self._replay_tombstones()
+
+    def _failed(self, exc: BaseException, what: str) -> None:
+        with self._lock:
+            self.errors += 1
+            self._failures += 1
+            delay = min(self._backoff * 2 ** (self._failures - 1), self._max_backoff)
+            self._open_until = self._clock() + delay
+            self.reason = f"{what}: {type(exc).__name__}: {exc}"[:300]
+            now = self._clock()
+            say = now - self._last_log >= self._log_every
+            if say:
+                self._last_log = now
+        if say:
+            log.warning(
+                "cache %s: L2 %s failed (%s); treated as a miss, retrying in %.1f s",
+                self.owner,
+                self.kind,
+                self.reason,
+                delay,
+            )
+
+    def _skip(self) -> None:
+        self.skipped += 1
+
+    # -- reads -------------------------------------------------------------------------
+
+    def get(self, key: str) -> Any:
+        if key in self._tombstones:
+            self.failed_reads += 1
+            return MISSING
+        if not self._closed_or_probe():
+            self._skip()
+            self.failed_reads += 1
+            return MISSING
+        try:
+            value = self.tier.get(key)
+        except Exception as exc:
+            self.failed_reads += 1
+            self._failed(exc, "read")
+            return MISSING
+        self._succeeded()
+        return value
+
+    async def aget(self, key: str) -> Any:
+        if key in self._tombstones:
+            self.failed_reads += 1
+            return MISSING
+        if not self._closed_or_probe():
+            self._skip()
+            self.failed_reads += 1
+            return MISSING
+        try:
+            value = await self.tier.aget(key)
+        except Exception as exc:
+            self.failed_reads += 1
+            self._failed(exc, "read")
+            return MISSING
+        self._succeeded()
+        return value
+
+    # -- writes: True when written ----------------------------------------------------
+
+    def set_many(self, items: list[Item]) -> bool:
+        if not items:
+            return True
+        if not self._closed_or_probe():
+            self._skip()
+            return False
+        try:
+            self.tier.set_many(items)
+        except Exception as exc:
+            self.write_failures += 1
+            self._failed(exc, "write")
+            return False
+        self._forget_tombstones(items)
+        self._succeeded()
+        return True
+
+    async def aset_many(self, items: list[Item]) -> bool:
+        if not items:
+            return True
+        if not self._closed_or_probe():
+            self._skip()
+            return False
+        try:
+            await self.tier.aset_many(items)
+        except Exception as exc:
+            self.write_failures += 1
+            self._failed(exc, "write")
+            return False
+        self._forget_tombstones(items)
+        self._succeeded()
+        return True
+
+    def _forget_tombstones(self, items: Iterable[Item]) -> None:
+        if self._tombstones:
+            for item in items:
+                self._tombstones.pop(item[0], None)
+
+    # -- deletes: a failure leaves a tombstone -----------------------------------------
+
+    def delete(self, key: str) -> bool:
+        if self._closed_or_probe():
+            try:
+                found = self.tier.delete(key)
+            except Exception as exc:
+                self._failed(exc, "delete")
+            else:
+                self._tombstones.pop(key, None)
+                self._succeeded()
+                return found
+        else:
+            self._skip()
+        self._bury(key)
+        return False
+
+    def _bury(self, key: str) -> None:
+        if len(self._tombstones) >= self._max_tombstones:
+            self._tombstones.pop(next(iter(self._tombstones)))
+        self._tombstones[key] = None
+
+    def _replay_tombstones(self) -> None:
+        for key in list(self._tombstones):
+            try:
+                self.tier.delete(key)
+            except Exception as exc:
+                self._failed(exc, "delete")
+                return
+            self._tombstones.pop(key, None)
+
+    def _bulk(self, what: str, call: Callable[[], int]) -> int:
+        if not self._closed_or_probe():
+            self._skip()
+            return 0
+        try:
+            n = call()
+        except Exception as exc:
+            self._failed(exc, what)
+            return 0
+        self._succeeded()
+        return n
+
+    def delete_prefix(self, prefix: str) -> int:
+        return self._bulk("delete", lambda: self.tier.delete_prefix(prefix))
+
+    def delete_tag(self, tag: str) -> int:
+        return self._bulk("delete", lambda: self.tier.delete_tag(tag))
+
+    def clear(self) -> int:
+        return self._bulk("clear", self.tier.clear)
+
+    # -- the rest ----------------------------------------------------------------------
+
+    def stats(self) -> TierStats:
+        base = self._last_stats
+        if self._closed_or_probe():
+            try:
+                base = self._last_stats = self.tier.stats()
+            except Exception as exc:
+                self._failed(exc, "stats")
+        if base is None:
+            base = TierStats(self.level, self.kind)
+        return TierStats(
+            base.level,
+            base.kind,
+            hits=base.hits - self.refused,
+            # a failed or skipped read is a miss the tier itself never saw; a value that
+            # could not be decoded was a hit for the tier and a miss for the caller
+            misses=base.misses + self.failed_reads + self.refused,
+            sets=base.sets,
+            evictions=base.evictions,
+            expirations=base.expirations,
+            promotions=base.promotions,
+            size=base.size,
+            maxsize=base.maxsize,
+            bytes=base.bytes,
+            state="down" if self.down else "up",
+            errors=self.errors,
+            reason=self.reason if self.down else "",
+        )
+
+    def close(self) -> None:
+        try:
+            self.tier.close()
+        except Exception as exc:
+            self._failed(exc, "close")
+
+    async def aclose(self) -> None:
+        try:
+            await self.tier.aclose()
+        except Exception as exc:
+            self._failed(exc, "close")

@@ -1,0 +1,172 @@
+"""`WriteQueue`: a cache's write-behind queue and the contract it keeps.
+
+Writes are durable on `close()`, on garbage collection of the cache, and on normal
+interpreter exit: a `weakref.finalize` on the cache flushes the queue in both of the last two
+cases, and it first waits for a batch the flusher thread has in flight (the flush lock), so
+an exit in the middle of a batch loses nothing. Only a crash or SIGKILL may lose writes: at
+most the queue, which holds at most `max_pending` entries (the oldest are dropped past that,
+and counted).
+
+Deletes win. A delete or invalidation removes the key from the queue, and one that happens
+while a batch is being written is replayed on L2 right after that batch, so the flusher can
+never write an old value back over it.
+
+The queue holds no reference to its cache: the flusher thread and the finalizer hold the
+queue, so the cache itself can be collected.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from tui_perf.caches.l2 import Item
+
+if TYPE_CHECKING:
+    from tui_perf.caches.breaker import GuardedTier
+
+log = logging.getLogger(__name__)
+
+#: an invalidation to replay on L2: ("key" | "prefix" | "tag" | "clear", its argument)
+Invalidation = tuple[str, str]
+
+
+class WriteQueue:
+    """Queued L2 writes, newest value per key, flushed in batches by one writer at a time."""
+
+    def __init__(
+        self,
+        l2: GuardedTier,
+        *,
+        owner: str,
+        batch_size: int,
+        flush_interval: float,
+        max_pending: int,
+    ) -> None:
+        self.l2 = l2
+        self.owner = owner
+        self.batch_size = batch_size
+        self.flush_interval = flush_interval
+        self.max_pending = max_pending
+        self.pending: dict[str, Item] = {}
+        self.dropped = 0  # over max_pending: the oldest queued writes, lost
+        self._lock = threading.Lock()  # the queue
+        self._flush_lock = threading.Lock()  # one batch in flight at a time
+        self._in_flight = False
+        self._replay: list[Invalidation] = []
+        self.closed = threading.Event()
+        self._thread = threading.Thread(
+            target=self._loop, name=f"tui-perf-cache-{owner}", daemon=True
+        )
+        self._thread.start()
+
+    # -- the queue ---------------------------------------------------------------------
+
+    def put(self, item: Item) -> bool:
+        """Queue a write; True when a batch is full (the caller flushes)."""
+        with self._lock:
+            self.pending.pop(item[0], None)  # a newer value replaces the queued one...
+            self.pending[item[0]] = item  # ...and moves to the back
+            while len(self.pending) > self.max_pending:
+                del self.pending[next(iter(self.pending))]
+                self.dropped += 1
+            return len(self.pending) >= self.batch_size
+
+    def get(self, key: str) -> Item | None:
+        return self.pending.get(key)
+
+    def invalidate(self, kind: str, arg: str, drop: Callable[[Item], bool]) -> int:
+        """Remove queued items `drop` selects; remember the invalidation if a batch is out."""
+        with self._lock:
+            gone = [k for k, item in self.pending.items() if drop(item)]
+            for k in gone:
+                del self.pending[k]
+            if self._in_flight:
+                self._replay.append((kind, arg))
+            return len(gone)
+
+    def _take(self) -> list[Item]:
+        with self._lock:
+            items = list(self.pending.values())
+            self.pending.clear()
+            self._in_flight = True
+            self._replay = []
+            return items
+
+    def _done(self, items: list[Item], written: bool) -> list[Invalidation]:
+        """After a batch: re-queue it if it failed (newer values win); what to replay."""
+        with self._lock:
+            replay, self._replay = self._replay, []
+            self._in_flight = False
+            if not written:
+                again = {i[0]: i for i in items if not replay_drops(replay, i)}
+                again.update(self.pending)
+                self.pending = again
+            return replay
+
+    # -- flushing ----------------------------------------------------------------------
+
+    def flush(self, timeout: float = -1) -> int:
+        """Write the queue now (waits for a batch in flight); returns how many were written."""
+        if not self._flush_lock.acquire(timeout=timeout):
+            return 0
+        try:
+            items = self._take()
+            written = self.l2.set_many(items) if items else True
+            self._apply(self._done(items, written))
+            return len(items) if written else 0
+        finally:
+            self._flush_lock.release()
+
+    async def aflush(self) -> int:
+        """`flush` for async callers: the same retry and replay rules."""
+        # Never block the event loop on the thread lock: a batch in flight means try later.
+        if not self._flush_lock.acquire(blocking=False):
+            return 0
+        try:
+            items = self._take()
+            written = await self.l2.aset_many(items) if items else True
+            self._apply(self._done(items, written))
+            return len(items) if written else 0
+        finally:
+            self._flush_lock.release()
+
+    def _apply(self, replay: list[Invalidation]) -> None:
+        for kind, arg in replay:
+            if kind == "key":
+                self.l2.delete(arg)
+            elif kind == "prefix":
+                self.l2.delete_prefix(arg)
+            elif kind == "tag":
+                self.l2.delete_tag(arg)
+
+    def _loop(self) -> None:
+        while not self.closed.wait(self.flush_interval):
+            try:
+                self.flush()
+            except Exception:  # the guard turns L2 errors into False; this is a bug guard
+                log.warning("cache %s: write-behind flush failed", self.owner, exc_info=True)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the flusher and write what is queued, waiting for a batch in flight."""
+        if self.closed.is_set():
+            return
+        self.closed.set()
+        try:
+            self.flush(timeout)
+        except Exception:
+            log.warning("cache %s: final write-behind flush failed", self.owner, exc_info=True)
+
+
+def replay_drops(replay: list[Invalidation], item: Item) -> bool:
+    """Whether an invalidation made during the batch covers `item` (it must not come back)."""
+    for kind, arg in replay:
+        if (
+            (kind == "key" and item[0] == arg)
+            or (kind == "prefix" and item[0].startswith(arg))
+            or (kind == "tag" and arg in item[3])
+        ):
+            return True
+    return False
