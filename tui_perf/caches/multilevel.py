@@ -261,7 +261,7 @@ class MultiLevelCache:
                 self._tag_keys.get(tag, set()).discard(key)
         return self.l1.delete(key)
 
-    def _local_prefix(self, prefix: str) -> int:
+    def drop_local_prefix(self, prefix: str) -> int:
         n = 0
         for key in self.l1:
             text = key if type(key) is str else repr(key)
@@ -269,7 +269,7 @@ class MultiLevelCache:
                 n += self.drop_local(key)
         return n
 
-    def _local_tag(self, tag: str) -> int:
+    def drop_local_tag(self, tag: str) -> int:
         with self._tag_lock:
             keys = self._tag_keys.pop(tag, set())
             for key in keys:
@@ -278,7 +278,7 @@ class MultiLevelCache:
 
     def invalidate_prefix(self, prefix: str) -> int:
         """Drop every key that starts with `prefix` (non-string keys: their repr)."""
-        n = self._local_prefix(prefix)
+        n = self.drop_local_prefix(prefix)
         if self.l2 is not None:
             for full in (self.namespace + "s" + prefix, self.namespace + "r" + prefix):
                 if self.queue is not None:
@@ -289,7 +289,7 @@ class MultiLevelCache:
 
     def invalidate_tag(self, tag: str) -> int:
         """Drop every entry set with `tag`, promoted copies included; returns how many."""
-        n = self._local_tag(tag)
+        n = self.drop_local_tag(tag)
         if self.l2 is not None:
             full = self.namespace + tag
             if self.queue is not None:

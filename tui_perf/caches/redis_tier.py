@@ -1,4 +1,11 @@
-"""`RedisTier`: an L2 tier on a Redis server that processes on many hosts share."""
+"""`RedisTier`: an L2 tier on a Redis server that processes on many hosts share.
+
+Keys are `<prefix><key>`. Tags are Redis sets of keys, kept exact: each key also has a set of
+its own tags, so a re-tag or a delete takes the key out of the tag sets it left (no
+over-invalidation later), and a tag set expires with the longest-lived entry in it (no sets
+of dead keys growing without bound). Each write and delete is one Lua script: atomic, and
+one round trip.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,56 @@ from tui_perf.caches.l2 import Counters, Item
 from tui_perf.caches.memory_tier import MISSING
 from tui_perf.model.errors import ConfigError
 from tui_perf.model.snapshot import TierStats
+
+# KEYS: the entry, its own tag set. ARGV: member, value, ttl in ms ("" for none), the tag
+# sets' prefix, then the tags.
+_SET = """
+local key, own = KEYS[1], KEYS[2]
+local member, value, ttl, pre = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+for _, t in ipairs(redis.call('SMEMBERS', own)) do redis.call('SREM', pre .. t, member) end
+redis.call('DEL', own)
+if ttl == '' then redis.call('SET', key, value) else redis.call('SET', key, value, 'PX', ttl) end
+for i = 5, #ARGV do
+  local tk = pre .. ARGV[i]
+  local existed = redis.call('EXISTS', tk)
+  redis.call('SADD', tk, member)
+  redis.call('SADD', own, ARGV[i])
+  if ttl == '' then
+    redis.call('PERSIST', tk)
+  else
+    local left = redis.call('PTTL', tk)
+    if existed == 0 or (left >= 0 and left < tonumber(ttl)) then
+      redis.call('PEXPIRE', tk, ttl)
+    end
+  end
+end
+if #ARGV >= 5 and ttl ~= '' then redis.call('PEXPIRE', own, ttl) end
+return 1
+"""
+
+# KEYS: the entry, its own tag set. ARGV: member, the tag sets' prefix.
+_DELETE = """
+for _, t in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  redis.call('SREM', ARGV[2] .. t, ARGV[1])
+end
+redis.call('DEL', KEYS[2])
+return redis.call('DEL', KEYS[1])
+"""
+
+# KEYS: the tag set. ARGV: the key prefix, the own-tags prefix, the tag sets' prefix.
+_DELETE_TAG = """
+local n = 0
+for _, member in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local own = ARGV[2] .. member
+  for _, t in ipairs(redis.call('SMEMBERS', own)) do
+    redis.call('SREM', ARGV[3] .. t, member)
+  end
+  redis.call('DEL', own)
+  n = n + redis.call('DEL', ARGV[1] .. member)
+end
+redis.call('DEL', KEYS[1])
+return n
+"""
 
 
 class RedisTier(Counters):
@@ -35,14 +92,25 @@ class RedisTier(Counters):
         self.url = url
         self.prefix = prefix
         self._timeout = socket_timeout
-        self._client = redis.Redis.from_url(url, socket_timeout=socket_timeout)
+        self._client = redis.Redis.from_url(
+            url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
+        )
         self._aclient: Any = None
+        self._tag_prefix = f"{prefix}\x00tag:"
+        self._own_prefix = f"{prefix}\x00tags-of:"
+        self._set = self._client.register_script(_SET)
+        self._delete = self._client.register_script(_DELETE)
+        self._delete_tag = self._client.register_script(_DELETE_TAG)
+        self._aset: Any = None
 
     def _k(self, key: str) -> str:
         return self.prefix + key
 
     def _tag(self, tag: str) -> str:
-        return f"{self.prefix}\x00tag:{tag}"
+        return self._tag_prefix + tag
+
+    def _own(self, key: str) -> str:
+        return self._own_prefix + key
 
     def _read(self, value: Any) -> Any:
         if value is None:
@@ -54,21 +122,20 @@ class RedisTier(Counters):
     def get(self, key: str) -> Any:
         return self._read(self._client.get(self._k(key)))
 
+    def _set_args(self, item: Item) -> tuple[list[str], list[Any]]:
+        key, value, ttl, tags = item
+        ms = "" if ttl is None else str(max(1, int(ttl * 1000)))
+        return [self._k(key), self._own(key)], [key, value, ms, self._tag_prefix, *tags]
+
     def set_many(self, items: Iterable[Item]) -> None:
         pipe = self._client.pipeline(transaction=False)
-        n = self._queue_sets(pipe, items)
+        n = 0
+        for item in items:
+            keys, args = self._set_args(item)
+            self._set(keys=keys, args=args, client=pipe)
+            n += 1
         pipe.execute()
         self.sets += n
-
-    def _queue_sets(self, pipe: Any, items: Iterable[Item]) -> int:
-        """Queue each item's SET (with its expiry) and tag memberships; sync and async alike."""
-        n = 0
-        for key, value, ttl, tags in items:
-            pipe.set(self._k(key), value, px=int(ttl * 1000) if ttl is not None else None)
-            for tag in tags:
-                pipe.sadd(self._tag(tag), key)
-            n += 1
-        return n
 
     def set(
         self, key: str, value: bytes, ttl: float | None = None, tags: Sequence[str] = ()
@@ -76,29 +143,35 @@ class RedisTier(Counters):
         self.set_many([(key, value, ttl, tags)])
 
     def delete(self, key: str) -> bool:
-        return bool(self._client.delete(self._k(key)))
+        return bool(self._delete(keys=[self._k(key), self._own(key)], args=[key, self._tag_prefix]))
 
     def delete_prefix(self, prefix: str) -> int:
         pattern = re.sub(r"([*?\[\]\\])", r"\\\1", self._k(prefix)) + "*"
         n = 0
-        batch: list[bytes] = []
+        cut = len(self.prefix)
+        batch: list[str] = []
         for name in self._client.scan_iter(match=pattern, count=500):
-            batch.append(name)
+            batch.append(name.decode() if isinstance(name, bytes) else str(name))
             if len(batch) >= 500:
-                n += self._client.delete(*batch)
+                n += self._delete_batch(batch, cut)
                 batch = []
         if batch:
-            n += self._client.delete(*batch)
+            n += self._delete_batch(batch, cut)
         return n
 
+    def _delete_batch(self, names: list[str], cut: int) -> int:
+        pipe = self._client.pipeline(transaction=False)
+        for name in names:
+            key = name[cut:]
+            self._delete(keys=[name, self._own(key)], args=[key, self._tag_prefix], client=pipe)
+        return sum(int(x) for x in pipe.execute())
+
     def delete_tag(self, tag: str) -> int:
-        keys = [
-            m.decode() if isinstance(m, bytes) else str(m)
-            for m in self._client.smembers(self._tag(tag))
-        ]
-        n = self._client.delete(*[self._k(k) for k in keys]) if keys else 0
-        self._client.delete(self._tag(tag))
-        return int(n)
+        return int(
+            self._delete_tag(
+                keys=[self._tag(tag)], args=[self.prefix, self._own_prefix, self._tag_prefix]
+            )
+        )
 
     def clear(self) -> int:
         return self.delete_prefix("")
@@ -120,7 +193,10 @@ class RedisTier(Counters):
         if self._aclient is None:
             import redis.asyncio
 
-            self._aclient = redis.asyncio.Redis.from_url(self.url, socket_timeout=self._timeout)
+            self._aclient = redis.asyncio.Redis.from_url(
+                self.url, socket_timeout=self._timeout, socket_connect_timeout=self._timeout
+            )
+            self._aset = self._aclient.register_script(_SET)
         return self._aclient
 
     async def aget(self, key: str) -> Any:
@@ -130,7 +206,11 @@ class RedisTier(Counters):
     async def aset_many(self, items: Iterable[Item]) -> None:
         client = await self._aconn()
         pipe = client.pipeline(transaction=False)
-        n = self._queue_sets(pipe, items)
+        n = 0
+        for item in items:
+            keys, args = self._set_args(item)
+            await self._aset(keys=keys, args=args, client=pipe)
+            n += 1
         await pipe.execute()
         self.sets += n
 
