@@ -277,7 +277,8 @@ def test_redis_tags_are_kept_exact_and_expire(redis_url: str) -> None:
     assert cache.get("x") == 2
     timed = MultiLevelCache("t2", l1=MemoryTier("tlru"), l2=tier, registry=Registry())
     timed.set("y", 1, ttl=30, tags=["green"])
-    assert 0 < raw.pttl(tier._tag(timed.namespace + "green")) <= 30_000
+    assert 0 < raw.pttl(tier._k(timed.key_str("y"))) <= 30_000  # the entry expires
+    assert 0 < raw.pttl(tier._tag(timed.namespace + "green")) <= 30_000  # so does its tag
 
 
 def _peer(redis_url: str, script: str) -> subprocess.Popen[str]:

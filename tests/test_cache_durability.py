@@ -1,0 +1,154 @@
+"""Write-behind durability, counted in real child processes: rows promised vs rows found.
+
+Each child writes through a write-behind cache over a SQLite file and says how many writes
+it made; the parent counts the rows. Only SIGKILL may lose writes, and at most the queue.
+"""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+from tests.conftest import ROOT
+from tui_perf.caches.l2 import Item
+from tui_perf.caches.multilevel import MultiLevelCache
+from tui_perf.caches.sqlite_tier import SQLiteTier
+from tui_perf.engine.registry import Registry
+
+PRELUDE = """
+import os, sys, threading, time
+from tui_perf import MultiLevelCache, SQLiteTier
+
+class SlowTier(SQLiteTier):
+    # The flusher thread's batches take a while, so the exit lands in the middle of one.
+    def set_many(self, items):
+        if threading.current_thread() is not threading.main_thread():
+            time.sleep(float(os.environ.get("SLOW", "0")))
+        super().set_many(items)
+"""
+
+
+def _child(db: Path, body: str, slow: float = 0.0) -> subprocess.Popen[str]:
+    code = PRELUDE + f"\nDB = {str(db)!r}\n" + textwrap.dedent(body)
+    return subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**__import__("os").environ, "SLOW": str(slow)},
+    )
+
+
+def _rows(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        return int(conn.execute("SELECT COUNT(*) FROM cache").fetchone()[0])
+
+
+def test_normal_exit_while_the_flusher_is_mid_batch_loses_nothing(tmp_path: Path) -> None:
+    """Reproduced: 0 of 10 rows after an exit during a batch."""
+    db = tmp_path / "c.db"
+    child = _child(
+        db,
+        """
+        cache = MultiLevelCache("d", l2=SlowTier(DB), write_behind=True,
+                                batch_size=1000, flush_interval=0.05)
+        for i in range(10):
+            cache.set(f"k{i}", i)
+        time.sleep(0.1)          # the flusher has taken the batch and is writing it
+        for i in range(10, 20):  # and more are queued behind it
+            cache.set(f"k{i}", i)
+        print(20, flush=True)
+        """,
+        slow=0.5,
+    )
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 0, err
+    assert _rows(db) == int(out) == 20
+
+
+def test_a_cache_dropped_without_close_writes_its_queue(tmp_path: Path) -> None:
+    db = tmp_path / "c.db"
+    child = _child(
+        db,
+        """
+        import gc
+        def work():
+            cache = MultiLevelCache("local", l2=SQLiteTier(DB), write_behind=True,
+                                    batch_size=1000, flush_interval=3600)
+            for i in range(25):
+                cache.set(i, i)
+        work()
+        gc.collect()
+        import sqlite3
+        print(sqlite3.connect(DB).execute("SELECT COUNT(*) FROM cache").fetchone()[0])
+        """,
+    )
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 0, err
+    assert int(out) == 25  # written when the cache went away, before the process ended
+
+
+def test_sigkill_loses_at_most_the_queue(tmp_path: Path) -> None:
+    db = tmp_path / "c.db"
+    child = _child(
+        db,
+        """
+        cache = MultiLevelCache("k", l2=SQLiteTier(DB), write_behind=True,
+                                batch_size=50, flush_interval=3600)
+        for i in range(1000):
+            cache.set(i, i)
+        for i in range(1000, 1030):  # 30 queued, under the batch size: not written yet
+            cache.set(i, i)
+        print("ready", flush=True)
+        time.sleep(60)
+        """,
+    )
+    assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+    child.send_signal(signal.SIGKILL)
+    child.wait(10)
+    assert _rows(db) == 1000  # every full batch was written; the 30 queued were lost
+
+
+class _GatedTier(SQLiteTier):
+    """A batch write that waits at a gate: a delete can happen while it is in flight."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.entered = threading.Event()
+        self.gate = threading.Event()
+
+    def set_many(self, items: list[Item]) -> None:  # type: ignore[override]
+        self.entered.set()
+        self.gate.wait(10)
+        super().set_many(items)
+
+
+def test_a_delete_during_a_slow_flush_is_not_undone_by_the_flusher(tmp_path: Path) -> None:
+    """Reproduced: get -> None, then 0.5 s later the old value was back."""
+    tier = _GatedTier(tmp_path / "c.db")
+    cache = MultiLevelCache(
+        "res",
+        l2=tier,
+        write_behind=True,
+        batch_size=1000,
+        flush_interval=3600,
+        registry=Registry(),
+    )
+    cache.set("k", "old")
+    flusher = threading.Thread(target=cache.flush)
+    flusher.start()
+    assert tier.entered.wait(10)  # the batch holding "old" is in flight
+    cache.delete("k")
+    cache.invalidate_prefix("nothing")  # an unrelated invalidation changes nothing
+    tier.gate.set()
+    flusher.join(10)
+    cache.l1.clear()
+    assert cache.get("k") is None
+    fresh = MultiLevelCache("res", l2=SQLiteTier(tmp_path / "c.db"), registry=Registry())
+    assert fresh.get("k") is None
