@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import re
 import sqlite3
 
 import pytest
@@ -288,3 +289,28 @@ async def test_o_re_sorts_the_caches_table_and_unchanged_order_is_left_alone() -
         before = rows._order
         app.refresh_view("caches")  # the same data again: no new order, no sort
         assert rows._order is before
+
+
+async def test_the_caches_pane_shows_an_l2_tier_down_with_its_reason(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """An L2 that cannot be opened: the pane says which tier, why, and counts its errors."""
+    from textual.widgets import DataTable, Static
+
+    from tui_perf.caches.sqlite_tier import SQLiteTier
+
+    registry = Registry()
+    sampler = Sampler(ScriptedProbe(rss=100 * MiB), budget=1000 * MiB)
+    engine = Engine(EngineConfig(interval=0.2), sampler=sampler, registry=registry)
+    cache = MultiLevelCache("pages", l2=SQLiteTier(tmp_path / "gone" / "c.db"), registry=registry)
+    assert cache.get("k", "computed") == "computed"  # the tier failed: a miss, no raise
+    async with app_for(engine).run_test(size=(120, 40)) as pilot:
+        await settle(pilot, 1)
+        await pilot.press("4")
+        table = pilot.app.query_one("#caches-table", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 2)
+        kinds = [str(table.get_row_at(i)[2]) for i in range(table.row_count)]
+        assert "sqlite DOWN" in kinds
+        down = pilot.app.query_one("#caches-down", Static)
+        text = str(down.render())
+        assert down.display and "L2 of pages (sqlite) is down" in text
+        assert "unable to open database file" in text
+        assert re.search(r"· [1-9][0-9]* errors", text)

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
-from tui_perf.dashboard.views import CacheRow, Series
+from tui_perf.dashboard.views import CacheRow, Series, tiers_down
 from tui_perf.model.format import fmt_percent
 from tui_perf.widgets.chart import Chart, ChartSpec, Line
 from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
@@ -38,6 +38,7 @@ class CachesPane(ManagedWidget):
     CachesPane #caches-table { height: 1fr; min-height: 5; }
     CachesPane #caches-empty { padding: 1 2; color: $text-muted; }
     CachesPane #caches-help { height: 1; padding: 0 1; color: $text-muted; }
+    CachesPane #caches-down { height: auto; padding: 0 1; color: $error; }
     """
 
     view: reactive[CachesView | None] = reactive(None, init=False)
@@ -59,6 +60,9 @@ class CachesPane(ManagedWidget):
         ):
             table.add_column(label, key=label)
         yield table
+        down = Static("", id="caches-down", markup=False)
+        down.display = False
+        yield down
         yield Static(
             "sort: name (o to change) · ↑↓ picks the cache charted below", id="caches-help"
         )
@@ -107,7 +111,7 @@ class CachesPane(ManagedWidget):
                 [
                     r.cache,
                     r.level,
-                    r.kind,
+                    r.kind if r.state == "up" else f"{r.kind} DOWN",
                     f"{r.hits:,}",
                     f"{r.misses:,}",
                     fmt_percent(r.hit_rate),
@@ -118,6 +122,11 @@ class CachesPane(ManagedWidget):
             )
             for r in view.rows
         )
+        down_lines = tiers_down(view.rows)
+        down = self.query_one("#caches-down", Static)
+        down.display = bool(down_lines)
+        if down_lines:
+            down.update("\n".join(down_lines))
         xs, ys = view.history.points()
         title = (
             f"hit rate (%) per interval · {escape(view.selected)}"

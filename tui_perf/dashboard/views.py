@@ -204,6 +204,10 @@ class CacheRow:
     evictions: int
     expirations: int
     pinned: bool
+    #: "up" or "down" (an L2 tier whose circuit is open), with its errors and why
+    state: str = "up"
+    errors: int = 0
+    reason: str = ""
 
 
 def cache_rows(caches: tuple[CacheStats, ...], sort: str = "name") -> list[CacheRow]:
@@ -221,6 +225,9 @@ def cache_rows(caches: tuple[CacheStats, ...], sort: str = "name") -> list[Cache
             t.evictions,
             t.expirations,
             c.pinned,
+            t.state,
+            t.errors,
+            t.reason,
         )
         for c in caches
         for t in c.tiers
@@ -233,6 +240,16 @@ def cache_rows(caches: tuple[CacheStats, ...], sort: str = "name") -> list[Cache
         "evictions": lambda r: (-r.evictions, r.key),
     }
     return sorted(rows, key=keys.get(sort, keys["name"]))
+
+
+def tiers_down(rows: list[CacheRow] | tuple[CacheRow, ...]) -> list[str]:
+    """One line per tier that is down: which, why, and how many errors so far."""
+    return [
+        f"{r.level} of {r.cache} ({r.kind}) is down, its lookups are misses: "
+        f"{r.reason or 'errors'} · {r.errors:,} errors"
+        for r in rows
+        if r.state == "down"
+    ]
 
 
 def hit_rate_series(h: History, cache: str) -> Series:
