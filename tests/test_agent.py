@@ -147,7 +147,8 @@ def test_tcp_refuses_a_missing_or_wrong_token_and_serves_the_right_one() -> None
         assert _raw_hello(port, None) == [{"type": "error", "error": "wrong or missing token"}]
         assert _raw_hello(port, "guess") == [{"type": "error", "error": "wrong or missing token"}]
         (message,) = _raw_hello(port, "s3cret-token")
-        assert message["type"] == "snapshot"
+        assert message["type"] == "welcome"  # who the target is, only once authenticated
+        assert message["pid"] == os.getpid()
     finally:
         agent.stop()
 
@@ -409,7 +410,7 @@ def test_prometheus_metrics_from_the_latest_snapshot() -> None:
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
     assert "tui_perf_resident_memory_bytes 1.048576e+08" in text
     assert 'tui_perf_cache_hits_total{cache="metrics.cache",tier="L1"} 1.0' in text
-    assert "tui_perf_memory_tier 0.0" in text
+    assert 'tui_perf_memory_tier{tier="NORMAL"} 1.0' in text
 
 
 def test_run_takes_a_module_like_python_m(tmp_path: Path, runtime: Path) -> None:

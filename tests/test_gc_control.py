@@ -254,3 +254,12 @@ print(gc.get_threshold()[0])
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["49000", "49000", "700"]
+
+
+def test_pause_measurement_can_be_left_off() -> None:
+    before = list(gc.callbacks)
+    controller = GCController(GCConfig(measure_pauses=False), runtime=CPY312)
+    controller.install()
+    gc.collect()
+    assert gc.callbacks == before and controller.stats().pauses == 0
+    controller.uninstall()

@@ -7,9 +7,14 @@ are loaded on first use, so a production service pays only for what it touches.
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# A library never prints on its host's stderr: without this, logging's last-resort handler
+# would print our warnings whenever the host configured no logging at all.
+logging.getLogger("tui_perf").addHandler(logging.NullHandler())
 
 _EXPORTS: dict[str, str] = {
     "cached": "tui_perf.caches.decorator",

@@ -7,6 +7,7 @@ through the cache's hit counts. Uncaught exceptions in any thread would print
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 
@@ -20,7 +21,12 @@ def square(x: int) -> int:
 
 
 def main() -> None:
-    agent = tui_perf.agent.start(interval=float(sys.argv[1]) if len(sys.argv) > 1 else 0.05)
+    interval = float(sys.argv[1]) if len(sys.argv) > 1 else 0.05
+    token = os.environ.get("TARGET_TCP_TOKEN")  # TCP on loopback with this token, if set
+    if token:
+        agent = tui_perf.agent.start(interval=interval, tcp=("127.0.0.1", 0), token=token)
+    else:
+        agent = tui_perf.agent.start(interval=interval)
     print(f"ready {agent.address}", flush=True)
     done = threading.Event()
 
@@ -31,7 +37,11 @@ def main() -> None:
     threading.Thread(target=wait_for_stdin, daemon=True).start()
     keep: list[bytearray] = []
     i = 0
+    progress = os.environ.get("TARGET_PROGRESS_FILE")  # the workload's rounds, for tests
     while not done.wait(0.002):
+        if progress and i % 50 == 0:
+            with open(progress, "w") as f:
+                f.write(str(i))
         square(i % 8)
         keep.append(bytearray(1024))
         if len(keep) > 2000:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from tui_perf.agent.server import Agent, runtime_dir, socket_path_for
 from tui_perf.engine.core import Engine, EngineConfig
+from tui_perf.engine.gc_control import GCConfig
 
 __all__ = ["Agent", "runtime_dir", "socket_path_for", "start"]
 
@@ -32,19 +33,32 @@ def start(
     allow_remote: bool = False,
     prometheus_port: int | None = None,
     engine: Engine | None = None,
+    measure_gc_pauses: bool = True,
 ) -> Agent:
     """Run an engine on a daemon thread in this process and serve it; returns the `Agent`.
 
-    Bad arguments raise `ConfigError` here, once; after that nothing the agent does raises
-    into this process.
+    Bad arguments raise `ConfigError` here, once (a busy `prometheus_port` among them, before
+    anything starts); after that nothing the agent does raises into this process.
+    `measure_gc_pauses=False` skips timing every collection (about 2 µs each) for hosts that
+    allocate so much that this shows; the GC pane then has no pause figures.
     """
-    engine = engine or Engine(EngineConfig(interval=interval))
+    if prometheus_port is not None:
+        from tui_perf.agent.exporter import check_port_free
+
+        check_port_free(prometheus_port)  # before any thread starts: nothing to roll back
+    engine = engine or Engine(
+        EngineConfig(interval=interval, gc=GCConfig(measure_pauses=measure_gc_pauses))
+    )
     agent = Agent(
         engine, socket_path=socket_path, tcp=tcp, token=token, allow_remote=allow_remote
     ).start()
     if prometheus_port is not None:
         from tui_perf.agent.exporter import serve_metrics
 
-        serve_metrics(engine, prometheus_port)
+        try:
+            serve_metrics(engine, prometheus_port)
+        except BaseException:
+            agent.stop()  # taken between the check and now: leave nothing running
+            raise
     log.info("tui-perf agent serving %s", agent.address)
     return agent

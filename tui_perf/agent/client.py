@@ -112,8 +112,6 @@ class RemoteSource:
             raise ConfigError("the agent wants a token: pass --token")
         writer.write(encode({"type": "hello", "version": VERSION, "token": self.token}))
         await writer.drain()
-        pid = hello.get("pid")
-        self.peer_pid = pid if isinstance(pid, int) else None
         return reader, writer
 
     async def snapshots(self) -> AsyncIterator[Snapshot]:
@@ -192,6 +190,9 @@ class RemoteSource:
                     if queue.full():
                         queue.get_nowait()
                     queue.put_nowait(snap)
+                elif kind == "welcome":  # after authentication: who the target is
+                    pid = message.get("pid")
+                    self.peer_pid = pid if isinstance(pid, int) else None
                 elif kind == "reply":
                     future = self._pending.pop(message.get("id"), None)  # type: ignore[arg-type]
                     if future is not None and not future.done():

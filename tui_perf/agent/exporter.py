@@ -12,11 +12,27 @@ from typing import Any
 from tui_perf.engine.core import Engine
 from tui_perf.model.errors import ConfigError
 
-TIER_VALUE = {"NORMAL": 0, "ELEVATED": 1, "HIGH": 2, "CRITICAL": 3}
+TIERS = ("NORMAL", "ELEVATED", "HIGH", "CRITICAL")
+
+
+def unique_names(names: list[str]) -> list[str]:
+    """Label values that never repeat: a second cache named "pages" is "pages#2"."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
+    return out
 
 
 class SnapshotCollector:
-    """A prometheus_client collector over an engine's latest snapshot."""
+    """A prometheus_client collector over an engine's latest snapshot.
+
+    Clean for `promtool check metrics`: units in names, `_total` on counters, no `quantile`
+    label outside a summary (pause percentiles are gauges of their own), the memory tier as a
+    state set (one series per tier, 1 for the current one), and unique series even when two
+    caches or pools share a name.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -32,61 +48,95 @@ class SnapshotCollector:
         def gauge(name: str, doc: str, value: float) -> Any:
             return GaugeMetricFamily(f"tui_perf_{name}", doc, value=value)
 
-        yield gauge("resident_memory_bytes", "Resident set size", m.rss)
-        yield gauge("virtual_memory_bytes", "Virtual memory size", m.vms)
-        yield gauge("cpu_percent", "CPU use over the last interval, % of one core", m.cpu_percent)
-        yield gauge("threads", "Threads", m.num_threads)
-        if m.budget:
-            yield gauge("memory_budget_bytes", "Memory budget the tiers are relative to", m.budget)
+        yield gauge("resident_memory_bytes", "Resident set size.", m.rss)
+        yield gauge("virtual_memory_bytes", "Virtual memory size.", m.vms)
         yield gauge(
-            "memory_tier", "0 NORMAL, 1 ELEVATED, 2 HIGH, 3 CRITICAL", TIER_VALUE.get(snap.tier, 0)
+            "cpu_usage_ratio",
+            "CPU use over the last interval, in cores (1 = one core).",
+            m.cpu_percent / 100,
         )
+        yield gauge("threads", "Threads in the process.", m.num_threads)
+        if m.budget:
+            yield gauge("memory_budget_bytes", "Memory budget the tiers are relative to.", m.budget)
+        tier = GaugeMetricFamily(
+            "tui_perf_memory_tier", "Memory pressure tier: 1 for the current one.", labels=["tier"]
+        )
+        for name in TIERS:
+            tier.add_metric([name], 1.0 if snap.tier == name else 0.0)
+        yield tier
         if snap.gc is not None:
             g = snap.gc
             collections = CounterMetricFamily(
-                "tui_perf_gc_collections", "GC collections", labels=["generation"]
+                "tui_perf_gc_collections", "GC collections.", labels=["generation"]
             )
             collected = CounterMetricFamily(
-                "tui_perf_gc_collected_objects", "Objects collected", labels=["generation"]
+                "tui_perf_gc_collected_objects", "Objects the GC collected.", labels=["generation"]
             )
             for gen, (runs, freed) in enumerate(zip(g.collections, g.collected, strict=False)):
                 collections.add_metric([str(gen)], runs)
                 collected.add_metric([str(gen)], freed)
             yield collections
             yield collected
-            pause = GaugeMetricFamily(
-                "tui_perf_gc_pause_seconds", "GC pause quantiles", labels=["quantile"]
-            )
-            for q, ms in (("0.5", g.pause_p50_ms), ("0.99", g.pause_p99_ms), ("1", g.pause_max_ms)):
-                pause.add_metric([q], ms / 1000)
-            yield pause
-            yield gauge("gc_time_ratio", "Share of wall time spent in GC", g.gc_time_fraction)
-        hits = CounterMetricFamily("tui_perf_cache_hits", "Cache hits", labels=["cache", "tier"])
-        misses = CounterMetricFamily(
-            "tui_perf_cache_misses", "Cache misses", labels=["cache", "tier"]
+            for label, ms in (
+                ("p50", g.pause_p50_ms),
+                ("p99", g.pause_p99_ms),
+                ("max", g.pause_max_ms),
+            ):
+                yield gauge(
+                    f"gc_pause_{label}_seconds",
+                    f"GC pause, {label} over the controller's window.",
+                    ms / 1000,
+                )
+            yield gauge("gc_time_ratio", "Share of wall time spent in GC.", g.gc_time_fraction)
+        labels = ["cache", "tier"]
+        hits = CounterMetricFamily("tui_perf_cache_hits", "Cache hits.", labels=labels)
+        misses = CounterMetricFamily("tui_perf_cache_misses", "Cache misses.", labels=labels)
+        size = GaugeMetricFamily("tui_perf_cache_entries", "Cache entries.", labels=labels)
+        errors = CounterMetricFamily(
+            "tui_perf_cache_errors", "Failed calls into an L2 tier.", labels=labels
         )
-        size = GaugeMetricFamily(
-            "tui_perf_cache_entries", "Cache entries", labels=["cache", "tier"]
+        up = GaugeMetricFamily(
+            "tui_perf_cache_tier_up",
+            "1 while the tier answers, 0 while it is down.",
+            labels=labels,
         )
-        for c in snap.caches:
+        for name, c in zip(unique_names([c.name for c in snap.caches]), snap.caches, strict=True):
             for t in c.tiers:
-                hits.add_metric([c.name, t.level], t.hits)
-                misses.add_metric([c.name, t.level], t.misses)
-                size.add_metric([c.name, t.level], t.size)
-        yield hits
-        yield misses
-        yield size
+                hits.add_metric([name, t.level], t.hits)
+                misses.add_metric([name, t.level], t.misses)
+                size.add_metric([name, t.level], t.size)
+                errors.add_metric([name, t.level], t.errors)
+                up.add_metric([name, t.level], 0.0 if t.state == "down" else 1.0)
+        yield from (hits, misses, size, errors, up)
         in_use = GaugeMetricFamily(
-            "tui_perf_pool_in_use", "Pooled objects checked out", labels=["pool"]
+            "tui_perf_pool_in_use", "Pooled objects checked out.", labels=["pool"]
         )
         leaks = CounterMetricFamily(
-            "tui_perf_pool_leaks", "Objects lost while checked out", labels=["pool"]
+            "tui_perf_pool_leaks", "Objects lost while checked out.", labels=["pool"]
         )
-        for p in snap.pools:
-            in_use.add_metric([p.name], p.in_use)
-            leaks.add_metric([p.name], p.leaks)
-        yield in_use
-        yield leaks
+        healthy = GaugeMetricFamily(
+            "tui_perf_pool_healthy", "1 while the pool is healthy.", labels=["pool"]
+        )
+        for name, pool in zip(unique_names([p.name for p in snap.pools]), snap.pools, strict=True):
+            in_use.add_metric([name], pool.in_use)
+            leaks.add_metric([name], pool.leaks)
+            healthy.add_metric([name], 1.0 if pool.healthy else 0.0)
+        yield from (in_use, leaks, healthy)
+
+
+def check_port_free(port: int, addr: str = "127.0.0.1") -> None:
+    """Raise `ConfigError` naming the port when it cannot be bound (before anything starts)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((addr, port))
+        except OSError as exc:
+            raise ConfigError(
+                f"prometheus_port {port} on {addr} cannot be used: {exc.strerror or exc}"
+            ) from None
 
 
 def serve_metrics(engine: Engine, port: int, addr: str = "127.0.0.1") -> Any:
@@ -99,5 +149,10 @@ def serve_metrics(engine: Engine, port: int, addr: str = "127.0.0.1") -> Any:
         ) from exc
     registry = CollectorRegistry()
     registry.register(SnapshotCollector(engine))
-    start_http_server(port, addr=addr, registry=registry)
+    try:
+        start_http_server(port, addr=addr, registry=registry)
+    except OSError as exc:
+        raise ConfigError(
+            f"prometheus_port {port} on {addr} cannot be used: {exc.strerror or exc}"
+        ) from None
     return registry

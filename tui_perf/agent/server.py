@@ -10,6 +10,13 @@ The host's promise: the agent never raises into it and never slows it noticeably
 - Unix sockets live in a per-user runtime directory of mode 0700, the socket itself 0600.
   TCP needs a token (one is generated if none is given), compared in constant time, and
   binds a non-loopback address only when asked to explicitly.
+- Nothing before authentication: the first frame says only the protocol version and whether
+  a token is needed; the host's pid and argv (which often hold secrets) come in a `welcome`
+  frame after the peer's hello is accepted.
+- The host's cost is bounded whatever a peer opens: at most `max_clients` connections, of
+  which at most `max_unauthenticated` have not said hello yet (a new one evicts the oldest
+  of those, so a flood cannot lock a legitimate client out), each with two threads; a
+  listen backlog of 128; a peer silent for `hello_timeout` is dropped.
 """
 
 from __future__ import annotations
@@ -66,6 +73,9 @@ def runtime_dir() -> Path:
 
 def socket_path_for(pid: int) -> Path:
     return runtime_dir() / f"agent-{pid}.sock"
+
+
+BACKLOG = 128
 
 
 def _is_loopback(host: str) -> bool:
@@ -133,17 +143,8 @@ class _Client:
             self._cond.notify()
 
     def _write(self) -> None:
-        self.sock.sendall(
-            encode(
-                {
-                    "type": "hello",
-                    "version": VERSION,
-                    "pid": os.getpid(),
-                    "argv": sys.argv[:8],
-                    "auth": self.needs_token,
-                }
-            )
-        )
+        # Before authentication: the version and whether a token is needed, nothing more.
+        self.sock.sendall(encode({"type": "hello", "version": VERSION, "auth": self.needs_token}))
         while not self._closed:
             with self._cond:
                 while not self.closed and self._slot is None and not self._replies:
@@ -198,6 +199,7 @@ class _Client:
                     self._fail("wrong or missing token")
                     return False
                 self.ready = True
+                self.reply({"type": "welcome", "pid": os.getpid(), "argv": sys.argv[:8]})
                 # One timeout for both threads: it bounds the writer's sendall (a client that
                 # stops reading is dropped); the reader just reads again when it expires.
                 self.sock.settimeout(self.agent.send_timeout)
@@ -260,7 +262,14 @@ class Agent:
         allow_remote: bool = False,
         send_timeout: float = 5.0,
         hello_timeout: float = 5.0,
+        max_clients: int = 32,
+        max_unauthenticated: int = 8,
     ) -> None:
+        if max_clients < 1 or not 1 <= max_unauthenticated <= max_clients:
+            raise ConfigError("need max_clients >= 1 and 1 <= max_unauthenticated <= max_clients")
+        self.max_clients = max_clients
+        self.max_unauthenticated = max_unauthenticated
+        self.refused = 0  # connections closed at once: over the caps
         self.engine = engine
         self.send_timeout = send_timeout
         self.hello_timeout = hello_timeout
@@ -285,7 +294,7 @@ class Agent:
             listener = socket.socket(family, socket.SOCK_STREAM)
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             listener.bind((host, port))
-            listener.listen(8)
+            listener.listen(BACKLOG)
             self.tcp_address = listener.getsockname()[:2]
             self._listeners.append((listener, True))
         if tcp is None or socket_path is not None:
@@ -299,7 +308,7 @@ class Agent:
             finally:
                 os.umask(old)
             path.chmod(0o600)
-            listener.listen(8)
+            listener.listen(BACKLOG)
             self.socket_path = path
             self._listeners.append((listener, False))
 
@@ -331,6 +340,18 @@ class Agent:
             except OSError:
                 return  # closed by stop()
             try:
+                evict: _Client | None = None
+                with self._lock:
+                    waiting = [c for c in self.clients if not c.ready]
+                    if len(waiting) >= self.max_unauthenticated:
+                        evict = waiting[0]  # the oldest silent peer makes room
+                    elif len(self.clients) >= self.max_clients:
+                        self.refused += 1
+                        sock.close()
+                        continue
+                if evict is not None:
+                    self.refused += 1
+                    evict.close()
                 client = _Client(self, sock, needs_token)
                 with self._lock:
                     self.clients.append(client)

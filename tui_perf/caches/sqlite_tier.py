@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from tui_perf.caches.l2 import Counters, Item, table_name
 from tui_perf.caches.memory_tier import MISSING
+from tui_perf.model.paths import private_file
 from tui_perf.model.snapshot import TierStats
 
 if TYPE_CHECKING:
@@ -110,11 +111,15 @@ class SQLiteTier(Counters):
         local = self._local
         db: sqlite3.Connection | None = getattr(local, "db", None)
         if db is None or local.pid != os.getpid():
+            if self.path.parent.is_dir():
+                private_file(self.path)  # 0600: cache contents are the program's data
             db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute(f"PRAGMA busy_timeout={self._busy_ms}")
             db.execute(f"PRAGMA mmap_size={self._mmap}")
+            # Without this the WAL keeps its largest size for good: as large as the data.
+            db.execute("PRAGMA journal_size_limit=1048576")
             if not self._ready:
                 self._create_schema(db)
                 self._ready = True
@@ -206,25 +211,36 @@ class SQLiteTier(Counters):
             (self._timer(), self.purge_batch),
         )
 
-    def _cull_sql(self, count: int, size: int) -> tuple[str, tuple[Any, ...]] | None:
-        """The next cull, or None when under both limits: oldest stored first, in chunks."""
+    def _cull_sql(self, count: int, used: int) -> tuple[str, tuple[Any, ...]] | None:
+        """The next cull, or None when under both limits: oldest stored first, in chunks.
+
+        `used` is the bytes of the file's pages in use (free pages excluded): `max_bytes`
+        bounds the file on disk, as diskcache's `size_limit` does, not just the values.
+        """
         over_n = count - self.max_entries if self.max_entries is not None else 0
-        over_b = size > self.max_bytes if self.max_bytes is not None else False
+        over_b = used > self.max_bytes if self.max_bytes is not None else False
         if over_n <= 0 and not over_b:
             return None
-        # Cull a tenth more than needed so a full table is not culled on every write.
-        n = max(over_n + (self.max_entries or 0) // 10, 1 if not over_b else max(count // 10, 1))
+        # Cull a little more than needed so a full table is not culled on every write.
+        n = max(over_n + (self.max_entries or 0) // 20, max(count // 20, 1) if over_b else 1)
         tb = self.table
         return (
             f"DELETE FROM {tb} WHERE key IN (SELECT key FROM {tb} ORDER BY stored LIMIT ?)",
             (n,),
         )
 
+    _USED = (
+        "SELECT (SELECT count FROM {t}_meta), "
+        "((SELECT page_count FROM pragma_page_count()) - "
+        "(SELECT freelist_count FROM pragma_freelist_count())) * "
+        "(SELECT page_size FROM pragma_page_size())"
+    )
+
     def _upkeep(self, db: sqlite3.Connection) -> None:
         db.execute(*self._purge_sql())
         while True:
-            count, size = db.execute(f"SELECT count, bytes FROM {self.table}_meta").fetchone()
-            cull = self._cull_sql(count, size)
+            count, used = db.execute(self._USED.format(t=self.table)).fetchone()
+            cull = self._cull_sql(count, used)
             if cull is None:
                 return
             self.culled += db.execute(*cull).rowcount
@@ -232,7 +248,7 @@ class SQLiteTier(Counters):
     async def _aupkeep(self, db: aiosqlite.Connection) -> None:
         await db.execute(*self._purge_sql())
         while True:
-            async with db.execute(f"SELECT count, bytes FROM {self.table}_meta") as cur:
+            async with db.execute(self._USED.format(t=self.table)) as cur:
                 row = await cur.fetchone()
             assert row is not None
             cull = self._cull_sql(row[0], row[1])

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tui_perf.model.errors import TuiPerfError
+from tui_perf.model.paths import private_dir, private_file
 
 
 def add_parsers(sub: Any) -> None:
@@ -181,9 +182,9 @@ def cmd_ps(args: argparse.Namespace) -> int:
 
 def _log_path(name: str) -> Path:
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    folder = Path(base) / "tui-perf" / "logs"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"run-{dt.datetime.now():%Y%m%d-%H%M%S}-{name}.log"
+    folder = private_dir(Path(base) / "tui-perf" / "logs")
+    # 0600: a program's output is its own business
+    return private_file(folder / f"run-{dt.datetime.now():%Y%m%d-%H%M%S}-{name}.log")
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from tui_perf.engine.sampler import Clock
 from tui_perf.model.errors import HistoryFileError
-from tui_perf.model.paths import default_history_path
+from tui_perf.model.paths import default_history_path, private_dir, private_file
 from tui_perf.model.snapshot import Event, Snapshot
 from tui_perf.pools.connections import ConnectionPool
 
@@ -165,9 +165,10 @@ class HistoryStore:
         path = Path(path) if path is not None else default_history_path()
         check_history_file(path)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(path.parent)  # 0700 for folders we make; the user's own are left alone
+            private_file(path)  # 0600: it holds argv, events, benchmark metadata
         except OSError as exc:
-            raise HistoryFileError(f"cannot create {path.parent}: {exc.strerror}") from exc
+            raise HistoryFileError(f"cannot create {path}: {exc.strerror}") from exc
         pool = ConnectionPool(
             path,
             min_size=0,
