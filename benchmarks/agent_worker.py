@@ -1,6 +1,6 @@
 """A workload with or without the agent; prints operations per second as JSON.
 
-python -m benchmarks.agent_worker cpu|alloc none|1|10 SECONDS
+python -m benchmarks.agent_worker cpu|alloc none|1|10|1-nopause SECONDS
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ def main() -> None:
     if mode != "none":
         import tui_perf.agent
 
-        agent = tui_perf.agent.start(interval=1 / float(mode))
+        hz, _, flag = mode.partition("-")
+        agent = tui_perf.agent.start(interval=1 / float(hz), measure_gc_pauses=flag != "nopause")
         print(json.dumps({"address": agent.address}), flush=True)
         sys.stdin.readline()  # the harness has connected a reader
     else:
