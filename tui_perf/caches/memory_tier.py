@@ -151,17 +151,11 @@ class MemoryTier:
         return value
 
     def _get_expiring(self, key: Hashable) -> Any:
-        with self.lock:
+        with self.lock:  # re-entrant: `get` takes it again
             if self._expired(key):
                 self.misses += 1
                 return MISSING
-            try:
-                value = self.cache[key]
-            except KeyError:
-                self.misses += 1
-                return MISSING
-            self.hits += 1
-            return value
+            return MemoryTier.get(self, key)
 
     def _expired(self, key: Hashable) -> bool:
         """True (and the entry dropped) when `key` has a deadline that has passed."""
