@@ -209,3 +209,39 @@ def test_a_delete_during_an_outage_does_not_come_back_with_the_tier(
     clock.advance(60)
     cache.l1.clear()
     assert cache.get("k") is None  # the replayed delete won
+
+
+def test_an_async_batch_that_meets_a_transient_error_is_kept_and_written_later(
+    tmp_path: Path,
+) -> None:
+    """Reproduced: the async path dropped a whole batch on one error (the sync one kept it)."""
+    clock = FakeClock()
+    tier = SQLiteTier(tmp_path / "c.db")
+    cache = MultiLevelCache(
+        "wb",
+        l2=_guarded(tier, clock),
+        write_behind=True,
+        batch_size=10,
+        flush_interval=3600,
+        registry=Registry(),
+    )
+
+    async def main() -> None:
+        conn = tier._conn()
+        (pages,) = conn.execute("PRAGMA page_count").fetchone()
+        conn.execute(f"PRAGMA max_page_count = {pages}")  # full, for the sync connection...
+        db = await tier._aconn()
+        await db.execute(f"PRAGMA max_page_count = {pages}")  # ...and for the async one
+        for i in range(10):  # the tenth fills the batch: an async flush that fails
+            await cache.aset(f"k{i}", secrets.token_hex(2000))
+        assert cache.stats().tiers[1].state == "down"
+        assert len(cache.queue.pending) == 10  # type: ignore[union-attr]
+        await db.execute("PRAGMA max_page_count = 1073741823")
+        conn.execute("PRAGMA max_page_count = 1073741823")
+        clock.advance(60)
+        assert await cache.queue.aflush() == 10  # type: ignore[union-attr]
+        await cache.aclose()
+
+    asyncio.run(main())
+    with sqlite3.connect(tmp_path / "c.db") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM cache").fetchone() == (10,)
