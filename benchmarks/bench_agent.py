@@ -141,7 +141,7 @@ def run(quick: bool) -> tuple[list[Comparison], dict[str, object]]:
                     f"A/B throughput {ours:,.0f} vs {base:,.0f} ops/s",
                     ours / base,
                     "A/B throughput ratio (noisy)",
-                    f"<= {goal * 100:.0f}% loss",
+                    f"<= {goal * 100:g}% loss",
                     direct <= goal,
                     note=f"{workload} at {mode} Hz: A/B runs "
                     f"{min(r['ops_per_s'] for r in runs):,.0f}-"
