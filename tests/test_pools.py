@@ -279,7 +279,7 @@ def test_a_connection_closed_while_checked_out_frees_its_slot(tmp_path: Path) ->
 
 def test_a_task_cancelled_twice_during_rollback_frees_its_slot(tmp_path: Path) -> None:
     """The rollback waits behind a query we hold; the task is cancelled twice meanwhile."""
-    release = threading.Event()
+    release, busy = threading.Event(), threading.Event()
 
     async def main() -> None:
         p = await ConnectionPool(
@@ -291,11 +291,12 @@ def test_a_task_cancelled_twice_during_rollback_frees_its_slot(tmp_path: Path) -
 
         async def user() -> None:
             async with p.connection() as db:
-                await db.create_function("block", 0, lambda: release.wait(10))
+                await db.create_function("block", 0, lambda: busy.set() or release.wait(10))
                 await db.execute("BEGIN")
                 await db.execute("INSERT INTO t VALUES (1)")
                 # Occupy the connection's thread: the rollback on exit queues behind it.
                 blocker.append(asyncio.ensure_future(db.execute("SELECT block()")))
+                await asyncio.to_thread(busy.wait, 10)  # the thread is inside block() now
                 in_rollback.set()
 
         blocker: list[asyncio.Future[object]] = []
