@@ -345,3 +345,13 @@ def test_memory_tier_expiry_side_table_stays_bounded() -> None:
         tier.set(i, i)
     assert tier._expires is not None and len(tier._expires) <= 2 * 8 + 64
     assert tier.get(9_999) == 9_999 and tier.get(0) is MISSING
+
+
+def test_a_byte_limit_below_the_empty_file_culls_everything_and_never_spins(
+    tmp_path: Path,
+) -> None:
+    tier = SQLiteTier(tmp_path / "c.db", max_bytes=1)
+    cache = MultiLevelCache("tiny", l2=tier, registry=Registry())
+    for i in range(20):
+        cache.set(i, i)
+    assert tier.stats().size == 0 and tier.stats().evictions == 20

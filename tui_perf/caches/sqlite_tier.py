@@ -219,8 +219,8 @@ class SQLiteTier(Counters):
         """
         over_n = count - self.max_entries if self.max_entries is not None else 0
         over_b = used > self.max_bytes if self.max_bytes is not None else False
-        if over_n <= 0 and not over_b:
-            return None
+        if (over_n <= 0 and not over_b) or count <= 0:
+            return None  # nothing over, or nothing left to cull (a limit below the schema)
         # Cull a little more than needed so a full table is not culled on every write.
         n = max(over_n + (self.max_entries or 0) // 20, max(count // 20, 1) if over_b else 1)
         tb = self.table
@@ -243,7 +243,10 @@ class SQLiteTier(Counters):
             cull = self._cull_sql(count, used)
             if cull is None:
                 return
-            self.culled += db.execute(*cull).rowcount
+            n = db.execute(*cull).rowcount
+            self.culled += n
+            if n <= 0:
+                return
 
     async def _aupkeep(self, db: aiosqlite.Connection) -> None:
         await db.execute(*self._purge_sql())
@@ -256,6 +259,8 @@ class SQLiteTier(Counters):
                 return
             cur2 = await db.execute(*cull)
             self.culled += cur2.rowcount
+            if cur2.rowcount <= 0:
+                return
 
     def set(
         self, key: str, value: bytes, ttl: float | None = None, tags: Sequence[str] = ()
