@@ -183,13 +183,16 @@ def _tracing_cost() -> float:
 
 
 def _mem_enter() -> list[int]:
-    current, _ = tracemalloc.get_traced_memory()
-    tracemalloc.reset_peak()
+    current, peak = tracemalloc.get_traced_memory()
     stack: list[list[int]] | None = getattr(_mem_stack, "stack", None)
     if stack is None:
         stack = _mem_stack.stack = []
-    # A call nested in another resets the peak its caller is watching: on its exit, it
-    # passes the peak it saw up (see _mem_exit), so the caller's peak stays true.
+    # A call nested in another resets the peak its callers are watching: it hands them the
+    # peak so far first, and the peak it saw on its exit (see _mem_exit).
+    for outer in stack:
+        if peak > outer[1]:
+            outer[1] = peak
+    tracemalloc.reset_peak()
     entry = [current, current]
     stack.append(entry)
     return entry
