@@ -27,6 +27,8 @@ _EXPORTS: dict[str, str] = {
     "GuardConfig": "tui_perf.engine.memory",
     "Tier": "tui_perf.engine.memory",
     "benchmark": "tui_perf.bench",
+    "profile": "tui_perf.profile",
+    "Profiler": "tui_perf.profile.sampler",
     "Engine": "tui_perf.engine.core",
     "EngineConfig": "tui_perf.engine.core",
     "Sampler": "tui_perf.engine.sampler",
@@ -52,6 +54,8 @@ __all__ = ["__version__", *sorted(_EXPORTS)]
 
 if TYPE_CHECKING:
     from tui_perf.bench import benchmark
+    from tui_perf.profile.sampler import Profiler
+    from tui_perf.profile.timings import profile
     from tui_perf.caches.codecs import JsonCodec, PickleCodec
     from tui_perf.caches.decorator import cached
     from tui_perf.caches.memory_tier import MemoryTier

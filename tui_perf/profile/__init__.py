@@ -15,8 +15,24 @@ imports the model and the engine, never the agent, the dashboard or the CLI.
 
 from __future__ import annotations
 
+import sys
+import types
+from typing import Any
+
 from tui_perf.profile.sampler import Profiler, ProfilerConfig
 from tui_perf.profile.timings import TIMINGS, Timings, profile
 from tui_perf.profile.tree import CallTree, TreeLimits
 
 __all__ = ["TIMINGS", "CallTree", "Profiler", "ProfilerConfig", "Timings", "TreeLimits", "profile"]
+
+
+class _CallablePackage(types.ModuleType):
+    """`tui_perf.profile` is this package once a submodule is imported (Python sets the
+    attribute), and the decorator before: calling the package is calling `profile`, so
+    `@tui_perf.profile` and `from tui_perf import profile` work in either order."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return profile(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallablePackage
