@@ -109,15 +109,18 @@ def parse_folded(text: str) -> dict[tuple[str, ...], int]:
 
 def test_folded_export_parses_back_to_the_tree() -> None:
     stacks = parse_folded(folded(_sample_tree()))
-    assert stacks[
-        (
-            "MainThread",
-            "main (/app/main.py:1)",
-            "walk (/app/tree.py:10)",
-            "walk (/app/tree.py:10)",
-            "visit (/app/tree.py:20)",
-        )
-    ] == 30_000  # microseconds
+    assert (
+        stacks[
+            (
+                "MainThread",
+                "main (/app/main.py:1)",
+                "walk (/app/tree.py:10)",
+                "walk (/app/tree.py:10)",
+                "visit (/app/tree.py:20)",
+            )
+        ]
+        == 30_000
+    )  # microseconds
     assert stacks[("MainThread", "main (/app/main.py:1)", "parse (/app/io.py:5)")] == 10_000
     # a `;` inside a name would split a frame in two: it is replaced
     assert ("worker:1", "odd:name (/x.py:3)") in stacks
@@ -153,7 +156,9 @@ def validate_speedscope(doc: dict[str, object]) -> None:
 
 
 def test_speedscope_export_has_the_schema_fields(tmp_path: Path) -> None:
-    path = write_private(tmp_path / "p" / "out.speedscope.json", json.dumps(speedscope(_sample_tree())))
+    path = write_private(
+        tmp_path / "p" / "out.speedscope.json", json.dumps(speedscope(_sample_tree()))
+    )
     doc = json.loads(path.read_text())
     validate_speedscope(doc)
     by_name = {p["name"]: p for p in doc["profiles"]}

@@ -54,8 +54,6 @@ __all__ = ["__version__", *sorted(_EXPORTS)]
 
 if TYPE_CHECKING:
     from tui_perf.bench import benchmark
-    from tui_perf.profile.sampler import Profiler
-    from tui_perf.profile.timings import profile
     from tui_perf.caches.codecs import JsonCodec, PickleCodec
     from tui_perf.caches.decorator import cached
     from tui_perf.caches.memory_tier import MemoryTier
@@ -82,6 +80,8 @@ if TYPE_CHECKING:
     )
     from tui_perf.pools.connections import ConnectionPool
     from tui_perf.pools.objects import ObjectPool
+    from tui_perf.profile.sampler import Profiler
+    from tui_perf.profile.timings import profile
     from tui_perf.store.history import HistoryStore, Retention
 
 
