@@ -81,7 +81,7 @@ def test_shares_of_a_known_split_are_within_3_points_of_the_truth() -> None:
         f: (round(100 * truth[f] / total_truth, 1), round(100 * measured[f] / total_measured, 1))
         for f in truth
     }
-    for f, (true_share, share) in report.items():
+    for _f, (true_share, share) in report.items():
         assert abs(true_share - share) <= 3.0, report
     # the three are nearly all the thread's time: the loop around them is cheap
     assert total_measured / profiler.tree.active_s > 0.8

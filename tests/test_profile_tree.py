@@ -136,18 +136,18 @@ UNITS = {"none", "nanoseconds", "microseconds", "milliseconds", "seconds", "byte
 
 
 def validate_speedscope(doc: dict[str, object]) -> None:
-    assert FILE_REQUIRED <= set(doc)
+    assert set(doc) >= FILE_REQUIRED
     assert doc["$schema"] == SPEEDSCOPE_SCHEMA
     shared = doc["shared"]
     assert isinstance(shared, dict) and isinstance(shared["frames"], list)
     frames = shared["frames"]
     for frame in frames:
-        assert FRAME_REQUIRED <= set(frame) and isinstance(frame["name"], str)
+        assert set(frame) >= FRAME_REQUIRED and isinstance(frame["name"], str)
         assert isinstance(frame.get("line", 0), int)
     profiles = doc["profiles"]
     assert isinstance(profiles, list) and profiles
     for p in profiles:
-        assert SAMPLED_REQUIRED <= set(p) and p["type"] == "sampled" and p["unit"] in UNITS
+        assert set(p) >= SAMPLED_REQUIRED and p["type"] == "sampled" and p["unit"] in UNITS
         assert len(p["samples"]) == len(p["weights"])
         assert all(0 <= i < len(frames) for stack in p["samples"] for i in stack)
         assert p["endValue"] - p["startValue"] == sum(p["weights"])

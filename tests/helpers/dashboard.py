@@ -6,21 +6,21 @@ from textual.pilot import Pilot
 
 from tui_perf.dashboard.app import Dashboard
 from tui_perf.model.snapshot import (
+    AllocSite,
+    AllocStats,
     BenchResult,
     CacheStats,
     CleanupReport,
     Event,
+    FunctionStat,
     GCStats,
     MemorySample,
-    AllocSite,
-    AllocStats,
-    FunctionStat,
     PoolStats,
     ProfileStats,
     RungReport,
-    TimingStat,
     Snapshot,
     TierStats,
+    TimingStat,
 )
 
 MiB = 1024 * 1024

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 import random
 import sys
 import threading
@@ -56,46 +57,55 @@ class Timing:
         self.total_ns = 0
         self.max_ns = 0
         self.reservoir: list[int] = []
+        self._w = 1.0
+        self._next: int | None = None  # the call number the reservoir takes next
         self.mem_calls = 0
         self.mem_net_total = 0
         self.mem_peak_max = 0
 
     def fold(self, blocking: bool = True) -> None:
-        """Move pending durations into the counters and the reservoir."""
+        """Move pending durations into the counters and the reservoir, in bulk."""
         if not self._fold.acquire(blocking=blocking):
             return  # a call found another thread folding: that one takes ours too
         try:
             pending, failed = self._pending, self._failed
-            while True:
-                try:
-                    ns = pending.popleft()
-                except IndexError:
-                    break
-                self._add(ns)
-            while True:
-                try:
-                    outcome, ns = failed.popleft()
-                except IndexError:
-                    break
+            popleft = pending.popleft
+            # popleft is atomic: a call appending meanwhile is taken now or next time
+            self._add_batch([popleft() for _ in range(len(pending))])
+            while failed:
+                outcome, ns = failed.popleft()
                 if outcome == ERROR:
                     self.errors += 1
                 else:
                     self.cancelled += 1
-                self._add(ns)
+                self._add_batch([ns])
         finally:
             self._fold.release()
 
-    def _add(self, ns: int) -> None:
-        self.calls += 1
-        self.total_ns += ns
-        if ns > self.max_ns:
-            self.max_ns = ns
-        if len(self.reservoir) < self.size:
-            self.reservoir.append(ns)
-        else:
-            j = self._rng.randrange(self.calls)
-            if j < self.size:
-                self.reservoir[j] = ns
+    def _add_batch(self, batch: list[int]) -> None:
+        """Counters with builtins; the reservoir by Li's Algorithm L, which draws random
+        numbers only for the items it keeps (O(k log(n/k)) draws, not one per call)."""
+        if not batch:
+            return
+        first = self.calls  # items are numbered first+1 .. first+len(batch)
+        self.calls += len(batch)
+        self.total_ns += sum(batch)
+        self.max_ns = max(self.max_ns, max(batch))
+        reservoir, size = self.reservoir, self.size
+        room = size - len(reservoir)
+        if room > 0:
+            reservoir.extend(batch[:room])
+            if len(reservoir) == size:
+                self._next_skip(first + room)
+        while self._next is not None and self._next <= self.calls:
+            reservoir[self._rng.randrange(size)] = batch[self._next - first - 1]
+            self._next_skip(self._next)
+
+    def _next_skip(self, at: int) -> None:
+        rng, size = self._rng, self.size
+        self._w *= math.exp(math.log(rng.random() or 1e-300) / size)
+        skip = math.floor(math.log(rng.random() or 1e-300) / math.log1p(-self._w))
+        self._next = at + skip + 1
 
     def stat(self) -> TimingStat:
         self.fold()
