@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 from textual.pilot import Pilot
 
-from tests.helpers.dashboard import T0, cleanup, history, settle, snapshot
+from tests.helpers.dashboard import T0, cleanup, history, profile_stats, settle, snapshot
 from tui_perf.dashboard.app import PANES, Dashboard
 from tui_perf.dashboard.sources import ScriptedSource
 from tui_perf.model.snapshot import BenchResult, Snapshot
@@ -48,6 +48,7 @@ def with_extras(snaps: list[Snapshot]) -> list[Snapshot]:
     out[-1] = snapshot(
         N - 1, census=(("tui_perf.dashboard.demo.DemoNode", 1840), ("dict", 1840), ("list", 920))
     )
+    out[-1] = _replace(out[-1], profile=profile_stats(out[-1].timestamp))
     return out
 
 
@@ -60,6 +61,8 @@ def _replace(snap: Snapshot, **changes: object) -> Snapshot:
 def as_dict_field(value: object) -> object:
     if isinstance(value, tuple):
         return [as_dict(v) for v in value]
+    if value is not None and not isinstance(value, str | int | float):
+        return as_dict(value)
     return value
 
 

@@ -32,6 +32,8 @@ _EXPORTS: dict[str, str] = {
     "GuardConfig": "tui_perf.engine.memory",
     "Tier": "tui_perf.engine.memory",
     "benchmark": "tui_perf.bench",
+    "profile": "tui_perf.profile",
+    "Profiler": "tui_perf.profile.sampler",
     "Engine": "tui_perf.engine.core",
     "EngineConfig": "tui_perf.engine.core",
     "Sampler": "tui_perf.engine.sampler",
@@ -83,6 +85,8 @@ if TYPE_CHECKING:
     )
     from tui_perf.pools.connections import ConnectionPool
     from tui_perf.pools.objects import ObjectPool
+    from tui_perf.profile.sampler import Profiler
+    from tui_perf.profile.timings import profile
     from tui_perf.store.history import HistoryStore, Retention
 
 

@@ -6,16 +6,21 @@ from textual.pilot import Pilot
 
 from tui_perf.dashboard.app import Dashboard
 from tui_perf.model.snapshot import (
+    AllocSite,
+    AllocStats,
     BenchResult,
     CacheStats,
     CleanupReport,
     Event,
+    FunctionStat,
     GCStats,
     MemorySample,
     PoolStats,
+    ProfileStats,
     RungReport,
     Snapshot,
     TierStats,
+    TimingStat,
 )
 
 MiB = 1024 * 1024
@@ -208,3 +213,51 @@ async def settle(pilot: Pilot[None], count: int) -> None:
         await pilot.pause(0.01)
     await pilot.pause()
     await pilot.wait_for_scheduled_animations()
+
+
+def profile_stats(now: float, alloc: bool = True) -> ProfileStats:
+    """A profiler that ran 40 s at 100 Hz over a web handler, with timings and allocations."""
+    functions = (
+        FunctionStat("render_template", "/srv/app/views.py", 88, 9.6, 14.1, 960, 1410),
+        FunctionStat("json_dumps", "/usr/lib/python3.11/json/encoder.py", 183, 5.2, 5.2, 520, 520),
+        FunctionStat("Query.fetch", "/srv/app/db.py", 41, 3.9, 8.8, 390, 880),
+        FunctionStat("parse_row", "/srv/app/db.py", 120, 3.1, 4.9, 310, 490),
+        FunctionStat("handle_request", "/srv/app/server.py", 15, 0.4, 31.0, 40, 3100),
+        FunctionStat("<module>", "/srv/app/main.py", 1, 0.0, 32.0, 0, 3200),
+    )
+    timings = (
+        TimingStat(
+            "app.handle_request", "sync", 1840, 3, 0, 30.1, 0.0164, 0.012, 0.041, 0.090, 0.21
+        ),
+        TimingStat("db.query", "async", 5520, 0, 2, 11.0, 0.0020, 0.0016, 0.0051, 0.0093, 0.03),
+    )
+    sites = (
+        AllocSite("/srv/app/cache.py", 57, 48_000_000, 120_000, 12_500_000, 31_000),
+        AllocSite("/srv/app/db.py", 133, 9_600_000, 40_000, 2_100_000, 9_000),
+        AllocSite("/usr/lib/python3.11/json/decoder.py", 353, 3_200_000, 52_000, 400_000, 6_000),
+    )
+    return ProfileStats(
+        running=True,
+        target_hz=100.0,
+        rate_hz=100.0,
+        cost_fraction=0.004,
+        samples=3200,
+        idle_samples=7900,
+        active_s=32.0,
+        duration_s=40.0,
+        threads=5,
+        functions=functions,
+        timings=timings,
+        alloc=AllocStats(
+            traced=72_000_000,
+            peak=80_000_000,
+            frames=10,
+            top=sites,
+            growth=sites,
+            marked_at=now - 30,
+            traceback=("/srv/app/cache.py:57", "/srv/app/server.py:40"),
+            snapshot_s=0.05,
+        )
+        if alloc
+        else None,
+    )

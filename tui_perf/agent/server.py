@@ -320,7 +320,7 @@ class Agent:
         return f"{self.tcp_address[0]}:{self.tcp_address[1]}"
 
     def start(self) -> Agent:
-        capabilities.load()
+        capabilities.attach(self.engine)
         for listener, needs_token in self._listeners:
             threading.Thread(
                 target=self._accept,

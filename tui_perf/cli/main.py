@@ -99,11 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     hist.add_argument("--json", action="store_true", help="print as JSON")
 
+    from tui_perf.cli import profile as profile_cli
     from tui_perf.cli.agent import add_parsers
     from tui_perf.cli.bench import add_parser
 
     add_parser(sub)
     add_parsers(sub)
+    profile_cli.add_parser(sub)
     return parser
 
 
@@ -120,6 +122,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             own, program = split_run_argv(argv[1:])
             args = build_parser().parse_args(["run", *own])
             args.target = program
+        elif argv[:1] == ["profile"]:
+            from tui_perf.cli.profile import split_argv
+
+            own, program = split_argv(argv[1:])
+            args = build_parser().parse_args(["profile", *own])
+            args.target = program
         else:
             args = build_parser().parse_args(argv)
         if args.command == "bench":
@@ -131,6 +139,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             handler = getattr(agent_cli, f"cmd_{args.command}")
             return int(handler(args))
+        if args.command == "profile":
+            from tui_perf.cli.profile import cmd_profile
+
+            return cmd_profile(args)
         if args.command == "snapshot":
             return cmd_snapshot(args)
         if args.command == "history":

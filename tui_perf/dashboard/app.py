@@ -38,6 +38,7 @@ from tui_perf.dashboard.views import (
     memory_view,
     overview_view,
     pool_rows,
+    profile_view,
 )
 from tui_perf.model.errors import TuiPerfError
 from tui_perf.model.format import fmt_bytes, fmt_ms
@@ -50,11 +51,14 @@ from tui_perf.widgets.managed import WidgetMemoryManager
 from tui_perf.widgets.memory import MemoryPane
 from tui_perf.widgets.overview import OverviewPane
 from tui_perf.widgets.pools import PoolsPane
+from tui_perf.widgets.profile import ProfilePane
 
 log = logging.getLogger(__name__)
 
-PANES = ("overview", "memory", "gc", "caches", "pools", "bench", "events")
-TITLES = ("Overview", "Memory", "GC", "Caches", "Pools", "Benchmarks", "Events")
+PANES = ("overview", "memory", "gc", "caches", "pools", "bench", "events", "profile")
+TITLES = ("Overview", "Memory", "GC", "Caches", "Pools", "Benchmarks", "Events", "Profile")
+#: keys that act on the Profile pane only (sampling, flame graph, allocation mark)
+PROFILE_ACTIONS = {"toggle_profiling", "export_flame", "mark_alloc"}
 INTERPRETER_ACTIONS = {
     "emergency_cleanup",
     "gc_collect",
@@ -63,6 +67,7 @@ INTERPRETER_ACTIONS = {
     "flush_caches",
     "run_benchmarks",
     "census",
+    *PROFILE_ACTIONS,
 }
 
 
@@ -86,8 +91,9 @@ caches, pools and benchmarks. Keys act on the watched process.
   [b]c[/]      flush the caches' memory tiers (pinned caches are kept)
   [b]b[/]      run the built-in benchmark suite (quick)
   [b]space[/]  pause the view (sampling continues; history is kept)
-  [b]o[/]      change the sort of the Caches table
-  [b]1-7[/]    panes: Overview Memory GC Caches Pools Benchmarks Events
+  [b]o[/]      change the sort of the Caches table (Profile: own or total time)
+  [b]p f m[/]  Profile pane: sampling on/off, write a flame graph file, mark allocations
+  [b]1-8[/]    panes: Overview Memory GC Caches Pools Benchmarks Events Profile
   [b]?[/]      this help        [b]q[/]  quit        [b]ctrl+p[/]  all commands
 
 Tiers: NORMAL → ELEVATED → HIGH → CRITICAL, from RSS against the budget. A tier drops only
@@ -129,8 +135,11 @@ class Dashboard(App[None]):
         Binding("b", "run_benchmarks", "Bench"),
         Binding("space", "toggle_pause", "Pause"),
         Binding("o", "cycle_sort", "Sort", show=False),
+        Binding("p", "toggle_profiling", "Sample"),
+        Binding("f", "export_flame", "Flame"),
+        Binding("m", "mark_alloc", "Mark"),
         *(
-            Binding(str(i + 1), f"show_pane('{p}')", TITLES[i], show=False)
+            Binding(str(i + 1), f"show_pane('{p}')", TITLES[i], show=p == "profile")
             for i, p in enumerate(PANES)
         ),
         Binding("question_mark", "help", "Help"),
@@ -173,7 +182,16 @@ class Dashboard(App[None]):
             for pane_id, title, cls in zip(
                 PANES,
                 TITLES,
-                (OverviewPane, MemoryPane, GCPane, CachesPane, PoolsPane, BenchPane, EventsPane),
+                (
+                    OverviewPane,
+                    MemoryPane,
+                    GCPane,
+                    CachesPane,
+                    PoolsPane,
+                    BenchPane,
+                    EventsPane,
+                    ProfilePane,
+                ),
                 strict=True,
             ):
                 with TabPane(title, id=pane_id):
@@ -191,6 +209,7 @@ class Dashboard(App[None]):
         self._pools = self.query_one(PoolsPane)
         self._bench = self.query_one(BenchPane)
         self._events = self.query_one(EventsPane)
+        self._profile = self.query_one(ProfilePane)
         if isinstance(self.source, LocalSource) and self.source.engine.local:
             from tui_perf.engine.memory import Tier
 
@@ -329,6 +348,8 @@ class Dashboard(App[None]):
                 bench.view = BenchPaneView(view, selected, (tuple(xs), tuple(ys)))
             elif pane == "events":
                 self._events.view = tuple(h.events)
+            elif pane == "profile":
+                self._profile.view = profile_view(h, self._profile.sort)
 
     @on(TabbedContent.TabActivated)
     def _tab_shown(self, event: TabbedContent.TabActivated) -> None:
@@ -365,9 +386,10 @@ class Dashboard(App[None]):
             return None
         if action in INTERPRETER_ACTIONS and self._running_command == action:
             return None
-        if action == "cycle_sort" and self.active_pane != "caches":
+        if action == "cycle_sort" and self.active_pane not in ("caches", "profile"):
             return None
-        return True
+        # the profile keys are hidden from the footer on other panes
+        return not (action in PROFILE_ACTIONS and self.active_pane != "profile")
 
     def action_show_pane(self, pane: str) -> None:
         """Switch to a pane."""
@@ -382,7 +404,12 @@ class Dashboard(App[None]):
         self.push_screen(HelpScreen())
 
     def action_cycle_sort(self) -> None:
-        """Sort the caches table by the next column."""
+        """Sort the caches table by the next column (Profile: own or total time)."""
+        if self.active_pane == "profile":
+            profile = self._profile
+            profile.sort = "total" if profile.sort == "own" else "own"
+            self.refresh_view("profile")
+            return
         self._sort = (self._sort + 1) % len(SORTS)
         self._caches.sort = SORTS[self._sort]
         self.refresh_view("caches")
@@ -418,6 +445,20 @@ class Dashboard(App[None]):
         """Count the types the program leaves in reference cycles."""
         self.run_command("census")
 
+    def action_toggle_profiling(self) -> None:
+        """Start or stop the sampling profiler in the watched process."""
+        latest = self.history.latest
+        running = latest is not None and latest.profile is not None and latest.profile.running
+        self.run_command("profile_stop" if running else "profile_start")
+
+    def action_export_flame(self) -> None:
+        """Write the profile as a speedscope flame graph file; the notification says where."""
+        self.run_command("profile_export", format="speedscope")
+
+    def action_mark_alloc(self) -> None:
+        """Mark the heap now: the allocation table shows growth since this point."""
+        self.run_command("alloc_mark")
+
     @work(group="commands")
     async def run_command(self, name: str, **args: Any) -> None:
         """Send a command to the source; report its result as a notification."""
@@ -425,6 +466,10 @@ class Dashboard(App[None]):
             "next_gc_strategy": "next_strategy",
             "set_adaptive": "toggle_adaptive",
             "flush_cache": "flush_caches",
+            "profile_start": "toggle_profiling",
+            "profile_stop": "toggle_profiling",
+            "profile_export": "export_flame",
+            "alloc_mark": "mark_alloc",
         }.get(name, name)
         self.refresh_bindings()
         try:
@@ -453,6 +498,9 @@ class Dashboard(App[None]):
             ("GC census", "count the types left in reference cycles", "census"),
             ("Pause or resume the view", "sampling continues", "toggle_pause"),
             ("Change the caches sort", "name, hit rate, hits, size, evictions", "cycle_sort"),
+            ("Profile: sampling on/off", "sample every thread's stack", "toggle_profiling"),
+            ("Profile: write a flame graph", "speedscope JSON file", "export_flame"),
+            ("Profile: mark allocations", "growth is measured from here", "mark_alloc"),
         ):
             if self.check_action(action, ()):
                 yield SystemCommand(title, help_text, getattr(self, f"action_{action}"))
@@ -500,4 +548,15 @@ def describe_result(name: str, result: dict[str, Any]) -> str:
         census = result.get("census", [])
         top = ", ".join(f"{t} x{n}" for t, n in census[:3])
         return f"{sum(n for _, n in census)} objects in cycles" + (f": {top}" if top else "")
+    if name in ("profile_start", "profile_stop"):
+        state = "sampling" if result.get("running") else "stopped"
+        return f"{state} at {result.get('target_hz', 0):.0f} Hz; {result.get('samples', 0)} samples"
+    if name == "profile_export":
+        return (
+            f"flame graph written to {result.get('path')} ({result.get('stacks', 0)} stacks); "
+            "open it at https://www.speedscope.app"
+        )
+    if name == "alloc_mark":
+        started = "tracing started; " if result.get("started") else ""
+        return f"{started}allocations marked at {fmt_bytes(result.get('traced', 0))} traced"
     return str(result)

@@ -37,7 +37,7 @@ class LocalSource:
     def __init__(
         self, engine: Engine, *, interval: float | None = None, description: str = ""
     ) -> None:
-        capabilities.load()
+        capabilities.attach(engine)
         self.engine = engine
         self.interval = interval if interval is not None else engine.config.interval
         self.description = description or f"pid {engine.sampler.probe.pid}"

@@ -17,7 +17,8 @@ from typing import Any, TypeVar
 
 from tui_perf.model.errors import SnapshotFormatError
 
-FORMAT_VERSION = 1
+#: 2 added `Snapshot.profile`; a version-1 dict still reads (the field defaults to None)
+FORMAT_VERSION = 2
 
 T = TypeVar("T")
 
@@ -218,6 +219,100 @@ class BenchProgress:
 
 
 @dataclass(frozen=True, slots=True)
+class FunctionStat:
+    """One function as the sampling profiler saw it: CPU seconds with it on the stack.
+
+    `own_s` counts samples where it was the innermost frame, `total_s` samples where it
+    was anywhere on the stack, counted once per sample however deep the recursion.
+    """
+
+    function: str
+    file: str
+    line: int
+    own_s: float
+    total_s: float
+    own_samples: int = 0
+    total_samples: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TimingStat:
+    """One `@profile` / `with profile(name)` name: calls and their durations."""
+
+    name: str
+    #: "sync" (CPU-and-wait time of the call) or "async" (wall time across awaits)
+    kind: str
+    calls: int
+    errors: int
+    cancelled: int
+    total_s: float
+    mean_s: float
+    p50_s: float
+    p95_s: float
+    p99_s: float
+    max_s: float
+    #: memory=True only: mean net and largest peak traced bytes per call
+    mem_net_mean: int | None = None
+    mem_peak_max: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AllocSite:
+    """Traced allocations still alive from one file:line (or growth since the mark)."""
+
+    file: str
+    line: int
+    size: int
+    count: int
+    size_diff: int = 0
+    count_diff: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AllocStats:
+    """tracemalloc's top sites, and growth since the last mark when one was set."""
+
+    traced: int
+    peak: int
+    frames: int
+    top: tuple[AllocSite, ...] = ()
+    growth: tuple[AllocSite, ...] = ()
+    #: wall time of the mark that growth is measured from; None before a mark
+    marked_at: float | None = None
+    #: the biggest site's traceback, outermost first ("file:line" each)
+    traceback: tuple[str, ...] = ()
+    #: seconds the last snapshot of the heap took (what showing this costs)
+    snapshot_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileStats:
+    """The profile section of a snapshot: sampler state, top functions, timings, allocations."""
+
+    #: the section's own version, for readers of stored snapshots
+    version: int = 1
+    running: bool = False
+    #: the rate asked for and the rate achieved (it adapts down when its cost rises)
+    target_hz: float = 0.0
+    rate_hz: float = 0.0
+    #: the sampler thread's own CPU time over wall time while running
+    cost_fraction: float = 0.0
+    samples: int = 0
+    idle_samples: int = 0
+    #: CPU seconds sampled in threads that were running (the 100% of the shares)
+    active_s: float = 0.0
+    #: "cpu": times are per-thread CPU time; "wall": where thread CPU clocks cannot be read
+    clock: str = "cpu"
+    duration_s: float = 0.0
+    threads: int = 0
+    functions: tuple[FunctionStat, ...] = ()
+    timings: tuple[TimingStat, ...] = ()
+    alloc: AllocStats | None = None
+    #: what a person should know (a cost that started, a limit reached)
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """Everything the dashboard draws for one moment of one process."""
 
@@ -236,6 +331,7 @@ class Snapshot:
     #: RSS in bytes at which ELEVATED, HIGH and CRITICAL begin; () when unknown
     thresholds: tuple[int, ...] = ()
     bench_progress: BenchProgress | None = None
+    profile: ProfileStats | None = None
     format_version: int = field(default=FORMAT_VERSION)
 
     def to_dict(self) -> dict[str, Any]:

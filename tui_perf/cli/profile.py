@@ -1,0 +1,192 @@
+"""`tui-perf profile`: record a profile headless, like `py-spy record`.
+
+    tui-perf profile [--rate HZ] [--duration S] [-o FILE] [--format F] script.py [args]
+    tui-perf profile -m module [args]
+    tui-perf profile --pid N --duration S        # through the agent running in N
+
+A script or module runs in this process with the sampler on; the file is written when it
+ends (or after --duration, and the program goes on). Without -o the file goes to the user's
+data directory, private; the path is printed on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import runpy
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from tui_perf.model.errors import TuiPerfError
+
+_VALUED = {"--rate", "--duration", "-o", "--output", "--format", "--pid"}
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "profile",
+        help="record where a program spends its time (folded stacks or speedscope)",
+        description="Sample a program's Python stacks and write a flame graph file.",
+        usage="tui-perf profile [options] SCRIPT [ARGS...] | -m MODULE [ARGS...] | --pid N",
+    )
+    p.add_argument("--rate", type=float, default=100.0, metavar="HZ", help="samples a second")
+    p.add_argument("--duration", type=float, metavar="S", help="stop recording after S seconds")
+    p.add_argument("-o", "--output", type=Path, metavar="FILE", help="where to write the file")
+    p.add_argument("--format", choices=("speedscope", "folded"), default=None)
+    p.add_argument("--pid", type=int, help="profile a process running the agent")
+    p.add_argument("target", nargs="*", metavar="SCRIPT|-m MODULE", help="the program")
+
+
+def split_argv(argv: list[str]) -> tuple[list[str], list[str]]:
+    """Our options, then the program's command line (its options are never ours)."""
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if token.split("=", 1)[0] in _VALUED:
+            i += 1 if "=" in token else 2
+        elif token in ("-h", "--help"):
+            i += 1
+        elif token == "--":
+            return argv[:i], argv[i + 1 :]
+        else:
+            break
+    return argv[:i], argv[i:]
+
+
+def _format(args: argparse.Namespace) -> str:
+    if args.format:
+        return str(args.format)
+    name = str(args.output or "")
+    return "folded" if name.endswith((".txt", ".folded")) else "speedscope"
+
+
+def _output(args: argparse.Namespace, fmt: str, label: str, text: str) -> Path:
+    from tui_perf.profile.commands import profiles_dir
+    from tui_perf.profile.export import SUFFIX, write_private
+
+    if args.output is not None:
+        try:
+            args.output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise TuiPerfError(f"cannot write {args.output}: {exc.strerror or exc}") from exc
+        return Path(args.output)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return write_private(profiles_dir() / f"profile-{label}-{stamp}{SUFFIX[fmt]}", text)
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    if not 1 <= args.rate <= 1000:
+        raise TuiPerfError(f"--rate must be in 1..1000 Hz, got {args.rate:g}")
+    if args.duration is not None and not args.duration > 0:
+        raise TuiPerfError(f"--duration must be above 0 seconds, got {args.duration:g}")
+    if args.output is not None and args.output.is_dir():
+        raise TuiPerfError(f"-o {args.output} is a folder: give a file name")
+    fmt = _format(args)
+    if args.pid is not None:
+        if args.target:
+            raise TuiPerfError("give --pid or a program, not both")
+        return _remote(args, fmt)
+    target = list(args.target)
+    if not target:
+        raise TuiPerfError("give a script, -m MODULE, or --pid N")
+    if target[0] == "-m":
+        if len(target) < 2:
+            raise TuiPerfError("-m needs a module name")
+    elif not Path(target[0]).is_file():
+        raise TuiPerfError(f"no script at {target[0]}")
+    return _local(args, fmt, target)
+
+
+def _local(args: argparse.Namespace, fmt: str, target: list[str]) -> int:
+    from tui_perf.profile.export import render
+    from tui_perf.profile.sampler import Profiler, ProfilerConfig
+
+    profiler = Profiler(ProfilerConfig(rate_hz=args.rate, min_hz=min(10.0, args.rate)))
+    label = target[1].rsplit(".", 1)[-1] if target[0] == "-m" else Path(target[0]).stem
+    written: list[Path] = []
+    lock = threading.Lock()
+
+    def finish() -> None:
+        with lock:
+            if written:
+                return
+            profiler.stop()
+            tree = profiler.tree_copy()
+            path = _output(args, fmt, label, render(tree, fmt, name=" ".join(target)))
+            written.append(path)
+            status = profiler.status()
+            print(
+                f"tui-perf: {tree.samples} samples ({tree.idle_samples} idle) over "
+                f"{status.duration_s:.1f} s, sampler cost {status.cost_fraction * 100:.1f}% "
+                f"of a core; {fmt} written to {path}",
+                file=sys.stderr,
+            )
+
+    timer = None
+    if args.duration is not None:
+        timer = threading.Timer(args.duration, finish)
+        timer.daemon = True
+    code = 0
+    argv, path0 = sys.argv, list(sys.path)
+    profiler.start()
+    if timer is not None:
+        timer.start()
+    try:
+        if target[0] == "-m":
+            sys.argv = target[1:]
+            runpy.run_module(target[1], run_name="__main__", alter_sys=True)
+        else:
+            sys.argv = target
+            sys.path.insert(0, os.path.dirname(os.path.abspath(target[0])))
+            runpy.run_path(target[0], run_name="__main__")
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except KeyboardInterrupt:
+        code = 130
+    finally:
+        sys.argv, sys.path[:] = argv, path0
+        if timer is not None:
+            timer.cancel()
+        finish()
+    return code
+
+
+def _remote(args: argparse.Namespace, fmt: str) -> int:
+    from tui_perf.agent.client import RemoteSource
+    from tui_perf.agent.server import socket_path_for
+
+    path = socket_path_for(args.pid)
+    if not path.exists():
+        raise TuiPerfError(f"no agent for pid {args.pid} (see 'tui-perf ps')")
+    duration = args.duration if args.duration is not None else 10.0
+
+    async def record() -> dict[str, Any]:
+        source = RemoteSource(str(path), reconnect=False)
+        snaps = source.snapshots()
+        try:
+            await asyncio.wait_for(snaps.__anext__(), 10)
+        except (StopAsyncIteration, TimeoutError) as exc:
+            raise TuiPerfError(f"the agent of pid {args.pid} did not answer") from exc
+        try:
+            await source.command("profile_start", rate=args.rate, reset=True)
+            print(f"tui-perf: sampling pid {args.pid} for {duration:g} s", file=sys.stderr)
+            await asyncio.sleep(duration)
+            result = await source.command("profile_export", format=fmt, inline=True)
+            stopped = await source.command("profile_stop")
+            result["cost_fraction"] = stopped.get("cost_fraction", 0.0)
+            return result
+        finally:
+            await source.close()
+
+    result = asyncio.run(record())
+    out = _output(args, fmt, str(args.pid), str(result.get("text", "")))
+    print(
+        f"tui-perf: {result.get('samples', 0)} samples, sampler cost "
+        f"{float(result.get('cost_fraction', 0.0)) * 100:.1f}% of a core; {fmt} written to {out}",
+        file=sys.stderr,
+    )
+    return 0

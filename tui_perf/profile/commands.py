@@ -1,0 +1,253 @@
+"""The profiling capability's engine commands and its snapshot section.
+
+Commands: `profile_start`, `profile_stop`, `profile_reset`, `profile_export`, `alloc_start`,
+`alloc_stop`, `alloc_mark`. The section puts a `ProfileStats` on every snapshot once there is
+something to show: the sampler ran, a `@profile` name was timed, or allocations are traced.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from tui_perf.engine.commands import COMMANDS, Arg
+from tui_perf.engine.core import Engine
+from tui_perf.model.errors import ConfigError
+from tui_perf.model.paths import data_dir
+from tui_perf.model.snapshot import AllocStats, FunctionStat, ProfileStats
+from tui_perf.profile.alloc import AllocationTracker
+from tui_perf.profile.export import FORMATS, SUFFIX, render, write_private
+from tui_perf.profile.sampler import Profiler
+from tui_perf.profile.timings import TIMINGS, Timings
+
+#: inline exports ride on one agent frame (8 MiB); past this, write a file instead
+MAX_INLINE = 6 * 1024 * 1024
+
+
+def profiles_dir() -> Path:
+    return data_dir() / "profiles"
+
+
+class ProfileState:
+    """One engine's profiler, allocation tracker and timings, and the section they make."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        profiler: Profiler | None = None,
+        timings: Timings | None = None,
+        top: int = 30,
+        alloc_every: float = 5.0,
+    ) -> None:
+        self.engine = engine
+        self.profiler = profiler or Profiler()
+        self.timings = timings if timings is not None else TIMINGS
+        self.alloc = AllocationTracker(wall=engine.wall)
+        self.top = top
+        self.alloc_every = alloc_every
+        self._alloc_cache: tuple[float, AllocStats | None] | None = None
+        self._lock = threading.Lock()
+        engine.add_section(self.section)
+
+    def section(self) -> dict[str, Any]:
+        return {"profile": self.stats()}
+
+    def stats(self) -> ProfileStats | None:
+        status = self.profiler.status()
+        timings = tuple(self.timings.stats())
+        alloc = self._alloc_stats()
+        if not (status.samples or status.idle_samples or status.running or timings or alloc):
+            return None
+        functions = top_functions(self.profiler, self.top)
+        notes = list(self.timings.notes)
+        if self.profiler.tree.dropped_functions:
+            notes.append(
+                f"function table full ({self.profiler.config.limits.max_functions}): "
+                "new functions count as (other functions)"
+            )
+        return ProfileStats(
+            running=status.running,
+            target_hz=status.target_hz,
+            rate_hz=status.rate_hz,
+            cost_fraction=status.cost_fraction,
+            samples=status.samples,
+            idle_samples=status.idle_samples,
+            active_s=status.active_s,
+            clock=status.clock,
+            duration_s=status.duration_s,
+            threads=status.threads,
+            functions=functions,
+            timings=timings,
+            alloc=alloc,
+            notes=tuple(notes),
+        )
+
+    def _alloc_stats(self, fresh: bool = False) -> AllocStats | None:
+        if not self.alloc.tracing:
+            self._alloc_cache = None
+            return None
+        now = time.monotonic()
+        with self._lock:
+            cached = self._alloc_cache
+            if fresh or cached is None or now - cached[0] >= self.alloc_every:
+                self._alloc_cache = cached = (now, self.alloc.stats())
+        return cached[1]
+
+
+def top_functions(profiler: Profiler, n: int) -> tuple[FunctionStat, ...]:
+    """The top `n` by own time and the top `n` by total time, together (a pane sorts)."""
+    rows = profiler.rows()
+    chosen = {r.key: r for r in rows[:n]}
+    for r in sorted(rows, key=lambda r: -r.total_s)[:n]:
+        chosen.setdefault(r.key, r)
+    return tuple(
+        FunctionStat(
+            r.key.function,
+            r.key.file,
+            r.key.line,
+            r.own_s,
+            r.total_s,
+            r.own_samples,
+            r.total_samples,
+        )
+        for r in sorted(chosen.values(), key=lambda r: (-r.own_s, -r.total_s))
+    )
+
+
+def state_of(engine: Engine) -> ProfileState:
+    return engine.extension("profile", ProfileState)
+
+
+def attach(engine: Engine) -> None:
+    """Called by `capabilities.attach`: `@profile` timings show before any command.
+
+    Only for an engine inside its process: from outside there is no interpreter to sample.
+    """
+    if engine.local:
+        state_of(engine)
+
+
+def _status(state: ProfileState) -> dict[str, Any]:
+    s = state.profiler.status()
+    return {
+        "running": s.running,
+        "rate_hz": s.rate_hz,
+        "target_hz": s.target_hz,
+        "samples": s.samples,
+        "idle_samples": s.idle_samples,
+        "duration_s": s.duration_s,
+        "cost_fraction": s.cost_fraction,
+    }
+
+
+@COMMANDS.register(
+    "profile_start",
+    "Start profiling",
+    Arg("rate", float, 100.0, low=1, high=1000),
+    Arg("reset", bool, False),
+)
+def profile_start(engine: Engine, rate: float, reset: bool) -> dict[str, Any]:
+    """Sample every thread's stack `rate` times a second (adapting down if costly)."""
+    state = state_of(engine)
+    if reset:
+        state.profiler.reset()
+    state.profiler.start(rate)
+    return _status(state)
+
+
+@COMMANDS.register("profile_stop", "Stop profiling")
+def profile_stop(engine: Engine) -> dict[str, Any]:
+    state = state_of(engine)
+    state.profiler.stop()
+    return _status(state)
+
+
+@COMMANDS.register("profile_reset", "Reset the profile")
+def profile_reset(engine: Engine) -> dict[str, Any]:
+    state = state_of(engine)
+    state.profiler.reset()
+    return _status(state)
+
+
+@COMMANDS.register(
+    "profile_export",
+    "Export the profile",
+    Arg("format", str, "speedscope", choices=FORMATS),
+    Arg("path", str, None, nullable=True),
+    Arg("inline", bool, False),
+)
+def profile_export(engine: Engine, format: str, path: str | None, inline: bool) -> dict[str, Any]:
+    """Write the profile as folded stacks or speedscope JSON; or return it (`inline`).
+
+    Without a path the file goes to the user's data directory (0600 in a 0700 folder).
+    """
+    state = state_of(engine)
+    tree = state.profiler.tree_copy()
+    text = render(tree, format, name=f"pid {os.getpid()}")
+    out: dict[str, Any] = {
+        "format": format,
+        "stacks": len(tree.stacks),
+        "samples": tree.samples,
+        "bytes": len(text.encode()),
+    }
+    if inline:
+        if out["bytes"] > MAX_INLINE:
+            raise ConfigError(
+                f"the export is {out['bytes']} bytes, over {MAX_INLINE} inline: give a path"
+            )
+        out["text"] = text
+        return out
+    if path is not None:
+        target = Path(path).expanduser()
+        if target.is_dir():
+            raise ConfigError(f"{path} is a folder: give a file name")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    else:
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(engine.wall()))
+        target = profiles_dir() / f"profile-{os.getpid()}-{stamp}{SUFFIX[format]}"
+        try:
+            write_private(target, text)
+        except OSError as exc:
+            raise ConfigError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    out["path"] = str(target)
+    return out
+
+
+@COMMANDS.register("alloc_start", "Trace allocations", Arg("frames", int, 10, low=1, high=100))
+def alloc_start(engine: Engine, frames: int) -> dict[str, Any]:
+    """Start tracemalloc (`frames` deep) unless it runs already."""
+    state = state_of(engine)
+    started = state.alloc.start(frames)
+    stats = state._alloc_stats(fresh=True)
+    return {
+        "tracing": True,
+        "started": started,
+        "frames": state.alloc.frames,
+        "traced": stats.traced if stats else 0,
+    }
+
+
+@COMMANDS.register("alloc_stop", "Stop tracing allocations")
+def alloc_stop(engine: Engine) -> dict[str, Any]:
+    state = state_of(engine)
+    stopped = state.alloc.stop()
+    state._alloc_cache = None
+    return {"tracing": state.alloc.tracing, "stopped": stopped}
+
+
+@COMMANDS.register("alloc_mark", "Mark allocations")
+def alloc_mark(engine: Engine) -> dict[str, Any]:
+    """Remember the heap now: growth is measured from here."""
+    state = state_of(engine)
+    started = state.alloc.start() if not state.alloc.tracing else False
+    marked_at = state.alloc.mark()
+    stats = state._alloc_stats(fresh=True)
+    return {"marked_at": marked_at, "started": started, "traced": stats.traced if stats else 0}

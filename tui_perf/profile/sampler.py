@@ -1,0 +1,282 @@
+"""`Profiler`: a daemon thread that samples every thread's Python stack into a `CallTree`.
+
+Each round reads `sys._current_frames()`, and for each thread its CPU clock. A thread that
+burned (almost) no CPU since the last round, or whose innermost frame is blocked in a known
+waiting call, is idle: counted, not shown (as `py-spy top` without `--idle`). A running
+thread's sample weighs the CPU time it used since the last round, so the shares are shares
+of CPU time even on a machine where the process is not always scheduled.
+
+The sampler measures its own cost: its thread's CPU time over wall time. When that passes
+`max_cost` it halves its rate (not below `min_hz`), and climbs back when the cost allows.
+`sample_once()` is the whole round, callable from a test with scripted clocks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from tui_perf.model.errors import ConfigError
+from tui_perf.profile.frames import FrameKey, KeyCache, ThreadClocks, WaitDetector
+from tui_perf.profile.tree import CallTree, FunctionRow, TreeLimits
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True, slots=True)
+class ProfilerConfig:
+    rate_hz: float = 100.0
+    #: the sampler's own CPU over wall time above which it halves its rate
+    max_cost: float = 0.01
+    min_hz: float = 10.0
+    #: a thread that used less CPU than this fraction of the interval was not running
+    idle_cpu_fraction: float = 0.05
+    show_idle: bool = False
+    #: tag samples of a thread running an asyncio task with the task's name
+    tag_tasks: bool = True
+    limits: TreeLimits = field(default_factory=TreeLimits)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.rate_hz <= 10_000:
+            raise ConfigError(f"rate must be in (0, 10000] Hz, got {self.rate_hz}")
+        if not 0 < self.min_hz <= self.rate_hz:
+            raise ConfigError(f"min_hz must be in (0, rate], got {self.min_hz}")
+        if not 0 < self.max_cost <= 1:
+            raise ConfigError(f"max_cost must be in (0, 1], got {self.max_cost}")
+
+
+@dataclass(frozen=True, slots=True)
+class ProfilerStatus:
+    running: bool
+    target_hz: float
+    rate_hz: float
+    cost_fraction: float
+    samples: int
+    idle_samples: int
+    active_s: float
+    duration_s: float
+    threads: int
+    clock: str
+
+
+class Profiler:
+    """Start, stop, reset at run time; read `rows()`, `status()` and `tree_copy()`."""
+
+    def __init__(
+        self,
+        config: ProfilerConfig | None = None,
+        *,
+        clock: Clock = time.monotonic,
+        cpu_clock: Clock = time.thread_time,
+        frames: Callable[[], dict[int, object]] = sys._current_frames,  # type: ignore[assignment]
+        thread_clocks: ThreadClocks | None = None,
+    ) -> None:
+        self.config = config or ProfilerConfig()
+        self.clock = clock
+        self.cpu_clock = cpu_clock
+        self._frames = frames
+        self.thread_clocks = thread_clocks or ThreadClocks()
+        self.keys = KeyCache()
+        self.waits = WaitDetector()
+        self.tree = CallTree(self.config.limits)
+        self.lock = threading.Lock()
+        self.rate_hz = self.config.rate_hz
+        self._cpu: dict[int, float] = {}  # native id -> CPU seconds at the last round
+        self._last_round: float | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._own_ident: int | None = None
+        # cost: the sampler thread's CPU seconds and the wall seconds it ran, in total and
+        # over the current window (for adapting the rate)
+        self._cost_cpu = 0.0
+        self._cost_wall = 0.0
+        self._window: tuple[float, float] | None = None
+        self._started_at: float | None = None
+        self._duration = 0.0
+
+    # -- control -----------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, rate_hz: float | None = None) -> None:
+        if rate_hz is not None:
+            if not 0 < rate_hz <= 10_000:
+                raise ConfigError(f"rate must be in (0, 10000] Hz, got {rate_hz}")
+            self.config = _replace_rate(self.config, rate_hz)
+            self.rate_hz = rate_hz
+        if self.running:
+            return
+        self._stop.clear()
+        self._last_round = None
+        self._cpu.clear()
+        self._started_at = self.clock()
+        self._thread = threading.Thread(target=self._run, name="tui-perf-profiler", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+        if self._started_at is not None:
+            self._duration += self.clock() - self._started_at
+            self._started_at = None
+
+    def reset(self) -> None:
+        with self.lock:
+            self.tree = CallTree(self.config.limits)
+            self._cost_cpu = self._cost_wall = 0.0
+            self._duration = 0.0
+            if self._started_at is not None:
+                self._started_at = self.clock()
+
+    # -- the round ---------------------------------------------------------------------
+
+    def sample_once(self) -> None:
+        """Sample every thread but this one once, and add the samples to the tree."""
+        now = self.clock()
+        last, self._last_round = self._last_round, now
+        wall = now - last if last is not None else 0.0
+        me = threading.get_ident()
+        frames = self._frames()
+        threads = {t.ident: t for t in threading.enumerate()}
+        tags = _running_tasks() if self.config.tag_tasks else {}
+        seen: dict[int, float] = {}
+        config = self.config
+        with self.lock:
+            tree = self.tree
+            for ident, frame in frames.items():
+                if ident == me:
+                    continue
+                thread = threads.get(ident)
+                name = thread.name if thread is not None else f"thread {ident}"
+                native = thread.native_id if thread is not None else None
+                cpu_now = self.thread_clocks.read(native)
+                cpu_before = self._cpu.get(native) if native is not None else None
+                if cpu_now is not None and native is not None:
+                    seen[native] = cpu_now
+                if last is None:
+                    continue  # the first round only reads the clocks
+                if cpu_now is not None and cpu_before is not None:
+                    used: float | None = max(0.0, cpu_now - cpu_before)
+                elif cpu_now is not None:
+                    continue  # a thread new since the last round: its time starts now
+                else:
+                    used = None
+                idle = self.waits.waiting(frame) or (  # type: ignore[arg-type]
+                    used is not None and used < config.idle_cpu_fraction * wall
+                )
+                weight = used if used is not None else wall
+                if idle and not config.show_idle:
+                    tree.add_idle(name, wall)
+                    continue
+                stack = self.keys.stack(frame)  # type: ignore[arg-type]
+                tag = tags.get(ident)
+                if tag is not None:
+                    stack.insert(0, tag)
+                tree.add(name, stack, weight)
+        self._cpu = seen
+
+    def _run(self) -> None:
+        self._own_ident = threading.get_ident()
+        next_at = self.clock()
+        cpu0, wall0 = self.cpu_clock(), self.clock()
+        self._window = (cpu0, wall0)
+        while not self._stop.is_set():
+            # the host's threads come and go mid-round: a round that trips is skipped
+            with contextlib.suppress(Exception):
+                self.sample_once()
+            cpu, wall = self.cpu_clock(), self.clock()
+            self._cost_cpu += cpu - cpu0
+            self._cost_wall += wall - wall0
+            cpu0, wall0 = cpu, wall
+            self._adapt(cpu, wall)
+            next_at += 1.0 / self.rate_hz
+            delay = next_at - self.clock()
+            if delay < 0:  # late (the GIL, a loaded machine): start again from now
+                next_at = self.clock()
+                delay = 0.0
+            self._stop.wait(delay)
+
+    def _adapt(self, cpu: float, wall: float) -> None:
+        """Every second: halve the rate if the sampler cost too much, climb back if not."""
+        assert self._window is not None
+        cpu_start, wall_start = self._window
+        if wall - wall_start < 1.0:
+            return
+        cost = (cpu - cpu_start) / (wall - wall_start)
+        self._window = (cpu, wall)
+        target = self.config.rate_hz
+        if cost > self.config.max_cost and self.rate_hz > self.config.min_hz:
+            self.rate_hz = max(self.config.min_hz, self.rate_hz / 2)
+        elif cost < self.config.max_cost / 4 and self.rate_hz < target:
+            self.rate_hz = min(target, self.rate_hz * 2)
+
+    # -- reading -----------------------------------------------------------------------
+
+    def cost_fraction(self) -> float:
+        """The sampler thread's CPU seconds over the wall seconds it ran (0 before)."""
+        return self._cost_cpu / self._cost_wall if self._cost_wall > 0 else 0.0
+
+    def status(self) -> ProfilerStatus:
+        with self.lock:
+            tree = self.tree
+            samples, idle, active = tree.samples, tree.idle_samples, tree.active_s
+            threads = len(tree.threads)
+        duration = self._duration
+        if self._started_at is not None:
+            duration += self.clock() - self._started_at
+        rounds_rate = self.rate_hz if self.running else 0.0
+        return ProfilerStatus(
+            running=self.running,
+            target_hz=self.config.rate_hz,
+            rate_hz=rounds_rate,
+            cost_fraction=self.cost_fraction(),
+            samples=samples,
+            idle_samples=idle,
+            active_s=active,
+            duration_s=duration,
+            threads=threads,
+            clock="cpu" if self.thread_clocks.available else "wall",
+        )
+
+    def rows(self, thread: str | None = None) -> list[FunctionRow]:
+        with self.lock:
+            return self.tree.rows(thread)
+
+    def tree_copy(self) -> CallTree:
+        with self.lock:
+            return self.tree.copy()
+
+
+def _replace_rate(config: ProfilerConfig, rate_hz: float) -> ProfilerConfig:
+    import dataclasses
+
+    return dataclasses.replace(config, rate_hz=rate_hz, min_hz=min(config.min_hz, rate_hz))
+
+
+def _running_tasks() -> dict[int, FrameKey]:
+    """Thread ident -> a tag frame naming the asyncio task that thread is running now.
+
+    Read from asyncio's table of current tasks (loop -> task) and each loop's thread id;
+    nothing when asyncio was never imported or its internals are not what we read.
+    """
+    tasks = sys.modules.get("asyncio.tasks")
+    if tasks is None:
+        return {}
+    out: dict[int, FrameKey] = {}
+    try:
+        current = dict(getattr(tasks, "_current_tasks", {}))
+        for loop, task in current.items():
+            ident = getattr(loop, "_thread_id", None)
+            if isinstance(ident, int):
+                out[ident] = FrameKey(f"[task {task.get_name()}]", "<asyncio>", 0)
+    except Exception:
+        return {}
+    return out
