@@ -306,6 +306,8 @@ class ConnectionPool:
             cond.notify_all()
         for conn in idle:
             await _close_quietly(conn.db)
+        if self._tasks:  # discarded connections still closing: finish before the loop ends
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def drain(self) -> int:
         """The memory guard's rung. Connections close on their own thread: not from here."""
