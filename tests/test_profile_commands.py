@@ -190,3 +190,24 @@ def test_agent_commands_profile_a_real_child(
     proc.stdin.close()
     assert proc.wait(15) == 0
     assert proc.stderr is not None and proc.stderr.read() == b""  # nothing written unasked
+
+
+def test_tui_perf_profile_pid_records_through_the_agent(
+    target: tuple[subprocess.Popen[bytes], str], tmp_path: Path
+) -> None:
+    proc, address = target
+    out = tmp_path / "remote.folded"
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(Path(address).parent.parent)}
+    done = subprocess.run(
+        [sys.executable, "-m", "tui_perf", "profile", "--pid", str(proc.pid)]
+        + ["--duration", "0.5", "--rate", "200", "-o", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"folded written to {out}" in done.stderr
+    stacks = parse_folded(out.read_text())
+    assert any(s[-1].startswith("hot_loop (") for s in stacks)

@@ -186,19 +186,25 @@ def _log_path(name: str) -> Path:
     return folder / f"run-{dt.datetime.now():%Y%m%d-%H%M%S}-{name}.log"
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from tui_perf.agent.server import socket_path_for
-
-    target = list(args.target)
+def checked_target(given: list[str], missing: str) -> list[str]:
+    """A program's command line (`SCRIPT ARGS` or `-m MODULE ARGS`), checked before it runs."""
+    target = list(given)
     if target and target[0] == "--":
         target = target[1:]
     if not target:
-        raise TuiPerfError("give a script or -m MODULE to run")
+        raise TuiPerfError(missing)
     if target[0] == "-m":
         if len(target) < 2:
             raise TuiPerfError("-m needs a module name")
     elif not Path(target[0]).is_file():
         raise TuiPerfError(f"no script at {target[0]}")
+    return target
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from tui_perf.agent.server import socket_path_for
+
+    target = checked_target(args.target, "give a script or -m MODULE to run")
     if args.interval <= 0:
         raise TuiPerfError("--interval must be above 0 seconds")
     if not args.no_dashboard:
