@@ -199,8 +199,20 @@ def test_tui_perf_profile_pid_records_through_the_agent(
     out = tmp_path / "remote.folded"
     env = {**os.environ, "XDG_RUNTIME_DIR": str(Path(address).parent.parent)}
     done = subprocess.run(
-        [sys.executable, "-m", "tui_perf", "profile", "--pid", str(proc.pid)]
-        + ["--duration", "0.5", "--rate", "200", "-o", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "tui_perf",
+            "profile",
+            "--pid",
+            str(proc.pid),
+            "--duration",
+            "0.5",
+            "--rate",
+            "200",
+            "-o",
+            str(out),
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,
