@@ -80,7 +80,11 @@ _RUN_VALUED = {"--interval", "--prometheus", "--history"}
 _RUN_FLAGS = {"--no-dashboard", "--no-history", "-h", "--help"}
 
 
-def split_run_argv(argv: list[str]) -> tuple[list[str], list[str]]:
+def split_run_argv(
+    argv: list[str],
+    valued: set[str] = _RUN_VALUED,
+    flags: set[str] = _RUN_FLAGS,
+) -> tuple[list[str], list[str]]:
     """Split `tui-perf run` arguments into its own options and the program's command line.
 
     The program starts at the first token that is not one of run's options (`-m` included),
@@ -90,9 +94,9 @@ def split_run_argv(argv: list[str]) -> tuple[list[str], list[str]]:
     while i < len(argv):
         token = argv[i]
         name = token.split("=", 1)[0]
-        if name in _RUN_VALUED:
+        if name in valued:
             i += 1 if "=" in token else 2
-        elif token in _RUN_FLAGS:
+        elif token in flags:
             i += 1
         elif token == "--":
             return argv[:i], argv[i + 1 :]

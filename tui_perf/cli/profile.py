@@ -41,18 +41,9 @@ def add_parser(sub: Any) -> None:
 
 def split_argv(argv: list[str]) -> tuple[list[str], list[str]]:
     """Our options, then the program's command line (its options are never ours)."""
-    i = 0
-    while i < len(argv):
-        token = argv[i]
-        if token.split("=", 1)[0] in _VALUED:
-            i += 1 if "=" in token else 2
-        elif token in ("-h", "--help"):
-            i += 1
-        elif token == "--":
-            return argv[:i], argv[i + 1 :]
-        else:
-            break
-    return argv[:i], argv[i:]
+    from tui_perf.cli.agent import split_run_argv
+
+    return split_run_argv(argv, _VALUED, {"-h", "--help"})
 
 
 def _format(args: argparse.Namespace) -> str:
