@@ -113,6 +113,7 @@ def cost(seconds: float, reps: int) -> tuple[list[Comparison], dict[str, Any]]:
     for workload in ("cpu", "alloc"):
         ops: dict[str, list[float]] = {"off": [], "ours": [], "pyinstrument": []}
         own_cost: list[float] = []
+        achieved: list[float] = []
         for r in range(reps):
             order = list(ops)
             if r % 2:
@@ -122,17 +123,20 @@ def cost(seconds: float, reps: int) -> tuple[list[Comparison], dict[str, Any]]:
                 ops[mode].append(result["ops_per_s"])
                 if mode == "ours":
                     own_cost.append(result["cost"])
+                    achieved.append(result["achieved_hz"])
         med = {m: statistics.median(v) for m, v in ops.items()}
         loss = {m: 100 * (1 - med[m] / med["off"]) for m in ("ours", "pyinstrument")}
         direct = 100 * statistics.median(own_cost)
         extra[f"cost_{workload}"] = {
+            "achieved_hz": statistics.median(achieved),
             "ops_per_s": ops,
             "loss_percent": loss,
             "sampler_cpu_percent": direct,
         }
         comparisons.append(
             Comparison(
-                f"cost, {workload} workload (throughput lost; sampler's own CPU {direct:.2f}%)",
+                f"cost, {workload} workload (throughput lost; sampler's own CPU {direct:.2f}% "
+                f"of a core at {statistics.median(achieved):.0f} Hz achieved)",
                 "tui-perf 100 Hz",
                 "pyinstrument 1 ms",
                 loss["ours"] / loss["pyinstrument"] if loss["pyinstrument"] > 0 else float("nan"),

@@ -168,7 +168,10 @@ def test_agent_commands_profile_a_real_child(
         stopped = await source.command("profile_stop")
         assert stopped["running"] is False
         await source.command("alloc_stop")
-        after = await asyncio.wait_for(snaps.__anext__(), 15)
+        while True:  # snapshots queued before the stop still say running
+            after = await asyncio.wait_for(snaps.__anext__(), 15)
+            if after.profile is not None and not after.profile.running:
+                break
         with pytest.raises(Exception, match="'frames' must be at most 100"):
             await source.command("alloc_start", frames=1000)
         await source.close()
@@ -190,3 +193,36 @@ def test_agent_commands_profile_a_real_child(
     proc.stdin.close()
     assert proc.wait(15) == 0
     assert proc.stderr is not None and proc.stderr.read() == b""  # nothing written unasked
+
+
+def test_tui_perf_profile_pid_records_through_the_agent(
+    target: tuple[subprocess.Popen[bytes], str], tmp_path: Path
+) -> None:
+    proc, address = target
+    out = tmp_path / "remote.folded"
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(Path(address).parent.parent)}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tui_perf",
+            "profile",
+            "--pid",
+            str(proc.pid),
+            "--duration",
+            "0.5",
+            "--rate",
+            "200",
+            "-o",
+            str(out),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"folded written to {out}" in done.stderr
+    stacks = parse_folded(out.read_text())
+    assert any(s[-1].startswith("hot_loop (") for s in stacks)

@@ -27,6 +27,11 @@ def main() -> None:
         )
     except Exception:  # the program matters more than its monitor
         logging.getLogger("tui_perf.agent").warning("tui-perf agent did not start", exc_info=True)
+    run_program(args)
+
+
+def run_program(args: list[str]) -> None:
+    """Run `SCRIPT ARGS` or `-m MODULE ARGS` as `__main__`, with the `sys.argv` it expects."""
     if args[0] == "-m":
         sys.argv = args[1:]
         runpy.run_module(args[1], run_name="__main__", alter_sys=True)

@@ -81,7 +81,11 @@ _RUN_VALUED = {"--interval", "--prometheus", "--history"}
 _RUN_FLAGS = {"--no-dashboard", "--no-history", "-h", "--help"}
 
 
-def split_run_argv(argv: list[str]) -> tuple[list[str], list[str]]:
+def split_run_argv(
+    argv: list[str],
+    valued: set[str] = _RUN_VALUED,
+    flags: set[str] = _RUN_FLAGS,
+) -> tuple[list[str], list[str]]:
     """Split `tui-perf run` arguments into its own options and the program's command line.
 
     The program starts at the first token that is not one of run's options (`-m` included),
@@ -91,9 +95,9 @@ def split_run_argv(argv: list[str]) -> tuple[list[str], list[str]]:
     while i < len(argv):
         token = argv[i]
         name = token.split("=", 1)[0]
-        if name in _RUN_VALUED:
+        if name in valued:
             i += 1 if "=" in token else 2
-        elif token in _RUN_FLAGS:
+        elif token in flags:
             i += 1
         elif token == "--":
             return argv[:i], argv[i + 1 :]
@@ -187,19 +191,25 @@ def _log_path(name: str) -> Path:
     return private_file(folder / f"run-{dt.datetime.now():%Y%m%d-%H%M%S}-{name}.log")
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from tui_perf.agent.server import socket_path_for
-
-    target = list(args.target)
+def checked_target(given: list[str], missing: str) -> list[str]:
+    """A program's command line (`SCRIPT ARGS` or `-m MODULE ARGS`), checked before it runs."""
+    target = list(given)
     if target and target[0] == "--":
         target = target[1:]
     if not target:
-        raise TuiPerfError("give a script or -m MODULE to run")
+        raise TuiPerfError(missing)
     if target[0] == "-m":
         if len(target) < 2:
             raise TuiPerfError("-m needs a module name")
     elif not Path(target[0]).is_file():
         raise TuiPerfError(f"no script at {target[0]}")
+    return target
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from tui_perf.agent.server import socket_path_for
+
+    target = checked_target(args.target, "give a script or -m MODULE to run")
     if args.interval <= 0:
         raise TuiPerfError("--interval must be above 0 seconds")
     if not args.no_dashboard:

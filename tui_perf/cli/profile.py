@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import runpy
 import sys
 import threading
 import time
@@ -43,18 +41,9 @@ def add_parser(sub: Any) -> None:
 
 def split_argv(argv: list[str]) -> tuple[list[str], list[str]]:
     """Our options, then the program's command line (its options are never ours)."""
-    i = 0
-    while i < len(argv):
-        token = argv[i]
-        if token.split("=", 1)[0] in _VALUED:
-            i += 1 if "=" in token else 2
-        elif token in ("-h", "--help"):
-            i += 1
-        elif token == "--":
-            return argv[:i], argv[i + 1 :]
-        else:
-            break
-    return argv[:i], argv[i:]
+    from tui_perf.cli.agent import split_run_argv
+
+    return split_run_argv(argv, _VALUED, {"-h", "--help"})
 
 
 def _format(args: argparse.Namespace) -> str:
@@ -90,18 +79,13 @@ def cmd_profile(args: argparse.Namespace) -> int:
         if args.target:
             raise TuiPerfError("give --pid or a program, not both")
         return _remote(args, fmt)
-    target = list(args.target)
-    if not target:
-        raise TuiPerfError("give a script, -m MODULE, or --pid N")
-    if target[0] == "-m":
-        if len(target) < 2:
-            raise TuiPerfError("-m needs a module name")
-    elif not Path(target[0]).is_file():
-        raise TuiPerfError(f"no script at {target[0]}")
-    return _local(args, fmt, target)
+    from tui_perf.cli.agent import checked_target
+
+    return _local(args, fmt, checked_target(args.target, "give a script, -m MODULE, or --pid N"))
 
 
 def _local(args: argparse.Namespace, fmt: str, target: list[str]) -> int:
+    from tui_perf.agent.bootstrap import run_program
     from tui_perf.profile.export import render
     from tui_perf.profile.sampler import Profiler, ProfilerConfig
 
@@ -136,13 +120,7 @@ def _local(args: argparse.Namespace, fmt: str, target: list[str]) -> int:
     if timer is not None:
         timer.start()
     try:
-        if target[0] == "-m":
-            sys.argv = target[1:]
-            runpy.run_module(target[1], run_name="__main__", alter_sys=True)
-        else:
-            sys.argv = target
-            sys.path.insert(0, os.path.dirname(os.path.abspath(target[0])))
-            runpy.run_path(target[0], run_name="__main__")
+        run_program(target)
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except KeyboardInterrupt:
