@@ -89,8 +89,13 @@ def benchmark(
     return register
 
 
-def load(targets: Sequence[str]) -> list[Benchmark]:
-    """Import each file path or module name and return the benchmarks it registered."""
+def load(
+    targets: Sequence[str], *, require: bool = True, modules: list[Any] | None = None
+) -> list[Benchmark]:
+    """Import each file path or module name and return the benchmarks it registered.
+
+    `require=False` accepts a target without benchmarks; `modules` collects the modules.
+    """
     found: list[Benchmark] = []
     for target in targets:
         before = len(REGISTERED)
@@ -110,13 +115,66 @@ def load(targets: Sequence[str]) -> list[Benchmark]:
                 raise BenchmarkError(f"{target}: {type(exc).__name__}: {exc}") from exc
         else:
             try:
-                importlib.import_module(target)
+                module = importlib.import_module(target)
             except ModuleNotFoundError as exc:
                 raise BenchmarkError(f"no benchmark file or module named {target!r}") from exc
             except Exception as exc:
                 raise BenchmarkError(f"{target}: {type(exc).__name__}: {exc}") from exc
+        if modules is not None:
+            modules.append(module)
         new = REGISTERED[before:]
-        if not new:
+        if not new and require:
             raise BenchmarkError(f"{target} defines no @benchmark functions")
         found.extend(new)
     return found
+
+
+_LOADED: dict[tuple[str, ...], tuple[list[Benchmark], list[Any]]] = {}
+
+
+def _load_with_modules(targets: Sequence[str]) -> tuple[list[Benchmark], list[Any]]:
+    """The benchmarks and the modules of `targets`, loaded once per process."""
+    key = tuple(targets)
+    if key not in _LOADED:
+        if not targets:
+            from tui_perf.bench import suite
+
+            _LOADED[key] = (suite.builtin(), [suite])
+        else:
+            modules: list[Any] = []
+            _LOADED[key] = (load(targets, require=False, modules=modules), modules)
+    return _LOADED[key]
+
+
+def find(targets: Sequence[str], name: str) -> Benchmark:
+    """A benchmark by name in `targets` (the built-in suite when empty), or a plain top-level
+    function of that name in them, timed as a benchmark (for `--ab OLD NEW`)."""
+    benches, modules = _load_with_modules(targets)
+    for bench in benches:
+        if bench.name == name:
+            return bench
+    for module in modules:
+        fn = getattr(module, name, None)
+        if callable(fn) and not isinstance(fn, type):
+            params = inspect.signature(fn).parameters
+            needed = [
+                p
+                for p in params.values()
+                if p.default is inspect.Parameter.empty
+                and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+            ]
+            if any(p.name != "loops" for p in needed):
+                raise BenchmarkError(
+                    f"{name} takes arguments; a function to time takes none (or only `loops`)"
+                )
+            return Benchmark(
+                name,
+                "ab",
+                fn,
+                "loops" in params,
+                inspect.iscoroutinefunction(fn),
+                {},
+                module.__name__,
+            )
+    where = ", ".join(targets) if targets else "the built-in suite"
+    raise BenchmarkError(f"no benchmark or function named {name!r} in {where}")

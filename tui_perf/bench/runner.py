@@ -1,10 +1,12 @@
-"""The runner, on pyperf's model: calibrate, warm up, take values, keep them all.
+"""The runner, on pyperf's model: calibrate, then spread the values over fresh processes.
 
-Calibration doubles `loops` until one value takes at least `min_time` (100 ms by default),
-so timer resolution and call overhead vanish in the value. Warm-up values are taken and
-thrown away (caches, lazy imports, branch predictors). With `processes > 1` the values are
-split over that many fresh worker processes, so one process's luck (its address-space
-layout, hash seed, a neighbour's burst) does not decide the result.
+Calibration doubles `loops` until one value takes at least `min_time`, so timer resolution
+and call overhead vanish in the value. Then `processes` fresh worker processes each run every
+benchmark (warm-up values thrown away, then `values` kept), the order rotated from process to
+process so no benchmark always runs first. A process is the unit of evidence: each has its
+own hash seed, address-space layout and neighbours, and values inside one process share
+them, so the verdicts compare processes (see `compare.judge`), never values.
+`processes=1` measures in this process, as one unit.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from tui_perf.bench.reference import machine_time
 from tui_perf.bench.registry import Benchmark
 from tui_perf.bench.stats import Summary, summarize
 from tui_perf.model.errors import ConfigError
@@ -29,32 +32,45 @@ CV_WARNING = 0.10
 
 @dataclass(frozen=True, slots=True)
 class RunConfig:
-    min_time: float = 0.1
-    values: int = 20
+    """How a run is measured. `values` is per process."""
+
+    min_time: float = 0.05
+    values: int = 3
     warmups: int = 1
-    processes: int = 1
+    processes: int = 6
     gc_enabled: bool = True
     max_loops: int = 2**32
 
     def __post_init__(self) -> None:
-        if self.min_time <= 0 or self.values < 2 or self.warmups < 0 or self.processes < 1:
-            raise ConfigError("need min_time > 0, values >= 2, warmups >= 0, processes >= 1")
+        if self.min_time <= 0 or self.values < 1 or self.warmups < 0 or self.processes < 1:
+            raise ConfigError("need min_time > 0, values >= 1, warmups >= 0, processes >= 1")
 
     @classmethod
     def quick(cls) -> RunConfig:
-        return cls(min_time=0.01, values=10, warmups=1)
+        return cls(min_time=0.01, values=2, warmups=1, processes=4)
+
+    @property
+    def total_values(self) -> int:
+        return self.values * self.processes
 
 
 @dataclass
 class BenchRun:
-    """One benchmark's outcome in one run: its raw values, or the error that stopped it."""
+    """One benchmark's outcome in one run: its values per process, or the error that stopped it."""
 
     name: str
     group: str
     loops: int = 0
-    values: list[float] = field(default_factory=list)  # seconds per loop
+    values: list[float] = field(default_factory=list)  # seconds per loop, process after process
     error: str = ""
     wall_s: float = 0.0
+    sizes: list[int] = field(default_factory=list)  # how many of `values` each process gave
+    refs: list[float] = field(default_factory=list)  # each process's reference time, after it
+
+    @property
+    def groups(self) -> list[list[float]]:
+        """The values split by the process that took them."""
+        return split_groups(self.values, self.sizes)
 
     @property
     def summary(self) -> Summary:
@@ -68,9 +84,20 @@ class BenchRun:
         if cv > CV_WARNING:
             return [
                 f"unstable: CV {cv * 100:.0f}% (above {CV_WARNING * 100:.0f}%); close "
-                "other programs, use --processes, or raise the value count"
+                "other programs, or raise --processes"
             ]
         return []
+
+
+def split_groups(values: Sequence[float], sizes: Sequence[int]) -> list[list[float]]:
+    """Values cut into consecutive groups of the given sizes; no sizes: one group."""
+    if not sizes or sum(sizes) != len(values):
+        return [list(values)] if values else []
+    out, at = [], 0
+    for size in sizes:
+        out.append(list(values[at : at + size]))
+        at += size
+    return [g for g in out if g]
 
 
 Timer = Callable[[int], float]
@@ -180,54 +207,81 @@ def run_benchmarks(
     progress: Progress | None = None,
 ) -> list[BenchRun]:
     """Run every benchmark; a failing one is reported and the others still run."""
-    results = []
-    for bench in benches:
-        if config.processes > 1:
-            results.append(_in_workers(bench, config, targets, progress))
-        else:
-            results.append(measure(bench, config, progress=progress))
-    return results
+    if config.processes == 1:
+        runs = []
+        for bench in benches:
+            run = measure(bench, config, progress=progress)
+            if run.values:
+                run.sizes, run.refs = [len(run.values)], [machine_time()]
+            runs.append(run)
+        return runs
+    runs = [calibrated(bench, config) for bench in benches]
+    live = [run.name for run in runs if not run.error]
+    by_name = {run.name: run for run in runs}
+    for k in range(config.processes):
+        order = live[k % len(live) :] + live[: k % len(live)] if live else []
+        if not order:
+            break
+        started = time.perf_counter()
+        results = spawn_worker(targets, order, {n: by_name[n].loops for n in order}, config)
+        spent = time.perf_counter() - started
+        for name in order:
+            run = by_name[name]
+            values, ref, error = results.get(name, ([], 0.0, "the worker gave no result"))
+            run.wall_s += spent / len(order)
+            if error:
+                run.error, run.values, run.sizes, run.refs = error, [], [], []
+                live.remove(name)
+                continue
+            run.values.extend(values)
+            run.sizes.append(len(values))
+            run.refs.append(ref)
+            if progress is not None:
+                progress(name, len(run.values), config.total_values)
+    return runs
 
 
-def _in_workers(
-    bench: Benchmark, config: RunConfig, targets: Sequence[str], progress: Progress | None
-) -> BenchRun:
-    """Calibrate here, then spread the values over fresh worker processes."""
-    t0 = time.perf_counter()
-    here = measure(bench, RunConfig(config.min_time, 2, 0, 1, config.gc_enabled), values=0)
-    if here.error:
-        return here
-    per = max(1, -(-config.values // config.processes))
-    run = BenchRun(bench.name, bench.group, loops=here.loops)
-    for _ in range(config.processes):
-        payload = json.dumps(
-            {
-                "targets": list(targets),
-                "name": bench.name,
-                "loops": here.loops,
-                "values": per,
-                "warmups": config.warmups,
-                "gc": config.gc_enabled,
-                "min_time": config.min_time,
-            }
+def calibrated(bench: Benchmark, config: RunConfig) -> BenchRun:
+    """A run with its loops found here, in this process, and no values yet."""
+    here = measure(bench, RunConfig(config.min_time, 1, 0, 1, config.gc_enabled), values=0)
+    return BenchRun(bench.name, bench.group, loops=here.loops, error=here.error, wall_s=here.wall_s)
+
+
+def spawn_worker(
+    targets: Sequence[str], names: Sequence[str], loops: dict[str, int], config: RunConfig
+) -> dict[str, tuple[list[float], float, str]]:
+    """Run the named benchmarks in one fresh process: {name: (values, reference, error)}."""
+    payload = json.dumps(
+        {
+            "targets": list(targets),
+            "names": list(names),
+            "loops": loops,
+            "values": config.values,
+            "warmups": config.warmups,
+            "gc": config.gc_enabled,
+            "min_time": config.min_time,
+        }
+    )
+    read_fd, write_fd = os.pipe()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tui_perf.bench.worker", payload, str(write_fd)],
+            stdout=subprocess.DEVNULL,  # a benchmark's prints are not ours to show
+            stderr=subprocess.PIPE,
+            pass_fds=(write_fd,),
+            text=True,
         )
-        out = subprocess.run(
-            [sys.executable, "-m", "tui_perf.bench.worker", payload], capture_output=True, text=True
-        )
-        if out.returncode != 0:
-            run.error = (
-                out.stderr.strip().splitlines()[-1]
-                if out.stderr.strip()
-                else (f"worker exited with {out.returncode}")
-            )
-            run.values = []
-            break
-        data = json.loads(out.stdout)
-        if data["error"]:
-            run.error, run.values = data["error"], []
-            break
-        run.values.extend(data["values"])
-        if progress is not None:
-            progress(bench.name, len(run.values), per * config.processes)
-    run.wall_s = time.perf_counter() - t0
-    return run
+    finally:
+        os.close(write_fd)
+    with os.fdopen(read_fd) as pipe:
+        raw = pipe.read()
+    _, stderr = proc.communicate()
+    if proc.returncode != 0 or not raw:
+        lines = stderr.strip().splitlines()
+        error = lines[-1] if lines else f"worker exited with {proc.returncode}"
+        return {name: ([], 0.0, error) for name in names}
+    data = json.loads(raw)
+    return {
+        name: (list(data[name]["values"]), float(data[name]["reference"]), data[name]["error"])
+        for name in data
+    }

@@ -62,6 +62,12 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX bench_runs_name_ts ON bench_runs (name, ts);
     """,
+    # 3: benchmark values by process (the unit of evidence) and the noise floor reported.
+    """
+    ALTER TABLE bench_runs ADD COLUMN sizes TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE bench_runs ADD COLUMN noise REAL;
+    ALTER TABLE bench_runs ADD COLUMN refs TEXT NOT NULL DEFAULT '[]';
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -100,6 +106,9 @@ class BenchRunRow:
     stdev_s: float
     values: tuple[float, ...]
     metadata: dict[str, Any]
+    sizes: tuple[int, ...] = ()  # values per process, in order; () for one process
+    noise: float | None = None  # the noise floor this run was judged with
+    refs: tuple[float, ...] = ()  # each process's reference time (`bench.reference`)
 
 
 def check_history_file(path: Path) -> None:
@@ -278,12 +287,15 @@ class HistoryStore:
         stdev_s: float,
         metadata: dict[str, Any],
         ts: float | None = None,
+        sizes: Sequence[int] = (),
+        noise: float | None = None,
+        refs: Sequence[float] = (),
     ) -> None:
         """Write one benchmark's values at once: benchmark runs are rare and precious."""
         async with self._pool.connection() as db:
             await db.execute(
                 "INSERT INTO bench_runs (ts, run_id, name, grp, loops, median_s, stdev_s, vals,"
-                " metadata) VALUES (?,?,?,?,?,?,?,?,?)",
+                " metadata, sizes, noise, refs) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     time.time() if ts is None else ts,
                     run_id,
@@ -294,6 +306,9 @@ class HistoryStore:
                     stdev_s,
                     json.dumps(list(values)),
                     json.dumps(metadata, sort_keys=True),
+                    json.dumps(list(sizes)),
+                    noise,
+                    json.dumps(list(refs)),
                 ),
             )
 
@@ -392,8 +407,8 @@ class HistoryStore:
         self, start: float = 0.0, end: float = float("inf"), name: str | None = None
     ) -> list[BenchRunRow]:
         sql = (
-            "SELECT ts, run_id, name, grp, loops, median_s, stdev_s, vals, metadata"
-            " FROM bench_runs WHERE ts >= ? AND ts <= ?"
+            "SELECT ts, run_id, name, grp, loops, median_s, stdev_s, vals, metadata, sizes,"
+            " noise, refs FROM bench_runs WHERE ts >= ? AND ts <= ?"
         )
         args: list[Any] = [start, _sql_time(end)]
         if name is not None:
@@ -402,8 +417,21 @@ class HistoryStore:
         async with self._pool.connection() as db, db.execute(sql + " ORDER BY ts, id", args) as cur:
             rows = await cur.fetchall()
         return [
-            BenchRunRow(ts, run_id, n, g, loops, med, sd, tuple(json.loads(vals)), json.loads(meta))
-            for ts, run_id, n, g, loops, med, sd, vals, meta in rows
+            BenchRunRow(
+                ts,
+                run_id,
+                n,
+                g,
+                loops,
+                med,
+                sd,
+                tuple(json.loads(vals)),
+                json.loads(meta),
+                tuple(json.loads(sizes)),
+                noise,
+                tuple(json.loads(refs)),
+            )
+            for ts, run_id, n, g, loops, med, sd, vals, meta, sizes, noise, refs in rows
         ]
 
 
