@@ -32,6 +32,7 @@ _EXPORTS: dict[str, str] = {
     "GuardConfig": "tui_perf.engine.memory",
     "Tier": "tui_perf.engine.memory",
     "benchmark": "tui_perf.bench",
+    "compare_functions": "tui_perf.bench.ab",
     "profile": "tui_perf.profile",
     "Profiler": "tui_perf.profile.sampler",
     "Engine": "tui_perf.engine.core",
@@ -59,6 +60,7 @@ __all__ = ["__version__", *sorted(_EXPORTS)]
 
 if TYPE_CHECKING:
     from tui_perf.bench import benchmark
+    from tui_perf.bench.ab import compare_functions
     from tui_perf.caches.codecs import JsonCodec, PickleCodec
     from tui_perf.caches.decorator import cached
     from tui_perf.caches.memory_tier import MemoryTier
