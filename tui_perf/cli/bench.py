@@ -1,28 +1,31 @@
-"""`tui-perf bench`, `tui-perf bench history [NAME]`, `tui-perf bench export`.
+"""`tui-perf bench`: run benchmarks over fresh processes, keep them, judge them.
 
-Exit codes: 0 all well; 1 a benchmark got slower (a significant change of at least
---fail-on-regression percent, 5 by default); 2 bad input or a benchmark that raised (the
-others still run and are saved).
+Exit codes: 0 all well; 1 a benchmark got slower (its whole interval beyond the threshold,
+--fail-on-regression percent, 5 by default, and beyond the noise floor); 2 bad input or a
+benchmark that raised (the others still run and are saved). `bench history` and `bench
+export` live in `bench_history`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import datetime as dt
 import fnmatch
 import json
+import math
 import secrets
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tui_perf.bench.compare import SLOWER, Verdict, compare_values, detect_step
+from tui_perf.bench.baseline import Noise
+from tui_perf.bench.compare import SLOWER, UNCLEAR, Verdict, detect_step
 from tui_perf.bench.registry import Benchmark, BenchmarkError, load
 from tui_perf.bench.runner import BenchRun, RunConfig, run_benchmarks
-from tui_perf.cli.parser import Parser
+from tui_perf.cli.bench_history import _ansi, history_chart
 from tui_perf.model.errors import TuiPerfError
 from tui_perf.model.format import fmt_seconds
 
@@ -33,10 +36,13 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "bench",
         help="run benchmarks, keep their history, and judge regressions",
-        description="Run benchmarks (yours, or the built-in suite) with calibration, save them "
-        "to the history, and compare with a baseline. Also: 'tui-perf bench history [NAME]', "
-        "'tui-perf bench export --format json|csv'.",
-        epilog="Exit codes: 0 fine, 1 a significant slowdown, 2 bad input or a failing benchmark.",
+        description="Run benchmarks (yours, or the built-in suite) spread over fresh "
+        "processes, save them to the history, and compare with a baseline: a change is "
+        "called only when its whole 95%% interval lies beyond the threshold and beyond the "
+        "noise this machine showed in earlier runs. Also: 'tui-perf bench history [NAME]', "
+        "'tui-perf bench export --format json|csv', and 'tui-perf bench FILE --ab OLD NEW'.",
+        epilog="Exit codes: 0 fine, 1 slower beyond the threshold and the noise, 2 bad input "
+        "or a failing benchmark.",
     )
     p.add_argument(
         "targets",
@@ -52,50 +58,42 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument(
         "--baseline",
-        metavar="latest|RUN_ID|FILE.json",
-        help="compare with this run (default: latest, when history has one)",
+        metavar="last:N|latest|RUN_ID|FILE.json",
+        help="compare with the last N runs pooled (default last:5), the latest run, one run, "
+        "or a --json file",
     )
     p.add_argument(
         "--fail-on-regression",
         type=float,
         metavar="PCT",
         default=None,
-        help="exit 1 only for slowdowns of at least PCT percent (default 5)",
+        help="the smallest change to call, in percent (default 5); slower beyond it exits 1",
+    )
+    p.add_argument(
+        "--ab",
+        nargs=2,
+        metavar=("OLD", "NEW"),
+        help="compare two functions (or benchmarks) of FILE in alternating processes",
     )
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the results as JSON")
     p.add_argument(
         "--processes",
         type=int,
-        default=1,
+        default=None,
         metavar="N",
-        help="spread the values over N worker processes (default 1)",
+        help="fresh processes to spread the values over (default 6, --quick 4; 1: this one)",
     )
-    p.add_argument("--quick", action="store_true", help="short values, fewer of them")
+    p.add_argument(
+        "--values",
+        type=int,
+        default=None,
+        metavar="N",
+        help="values kept per process (default 3, --quick 2)",
+    )
+    p.add_argument("--quick", action="store_true", help="shorter values, fewer processes")
     p.add_argument("--no-gc", action="store_true", help="run with the garbage collector off")
     p.add_argument("--history", type=Path, metavar="FILE", help="history file")
     p.add_argument("--no-save", action="store_true", help="do not write this run to history")
-
-
-def _sub_parser(name: str) -> argparse.ArgumentParser:
-
-    if name == "history":
-        p = Parser(
-            prog="tui-perf bench history",
-            description="List benchmark runs, or one benchmark's history.",
-        )
-        p.add_argument("name", nargs="?", help="a benchmark name: its medians over time")
-        p.add_argument("--json", action="store_true", help="print JSON")
-    else:
-        p = Parser(prog="tui-perf bench export", description="Export every benchmark value.")
-        p.add_argument("--format", choices=["json", "csv"], required=True)
-        p.add_argument("--output", type=Path, metavar="FILE", help="default: standard output")
-    p.add_argument("--history", type=Path, metavar="FILE", help="history file")
-    return p
-
-
-def sub_main(name: str, argv: Sequence[str]) -> int:
-    args = _sub_parser(name).parse_args(list(argv))
-    return cmd_history(args) if name == "history" else cmd_export(args)
 
 
 # -- running ---------------------------------------------------------------------------
@@ -115,86 +113,122 @@ def _select(args: argparse.Namespace) -> list[Benchmark]:
     return benches
 
 
+def _config(args: argparse.Namespace) -> RunConfig:
+    base = RunConfig.quick() if args.quick else RunConfig()
+    for flag in ("processes", "values"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            raise TuiPerfError(f"--{flag} must be 1 or more, got {value}")
+    return RunConfig(
+        base.min_time,
+        args.values or base.values,
+        base.warmups,
+        args.processes or base.processes,
+        gc_enabled=not args.no_gc,
+    )
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
-    if args.processes < 1:
-        raise TuiPerfError(f"--processes must be 1 or more, got {args.processes}")
-    if args.fail_on_regression is not None and args.fail_on_regression < 0:
+    from tui_perf.bench.baseline import parse_baseline
+
+    if args.fail_on_regression is not None and not 0 <= args.fail_on_regression < math.inf:
         raise TuiPerfError("--fail-on-regression must be 0 or more percent")
-    if args.baseline and args.baseline.endswith(".json") and not Path(args.baseline).is_file():
-        raise TuiPerfError(f"no baseline file at {args.baseline}")
+    config = _config(args)
+    if args.ab:
+        return _cmd_ab(args, config)
+    spec = parse_baseline(args.baseline)
     try:
         benches = _select(args)
     except BenchmarkError as exc:
         raise TuiPerfError(str(exc)) from exc
-    base = RunConfig.quick() if args.quick else RunConfig()
-    config = RunConfig(
-        base.min_time, base.values, base.warmups, args.processes, gc_enabled=not args.no_gc
-    )
-    return asyncio.run(_bench(args, benches, config))
+    return asyncio.run(_bench(args, benches, config, spec))
 
 
-async def _bench(args: argparse.Namespace, benches: list[Benchmark], config: RunConfig) -> int:
+def _threshold(args: argparse.Namespace) -> float:
+    return (5.0 if args.fail_on_regression is None else args.fail_on_regression) / 100
+
+
+async def _bench(
+    args: argparse.Namespace, benches: list[Benchmark], config: RunConfig, spec: Any
+) -> int:
     from rich.console import Console
 
+    from tui_perf.bench.baseline import Sample, judge_sample, noise_floors, select
     from tui_perf.bench.meta import run_metadata
     from tui_perf.store.history import HistoryStore
 
     console = Console(stderr=False)
+    host = socket.gethostname()
+    names = [b.name for b in benches]
+    threshold = _threshold(args)
     store = await HistoryStore.open(args.history)
     try:
-        baseline = await _baseline(store, args.baseline, [b.name for b in benches])
+        rows = await store.bench_runs()
+        baseline = select(rows, spec, names, host)
+        noise = noise_floors(rows, names, host)
         runs = _run_with_progress(benches, config, args.targets, console)
+        verdicts = {
+            run.name: judge_sample(
+                run.name,
+                baseline[run.name],
+                Sample(run.groups, run.refs),
+                noise[run.name],
+                threshold=threshold,
+            )
+            for run in runs
+            if not run.error and run.name in baseline and baseline[run.name].groups
+        }
         run_id = dt.datetime.now().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
         code_dir = Path(args.targets[0]).resolve().parent if args.targets else None
         meta = {
             **run_metadata(code_dir),
             "gc_enabled": config.gc_enabled,
             "processes": config.processes,
+            "values_per_process": config.values,
         }
         if not args.no_save:
             for run in runs:
                 if not run.error:
                     s = run.summary
                     await store.add_bench_run(
-                        run_id, run.name, run.group, run.loops, run.values, s.median, s.stdev, meta
+                        run_id,
+                        run.name,
+                        run.group,
+                        run.loops,
+                        run.values,
+                        s.median,
+                        s.stdev,
+                        meta,
+                        sizes=run.sizes,
+                        noise=verdicts[run.name].noise
+                        if run.name in verdicts
+                        else noise[run.name].shown,
+                        refs=run.refs,
                     )
-        verdicts = {
-            run.name: compare_values(run.name, baseline[run.name], run.values)
-            for run in runs
-            if not run.error and run.name in baseline
-        }
-        history = {
-            run.name: [r.median_s for r in await store.bench_runs(name=run.name)]
-            for run in runs
-            if not run.error
-        }
+        history = {name: [r.median_s for r in await store.bench_runs(name=name)] for name in names}
     finally:
         await store.close()
 
-    threshold = 5.0 if args.fail_on_regression is None else args.fail_on_regression
-    regressions = [
-        v for v in verdicts.values() if v.verdict == SLOWER and v.change_percent >= threshold
-    ]
-    _print_results(console, runs, verdicts, history, run_id if not args.no_save else None)
+    _print_results(console, runs, verdicts, noise, spec.label, run_id if not args.no_save else None)
+    _print_warnings(console, runs, verdicts, noise, threshold, config)
+    _print_history(console, history)
     parallel = None
     if not args.targets and not args.quick and not args.filter:
         parallel = _print_parallel(console)
     if args.json:
-        _write_json(args.json, run_id, meta, runs, verdicts, parallel)
+        _write_json(args.json, run_id, meta, runs, verdicts, noise, parallel)
     failed = [r for r in runs if r.error]
     for run in failed:
         print(f"tui-perf: error: benchmark {run.name} failed: {run.error}", file=sys.stderr)
     if failed:
         return EXIT_BAD
-    return EXIT_REGRESSION if regressions else EXIT_OK
+    return EXIT_REGRESSION if any(v.verdict == SLOWER for v in verdicts.values()) else EXIT_OK
 
 
-def _run_with_progress(
-    benches: list[Benchmark], config: RunConfig, targets: Sequence[str], console: Any
-) -> list[BenchRun]:
+def _progress_bar(console: Any) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    with Progress(
+    return Progress(
         TextColumn("{task.description:<32}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -202,8 +236,14 @@ def _run_with_progress(
         console=console,
         transient=True,
         disable=not console.is_terminal,
-    ) as progress:
-        total = len(benches) * config.values
+    )
+
+
+def _run_with_progress(
+    benches: list[Benchmark], config: RunConfig, targets: Sequence[str], console: Any
+) -> list[BenchRun]:
+    with _progress_bar(console) as progress:
+        total = len(benches) * config.total_values
         task = progress.add_task("benchmarks", total=total, current="")
         done: dict[str, int] = {}
 
@@ -214,78 +254,104 @@ def _run_with_progress(
         return run_benchmarks(benches, config, targets=targets, progress=step)
 
 
-async def _baseline(store: Any, spec: str | None, names: list[str]) -> dict[str, list[float]]:
-    """Values per benchmark name from the chosen baseline; {} when there is none."""
-    if spec and spec.endswith(".json"):
-        try:
-            data = json.loads(Path(spec).read_text())
-            return {
-                b["name"]: [float(v) for v in b["values"]]
-                for b in data["benchmarks"]
-                if not b.get("error")
-            }
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise TuiPerfError(f"{spec} is not a tui-perf bench JSON file ({exc})") from exc
-    rows = [r for r in await store.bench_runs() if r.name in names]
-    if not rows:
-        if spec not in (None, "latest"):
-            raise TuiPerfError(f"no benchmark run {spec!r} in the history")
-        return {}
-    run_id = rows[-1].run_id if spec in (None, "latest") else spec
-    chosen = {r.name: list(r.values) for r in rows if r.run_id == run_id}
-    if not chosen:
-        raise TuiPerfError(
-            f"no benchmark run {spec!r} in the history (see 'tui-perf bench history')"
-        )
-    return chosen
+def _colour(verdict: str) -> str:
+    return {"slower": "red", "faster": "green", "unclear": "yellow"}.get(verdict, "dim")
 
 
-def _verdict_text(v: Verdict | None) -> str:
+def _verdict_cell(v: Verdict | None) -> str:
     if v is None:
         return "[dim]no baseline[/]"
-    colour = {"slower": "red", "faster": "green", "same": "dim"}[v.verdict]
-    return (
-        f"[{colour}]{v.verdict} {v.change_percent:+.1f}%[/] "
-        f"[dim]({(v.ci_low - 1) * 100:+.1f}..{(v.ci_high - 1) * 100:+.1f}%, "
-        f"p={v.p_value:.3f})[/]"
-    )
+    return f"[{_colour(v.verdict)}]{v.verdict} {v.change_percent:+.1f}%[/]"
+
+
+def _noise_text(noise: Noise) -> str:
+    floor, runs = noise.shown, noise.runs
+    if floor is not None:
+        return f"±{floor * 100:.1f}%"
+    return f"[dim]{runs} run{'s' * (runs != 1)}[/]"
 
 
 def _print_results(
     console: Any,
     runs: list[BenchRun],
     verdicts: dict[str, Verdict],
-    history: dict[str, list[float]],
+    noise: dict[str, Noise],
+    baseline: str,
     run_id: str | None,
 ) -> None:
+    """The table, then one line per verdict saying why, in full."""
     from rich.table import Table
 
-    table = Table(title=f"benchmarks{f' · run {run_id}' if run_id else ''}", title_justify="left")
+    table = Table(
+        title=f"benchmarks{f' · run {run_id}' if run_id else ''} · against {baseline}",
+        title_justify="left",
+    )
     table.add_column("benchmark", no_wrap=True)
-    for col in ("median", "± MAD", "ops/s", "CV", "loops x values"):
+    for col in ("median", "± MAD", "noise", "procs x values", "vs baseline"):
         table.add_column(col, justify="right", no_wrap=True)
-    table.add_column("vs baseline")
     for run in runs:
         if run.error:
-            table.add_row(run.name, "[red]failed[/]", "", "", "", "", f"[red]{run.error}[/]")
+            table.add_row(run.name, "[red]failed[/]", "", "", "", "")
             continue
         s = run.summary
-        cv = f"{s.cv * 100:.1f}%"
-        if run.warnings:
-            cv = f"[yellow]{cv} ![/]"
+        per = sorted(set(run.sizes))
         table.add_row(
             run.name,
             fmt_seconds(s.median),
             fmt_seconds(s.mad),
-            f"{s.ops_per_s:,.0f}",
-            cv,
-            f"{run.loops} x {s.n}",
-            _verdict_text(verdicts.get(run.name)),
+            _noise_text(noise[run.name]),
+            f"{len(run.sizes)} x {per[0] if len(per) == 1 else s.n}",
+            _verdict_cell(verdicts.get(run.name)),
         )
     console.print(table)
+    width = max((len(name) for name in verdicts), default=0)
+    for name, v in verdicts.items():
+        console.print(f"  {name:<{width}}  [{_colour(v.verdict)}]{v.text}[/]", highlight=False)
+
+
+def _print_warnings(
+    console: Any,
+    runs: list[BenchRun],
+    verdicts: dict[str, Verdict],
+    noise: dict[str, Noise],
+    threshold: float,
+    config: RunConfig,
+) -> None:
+    """Say when the machine, not the code, limits what can be called."""
+    from tui_perf.bench.compare import MIN_NOISE_RUNS
+
     for run in runs:
         for warning in run.warnings:
             console.print(f"[yellow]warning:[/] {run.name}: {warning}")
+    for name, known in noise.items():
+        floor = known.shown
+        if floor is not None and floor > threshold:
+            console.print(
+                f"[yellow]warning:[/] {name}: this machine's run-to-run noise is "
+                f"±{floor * 100:.1f}%, above the {threshold * 100:g}% threshold: only changes "
+                f"beyond ±{floor * 100:.1f}% can be called here"
+            )
+    wide = [v for v in verdicts.values() if (v.ci_high - v.ci_low) / 2 > threshold]
+    if wide:
+        console.print(
+            f"[yellow]warning:[/] {', '.join(v.name for v in wide)}: the 95% interval is wider "
+            f"than ±{threshold * 100:g}%, so a {threshold * 100:g}% change cannot be called "
+            f"with {config.processes} processes here; raise --processes or the threshold"
+        )
+    learning = [name for name, known in noise.items() if known.shown is None]
+    if learning:
+        console.print(
+            f"[dim]noise floor: learned from {MIN_NOISE_RUNS} runs on this machine "
+            f"(not yet for {', '.join(learning[:4])}{' ...' if len(learning) > 4 else ''})[/]"
+        )
+    if any(v.verdict == UNCLEAR for v in verdicts.values()):
+        console.print(
+            "[dim]unclear: the interval crosses the threshold; rerun with more --processes "
+            "to decide[/]"
+        )
+
+
+def _print_history(console: Any, history: dict[str, list[float]]) -> None:
     for name, medians in history.items():
         step = detect_step(name, medians)
         if step is not None and step.verdict != "same":
@@ -300,27 +366,52 @@ def _print_results(
             console.print(_ansi(history_chart(charted, width=min(console.width, 120))))
 
 
-def _ansi(text: str) -> Any:
-    from rich.text import Text
+def _cmd_ab(args: argparse.Namespace, config: RunConfig) -> int:
+    """`--ab OLD NEW`: the two in alternating fresh processes, one verdict for NEW."""
+    from rich.console import Console
+    from rich.table import Table
 
-    return Text.from_ansi(text)
+    from tui_perf.bench.ab import run_ab
 
+    if not args.targets:
+        raise TuiPerfError("--ab needs the file or module that defines OLD and NEW")
+    if args.baseline or args.filter:
+        raise TuiPerfError("--ab compares OLD with NEW; --baseline and --filter do not apply")
+    console = Console()
+    old, new = args.ab
+    with _progress_bar(console) as progress:
+        task = progress.add_task(f"{old} vs {new}", total=2 * config.processes, current="")
 
-def history_chart(series: dict[str, list[float]], width: int = 100, height: int = 15) -> str:
-    """Medians over runs, one line per benchmark, relative to each one's first run."""
-    import plotext as plt
+        def step(done: int, total: int, name: str) -> None:
+            progress.update(task, completed=done, current=name)
 
-    plt.clear_figure()
-    plt.plotsize(width, height)
-    plt.theme("clear")
-    for name, medians in list(series.items())[:6]:
-        plt.plot([m / medians[0] for m in medians], label=name[:24])
-    runs = max(len(m) for m in series.values())
-    step = max(1, runs // 8)
-    plt.xticks(list(range(0, runs, step)), [str(i + 1) for i in range(0, runs, step)])
-    plt.title("median per run, relative to the first run (lower is faster)")
-    plt.xlabel("run")
-    return str(plt.build())
+        try:
+            runs, verdict = run_ab(
+                args.targets, old, new, config, threshold=_threshold(args), progress=step
+            )
+        except BenchmarkError as exc:
+            raise TuiPerfError(str(exc)) from exc
+    failed = [r for r in runs if r.error]
+    for run in failed:
+        print(f"tui-perf: error: {run.name} failed: {run.error}", file=sys.stderr)
+    if failed or verdict is None:
+        return EXIT_BAD
+    table = Table(title=f"{new} against {old} · alternating processes", title_justify="left")
+    for col in ("function", "median", "± MAD", "processes x values"):
+        table.add_column(col, justify="right" if col != "function" else "left")
+    for run in runs:
+        s = run.summary
+        table.add_row(
+            run.name,
+            fmt_seconds(s.median),
+            fmt_seconds(s.mad),
+            f"{len(run.sizes)} x {config.values}",
+        )
+    console.print(table)
+    console.print(f"{new} vs {old}: [{_colour(verdict.verdict)}]{verdict.text}[/]", highlight=False)
+    if args.json:
+        _write_json(args.json, "ab", {"ab": [old, new]}, runs, {new: verdict}, {}, None)
+    return EXIT_REGRESSION if verdict.verdict == SLOWER else EXIT_OK
 
 
 def _print_parallel(console: Any) -> list[dict[str, Any]]:
@@ -362,12 +453,25 @@ def _print_parallel(console: Any) -> list[dict[str, Any]]:
     return out
 
 
+def verdict_dict(v: Verdict) -> dict[str, Any]:
+    return {
+        "verdict": v.verdict,
+        "ratio": v.ratio,
+        "ci": [v.ci_low, v.ci_high],
+        "threshold": v.threshold,
+        "noise": v.noise,
+        "processes": list(v.processes),
+        "text": v.text,
+    }
+
+
 def _write_json(
     path: Path,
     run_id: str,
     meta: dict[str, Any],
     runs: list[BenchRun],
     verdicts: dict[str, Verdict],
+    noise: dict[str, Noise],
     parallel: Any,
 ) -> None:
     def entry(run: BenchRun) -> dict[str, Any]:
@@ -376,6 +480,8 @@ def _write_json(
             "group": run.group,
             "loops": run.loops,
             "values": run.values,
+            "sizes": run.sizes,
+            "refs": run.refs,
             "error": run.error,
         }
         if not run.error:
@@ -389,16 +495,12 @@ def _write_json(
                 p99=s.p99,
                 cv=s.cv,
                 ops_per_s=s.ops_per_s,
+                noise=noise[run.name].shown if run.name in noise else None,
                 warnings=run.warnings,
             )
         v = verdicts.get(run.name)
         if v is not None:
-            item["verdict"] = {
-                "verdict": v.verdict,
-                "ratio": v.ratio,
-                "ci": [v.ci_low, v.ci_high],
-                "p_value": v.p_value,
-            }
+            item["verdict"] = verdict_dict(v)
         return item
 
     try:
@@ -416,127 +518,3 @@ def _write_json(
         )
     except OSError as exc:
         raise TuiPerfError(f"cannot write {path}: {exc.strerror}") from exc
-
-
-# -- history and export ----------------------------------------------------------------
-
-
-def cmd_history(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.table import Table
-
-    from tui_perf.store.history import HistoryStore
-
-    async def read() -> list[Any]:
-        async with await HistoryStore.open(args.history) as store:
-            return list(await store.bench_runs(name=args.name))
-
-    rows = asyncio.run(read())
-    if args.name and not rows:
-        raise TuiPerfError(f"no history for benchmark {args.name!r}")
-    if args.json:
-        print(
-            json.dumps(
-                [
-                    {
-                        "ts": r.ts,
-                        "run_id": r.run_id,
-                        "name": r.name,
-                        "median_s": r.median_s,
-                        "stdev_s": r.stdev_s,
-                    }
-                    for r in rows
-                ],
-                indent=2,
-            )
-        )
-        return EXIT_OK
-    console = Console()
-    if args.name:
-        table = Table(title=f"{args.name} · {len(rows)} runs", title_justify="left")
-        for col in ("run", "date", "median", "stdev", "commit"):
-            table.add_column(col)
-        for r in rows:
-            table.add_row(
-                r.run_id,
-                f"{dt.datetime.fromtimestamp(r.ts):%Y-%m-%d %H:%M}",
-                fmt_seconds(r.median_s),
-                fmt_seconds(r.stdev_s),
-                str(r.metadata.get("git_commit") or "—")[:12],
-            )
-        console.print(table)
-        medians = [r.median_s for r in rows]
-        step = detect_step(args.name, medians)
-        if step is not None:
-            console.print(
-                f"step check: last {step.recent} runs vs {step.before} before: "
-                f"{step.verdict} ({(step.ratio - 1) * 100:+.1f}%, "
-                f"p={step.p_value:.3f})"
-            )
-        if len(medians) >= 2 and console.width >= 60:
-            console.print(_ansi(history_chart({args.name: medians}, width=min(console.width, 120))))
-        return EXIT_OK
-    runs: dict[str, list[Any]] = {}
-    for r in rows:
-        runs.setdefault(r.run_id, []).append(r)
-    table = Table(title=f"benchmark runs · {len(runs)}", title_justify="left")
-    for col in ("run", "date", "benchmarks", "commit"):
-        table.add_column(col)
-    for run_id, items in runs.items():
-        table.add_row(
-            run_id,
-            f"{dt.datetime.fromtimestamp(items[0].ts):%Y-%m-%d %H:%M}",
-            str(len(items)),
-            str(items[0].metadata.get("git_commit") or "—")[:12],
-        )
-    if not runs:
-        table.caption = "no runs yet: 'tui-perf bench' runs the built-in suite"
-    console.print(table)
-    return EXIT_OK
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    from tui_perf.store.history import HistoryStore
-
-    async def read() -> list[Any]:
-        async with await HistoryStore.open(args.history) as store:
-            return list(await store.bench_runs())
-
-    rows = asyncio.run(read())
-    try:
-        out = args.output.open("w", newline="") if args.output else sys.stdout
-    except OSError as exc:
-        raise TuiPerfError(f"cannot write {args.output}: {exc.strerror}") from exc
-    try:
-        if args.format == "json":
-            json.dump(
-                [
-                    {
-                        "ts": r.ts,
-                        "run_id": r.run_id,
-                        "name": r.name,
-                        "group": r.group,
-                        "loops": r.loops,
-                        "median_s": r.median_s,
-                        "stdev_s": r.stdev_s,
-                        "values": list(r.values),
-                        "metadata": r.metadata,
-                    }
-                    for r in rows
-                ],
-                out,
-                indent=2,
-            )
-            out.write("\n")
-        else:
-            writer = csv.writer(out)
-            writer.writerow(
-                ["ts", "run_id", "name", "group", "loops", "value_index", "seconds_per_loop"]
-            )
-            for r in rows:
-                for i, v in enumerate(r.values):
-                    writer.writerow([r.ts, r.run_id, r.name, r.group, r.loops, i, v])
-    finally:
-        if out is not sys.stdout:
-            out.close()
-    return EXIT_OK

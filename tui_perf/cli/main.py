@@ -113,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if len(argv) >= 2 and argv[0] == "bench" and argv[1] in ("history", "export"):
-            from tui_perf.cli.bench import sub_main
+            from tui_perf.cli.bench_history import sub_main
 
             return sub_main(argv[1], argv[2:])
         if argv[:1] == ["run"]:
