@@ -267,6 +267,53 @@ async def test_benchmark_runs_come_from_and_go_to_the_history_file(tmp_path) -> 
         await wait_for(pilot, lambda: written() == {"older_bench", "fresh_bench"}, tries=1000)
 
 
+async def test_the_benchmarks_pane_judges_a_run_against_the_history_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The pane's verdict is `tui-perf bench`'s: the pooled runs in the history file, not the
+    previous run of this session."""
+    import socket
+
+    from tui_perf.model.snapshot import BenchResult
+    from tui_perf.store.history import HistoryStore
+
+    path = tmp_path / "history.db"
+    host = socket.gethostname()
+    spread = (0.99, 1.0, 1.01, 1.0, 0.995, 1.005)
+    async with await HistoryStore.open(path) as store:
+        for run in range(5):
+            values = [s * 1e-6 for s in spread for _ in range(2)]
+            await store.add_bench_run(
+                f"r{run}",
+                "cache_hit",
+                "g",
+                10,
+                values,
+                1e-6,
+                0.0,
+                {"hostname": host},
+                ts=float(run + 1),
+                sizes=[2] * 6,
+                refs=[5e-5] * 6,
+            )
+    source = ScriptedSource(history(2))
+    app = Dashboard(source, history_path=path)
+    async with app.run_test() as pilot:
+        await settle(pilot, 2)
+        await wait_for(pilot, lambda: "cache_hit" in app.history.bench)
+        values = tuple(1.3 * s * 1e-6 for s in spread for _ in range(2))
+        result = BenchResult(
+            "cache_hit", "g", values, 10, 1.3e-6, 0.0, sizes=(2,) * 6, refs=(5e-5,) * 6
+        )
+        source.push(snapshot(5, bench=(result,)))
+        await wait_for(pilot, lambda: app.history.bench["cache_hit"][-1].verdict != "", tries=1000)
+        verdict = app.history.bench["cache_hit"][-1].verdict
+        assert verdict.startswith("slower: +30% [") and "against the machine's speed" in verdict
+        await pilot.press("6")
+        await pilot.pause()
+        row = app.query_one("BenchPane").view.bench.rows[0]
+        assert row.name == "cache_hit" and row.verdict == verdict
+        assert any("slower beyond noise: cache_hit" in str(n.message) for n in app._notifications)
+
+
 async def test_o_re_sorts_the_caches_table_and_unchanged_order_is_left_alone() -> None:
     app = Dashboard(ScriptedSource(history(3)), chart_interval=0)
     async with app.run_test() as pilot:

@@ -15,6 +15,7 @@ import pytest
 from textual.pilot import Pilot
 
 from tests.helpers.dashboard import T0, cleanup, history, profile_stats, settle, snapshot
+from tui_perf.bench.compare import judge
 from tui_perf.dashboard.app import PANES, Dashboard
 from tui_perf.dashboard.sources import ScriptedSource
 from tui_perf.model.snapshot import BenchResult, Snapshot
@@ -36,11 +37,20 @@ def with_extras(snaps: list[Snapshot]) -> list[Snapshot]:
             "sqlite_insert_100[mode=batched]", "sqlite", (1.6e-4,) * 5, 64, 1.6e-4, 6e-6, ""
         ),
     ]
+    spread = (0.99, 1.0, 1.01, 1.0, 0.995, 1.005)  # six processes, as a real run has
     second = [
-        BenchResult(r.name, r.group, r.values, r.loops, r.median_s * f, r.stdev_s, v)
-        for r, f, v in zip(
-            runs, (1.01, 1.22, 0.8), ("same +1.0%", "slower +22.0%", "faster -20.0%"), strict=True
+        BenchResult(
+            r.name,
+            r.group,
+            r.values,
+            r.loops,
+            r.median_s * f,
+            r.stdev_s,
+            judge(
+                r.name, [[s] * 3 for s in spread], [[s * f] * 3 for s in spread], noise=0.03
+            ).text,
         )
+        for r, f in zip(runs, (1.01, 1.22, 0.8), strict=True)
     ]
     out = list(snaps)
     out[30] = _replace(out[30], bench=tuple(runs))

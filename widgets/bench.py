@@ -29,6 +29,7 @@ class BenchPane(ManagedWidget):
     BenchPane #bench-status { height: 1; padding: 0 1; }
     BenchPane #bench-progress { height: 1; padding: 0 1; }
     BenchPane #bench-table { height: 1fr; min-height: 5; }
+    BenchPane #bench-why { height: auto; max-height: 2; padding: 0 1; color: $text-muted; }
     """
 
     view: reactive[BenchPaneView | None] = reactive(None, init=False)
@@ -39,9 +40,10 @@ class BenchPane(ManagedWidget):
         )
         yield ProgressBar(id="bench-progress", show_eta=False)
         table: DataTable[str] = DataTable(id="bench-table", cursor_type="row", zebra_stripes=True)
-        for label in ("benchmark", "median", "runs", "verdict vs the previous run"):
+        for label in ("benchmark", "median", "runs", "vs history [95% interval]"):
             table.add_column(label, key=label)
         yield table
+        yield Static("", id="bench-why")
         yield Chart(ChartSpec("median per run (µs)"), id="bench-chart")
 
     def on_mount(self) -> None:
@@ -79,12 +81,18 @@ class BenchPane(ManagedWidget):
                 return Text(verdict, style="red")
             if verdict.startswith("faster"):
                 return Text(verdict, style="green")
-            return Text(verdict) if verdict else Text("first run", style="dim")
+            if verdict.startswith("unclear"):
+                return Text(verdict, style="yellow")
+            return Text(verdict) if verdict else Text("an earlier run", style="dim")
 
         self._rows.sync(
-            (r.name, [r.name, fmt_seconds(r.median_s), str(r.runs), colour(r.verdict)])
+            (r.name, [r.name, fmt_seconds(r.median_s), str(r.runs), colour(r.verdict_short)])
             for r in b.rows
         )
+        # The whole verdict, why included, for the row under the cursor.
+        chosen = next((r for r in b.rows if r.name == view.selected), None)
+        why = self.query_one("#bench-why", Static)
+        why.update(escape(f"{chosen.name}: {chosen.verdict}") if chosen and chosen.verdict else "")
         xs, ys = view.trend
         self.query_one("#bench-chart", Chart).show(
             ChartSpec(

@@ -1,7 +1,9 @@
 """The benchmark capability's engine command: `run_benchmarks` runs the built-in suite here.
 
 Results and progress ride on the next snapshots through a section this module adds to the
-engine; the verdict for each benchmark compares with its previous run on the same engine.
+engine. The values are taken in fresh worker processes (the process is the unit of evidence),
+and the verdicts are made where the history is: the dashboard judges each result against
+the history file with `bench.baseline`, as `tui-perf bench` does.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ class BenchState:
     def __init__(self, engine: Engine) -> None:
         self.results: list[BenchResult] = []
         self.progress: BenchProgress | None = None
-        self.previous: dict[str, list[float]] = {}
         self.running = threading.Lock()
         self._pending = threading.Lock()
         engine.add_section(self.section)
@@ -44,8 +45,7 @@ class BenchState:
     timeout=600.0,
 )
 def run_benchmarks(engine: Engine, quick: bool, filter: str | None) -> dict[str, Any]:
-    """Run the built-in suite here; results and verdicts ride on the next snapshot."""
-    from tui_perf.bench.compare import compare_values
+    """Run the built-in suite in worker processes; results ride on the next snapshot."""
     from tui_perf.bench.runner import RunConfig
     from tui_perf.bench.runner import run_benchmarks as run
     from tui_perf.bench.suite import builtin
@@ -58,7 +58,7 @@ def run_benchmarks(engine: Engine, quick: bool, filter: str | None) -> dict[str,
         if not benches:
             raise ConfigError(f"no built-in benchmark matches {filter!r}")
         config = RunConfig.quick() if quick else RunConfig()
-        total = len(benches) * config.values
+        total = len(benches) * config.total_values
         finished: dict[str, int] = {}
 
         def progress(name: str, i: int, n: int) -> None:
@@ -73,22 +73,19 @@ def run_benchmarks(engine: Engine, quick: bool, filter: str | None) -> dict[str,
                 engine.emit("bench", f"{r.name} failed: {r.error}", "error")
                 continue
             s = r.summary
-            verdict = ""
-            before = state.previous.get(r.name)
-            if before is not None:
-                v = compare_values(r.name, before, r.values, with_ci=False)
-                verdict = f"{v.verdict} {v.change_percent:+.1f}%"
-            state.previous[r.name] = r.values
             results.append(
-                BenchResult(r.name, r.group, tuple(r.values), r.loops, s.median, s.stdev, verdict)
+                BenchResult(
+                    r.name,
+                    r.group,
+                    tuple(r.values),
+                    r.loops,
+                    s.median,
+                    s.stdev,
+                    sizes=tuple(r.sizes),
+                    refs=tuple(r.refs),
+                )
             )
-        slower = [r.name for r in results if r.verdict.startswith("slower")]
-        engine.emit(
-            "bench",
-            f"benchmark run: {len(results)} done"
-            + (f", slower: {', '.join(slower)}" if slower else ""),
-            "warning" if slower else "info",
-        )
+        engine.emit("bench", f"benchmark run: {len(results)} done", "info")
         state.publish(results)
         return {"results": [to_dict(r) for r in results]}
     finally:

@@ -255,22 +255,50 @@ class Dashboard(App[None]):
                 if snap is None:  # the app is closing
                     break
                 await store.add_snapshot(snap)
-                for result in snap.bench:  # benchmark runs started here join the history too
-                    await store.add_bench_run(
-                        f"dashboard-{snap.timestamp:.0f}",
-                        result.name,
-                        result.group,
-                        result.loops,
-                        result.values,
-                        result.median_s,
-                        result.stdev_s,
-                        {"source": "dashboard", "pid": snap.pid},
-                        ts=snap.timestamp,
-                    )
+                if snap.bench:
+                    await self._judge_and_keep(store, snap)
         finally:
             # Shielded: a cancelled worker must still close the file, or aiosqlite's thread
             # answers a loop that is gone.
             await asyncio.shield(store.close())
+
+    async def _judge_and_keep(self, store: Any, snap: Snapshot) -> None:
+        """Benchmark runs started here are judged against the history file, as `tui-perf
+        bench` judges (pooled last runs, noise floor, whole interval), then join it."""
+        import socket
+
+        from tui_perf.bench.baseline import Sample, judge_against_history
+        from tui_perf.bench.runner import split_groups
+
+        host = socket.gethostname()
+        rows = await store.bench_runs()
+        for result in snap.bench:
+            groups = split_groups(result.values, result.sizes)
+            current = Sample(groups, list(result.refs) if result.refs else None)
+            verdict = judge_against_history(rows, result.name, current, host)
+            self.history.set_verdict(result, verdict.text if verdict else "no baseline yet")
+            await store.add_bench_run(
+                f"dashboard-{snap.timestamp:.0f}",
+                result.name,
+                result.group,
+                result.loops,
+                result.values,
+                result.median_s,
+                result.stdev_s,
+                {"source": "dashboard", "pid": snap.pid, "hostname": host},
+                ts=snap.timestamp,
+                sizes=result.sizes,
+                noise=verdict.noise if verdict else None,
+                refs=result.refs,
+            )
+        slower = [
+            r.name
+            for r in snap.bench
+            if any(k.verdict.startswith("slower") for k in self.history.bench.get(r.name, [])[-1:])
+        ]
+        if slower:
+            self.notify(f"slower beyond noise: {', '.join(slower)}", severity="warning")
+        self.refresh_view("bench")
 
     async def _load_bench_history(self, store: Any) -> None:
         """Earlier benchmark runs from the history file, so the pane starts with its past."""

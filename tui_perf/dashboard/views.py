@@ -6,6 +6,7 @@ only lay out what they are given, and tests can check the shaping without a term
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -44,6 +45,13 @@ class History:
         self.cleanups.extend(snap.cleanups)
         for result in snap.bench:
             self.bench.setdefault(result.name, []).append(result)
+
+    def set_verdict(self, result: BenchResult, verdict: str) -> None:
+        """Attach the verdict the history gave `result` (judged after it arrived)."""
+        results = self.bench.get(result.name, [])
+        for i, known in enumerate(results):
+            if known is result or known.values == result.values:
+                results[i] = dataclasses.replace(known, verdict=verdict)
 
     @property
     def latest(self) -> Snapshot | None:
@@ -306,7 +314,12 @@ class BenchRow:
     name: str
     median_s: float
     runs: int
-    verdict: str
+    verdict: str  # the whole line: "slower: +14% [+11..+17], beyond noise ±3.0%"
+
+    @property
+    def verdict_short(self) -> str:
+        """What fits a table cell: the verdict, the change and its interval."""
+        return self.verdict.split(", ", 1)[0]
 
 
 @dataclass(frozen=True, slots=True)

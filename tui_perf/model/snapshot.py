@@ -17,8 +17,9 @@ from typing import Any, TypeVar
 
 from tui_perf.model.errors import SnapshotFormatError
 
-#: 2 added `Snapshot.profile`; a version-1 dict still reads (the field defaults to None)
-FORMAT_VERSION = 2
+#: 2 added `Snapshot.profile`; a version-1 dict still reads (the field defaults to None).
+#: 3 added `BenchResult.sizes` and `.refs` (per process); older dicts read with `()`.
+FORMAT_VERSION = 3
 
 T = TypeVar("T")
 
@@ -206,7 +207,9 @@ class BenchResult:
     loops: int
     median_s: float
     stdev_s: float
-    verdict: str = ""
+    verdict: str = ""  # set by whoever judges it against a baseline (the dashboard)
+    sizes: tuple[int, ...] = ()  # how many of `values` each worker process gave
+    refs: tuple[float, ...] = ()  # each worker process's reference time (`bench.reference`)
 
 
 @dataclass(frozen=True, slots=True)
