@@ -83,7 +83,10 @@ def test_a_run_is_saved_and_a_slowdown_exits_1(tmp_path: Path, bench_file: Path)
     data = json.loads((tmp_path / "r.json").read_text())
     summing = next(b for b in data["benchmarks"] if b["name"] == "summing")
     assert summing["verdict"]["verdict"] == "slower" and summing["verdict"]["ratio"] > 1.5
-    assert len(summing["values"]) == RunConfig.quick().values
+    quick = RunConfig.quick()
+    assert len(summing["values"]) == quick.total_values
+    assert summing["sizes"] == [quick.values] * quick.processes  # the values by process
+    assert len(summing["refs"]) == quick.processes
     assert data["metadata"]["python"] and data["metadata"]["gc_thresholds"]
     tolerant = bench(
         tmp_path,
@@ -144,6 +147,9 @@ def test_a_benchmark_that_raises_is_named_and_the_others_are_saved(tmp_path: Pat
         (["--baseline", "20990101-000000-ffff", "--filter", "json"], "no benchmark run"),
         (["--filter", "nothing-matches-this"], "no benchmark matches"),
         (["--fail-on-regression", "x"], "invalid float value"),
+        (["--baseline", "last:0"], "N in last:N must be a whole number"),
+        (["--values", "0"], "--values must be 1 or more"),
+        (["--ab", "a", "b"], "--ab needs the file or module"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(tmp_path: Path, args: list[str], needle: str) -> None:
@@ -162,14 +168,16 @@ def test_a_malformed_baseline_file_is_refused(tmp_path: Path, bench_file: Path) 
     assert result.returncode == 2 and "not a tui-perf bench JSON file" in result.stderr
 
 
-def test_values_can_come_from_worker_processes(tmp_path: Path, bench_file: Path) -> None:
+def test_values_come_from_worker_processes_or_this_one(tmp_path: Path, bench_file: Path) -> None:
     out = tmp_path / "w.json"
     result = bench(
         tmp_path,
         str(bench_file),
         "--quick",
         "--processes",
-        "2",
+        "3",
+        "--values",
+        "4",
         "--filter",
         "summing",
         "--json",
@@ -177,7 +185,10 @@ def test_values_can_come_from_worker_processes(tmp_path: Path, bench_file: Path)
     )
     assert result.returncode == 0, result.stderr
     (entry,) = json.loads(out.read_text())["benchmarks"]
-    assert len(entry["values"]) == 10 and not entry["error"]
+    assert entry["sizes"] == [4, 4, 4] and not entry["error"]
+    here = bench(tmp_path, str(bench_file), "--quick", "--processes", "1", "--json", str(out))
+    assert here.returncode == 0, here.stderr
+    assert [b["sizes"] for b in json.loads(out.read_text())["benchmarks"]] == [[2], [2]]
 
 
 def test_export_writes_every_value_as_csv(tmp_path: Path, bench_file: Path) -> None:
@@ -204,7 +215,10 @@ def test_export_writes_every_value_as_csv(tmp_path: Path, bench_file: Path) -> N
     )
     assert result.returncode == 0, result.stderr
     lines = out.read_text().splitlines()
-    assert lines[0].startswith("ts,run_id,name") and len(lines) == 1 + 2 * 10
+    quick = RunConfig.quick()
+    assert lines[0].startswith("ts,run_id,name") and len(lines) == 1 + 2 * quick.total_values
+    processes = {line.split(",")[5] for line in lines[1:]}
+    assert processes == {str(p) for p in range(quick.processes)}  # each value's process
 
 
 def test_params_expand_and_async_and_plain_functions_run() -> None:
