@@ -62,10 +62,11 @@ def big(loops):
 """
 
 PYPERF_FILE = """
-import importlib.util, sys, time
+import importlib.util, os, time
 import pyperf
 
-spec = importlib.util.spec_from_file_location("user_bench", sys.argv.pop(1))
+# The file comes in the environment: pyperf starts its workers with its own arguments.
+spec = importlib.util.spec_from_file_location("user_bench", os.environ["USER_BENCH_FILE"])
 user = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(user)
 
@@ -129,13 +130,13 @@ class Trial:
     def pyperf(self, work: float, processes: int | None = None) -> tuple[Path, float]:
         self.count += 1
         out = self.tmp / f"pyperf{self.count}.json"
-        args = [sys.executable, str(self.pyperf_script), str(self.user), "-o", str(out), "-q"]
+        args = [sys.executable, str(self.pyperf_script), "-o", str(out), "-q"]
+        args += ["--inherit-environ", "WORK,USER_BENCH_FILE"]  # pyperf clears the rest
         if processes is not None:
             args += ["-p", str(processes)]
         t0 = time.perf_counter()
-        done = subprocess.run(
-            args, capture_output=True, text=True, env={**os.environ, "WORK": str(work)}
-        )
+        env = {**os.environ, "WORK": str(work), "USER_BENCH_FILE": str(self.user)}
+        done = subprocess.run(args, capture_output=True, text=True, env=env)
         if done.returncode != 0:
             raise SystemExit(f"pyperf failed:\n{done.stderr}")
         return out, time.perf_counter() - t0
@@ -242,8 +243,12 @@ def run(quick: bool) -> tuple[list[Comparison], dict[str, Any]]:
             }
 
         # Precision at the same wall time: pyperf's processes scaled to our wall time.
-        per_process = statistics.median(pyperf_walls) / 20  # pyperf's default: 20 processes
-        matched = max(2, round(statistics.median(ours_walls) / per_process))
+        # pyperf's wall time is a fixed part (calibration) plus a part per process: fit the
+        # line through its default (20 processes) and a probe with 4, then solve for ours.
+        _, probe = t.pyperf(1.0, processes=4)
+        per_process = max(1e-3, (statistics.median(pyperf_walls) - probe) / 16)
+        fixed = probe - 4 * per_process
+        matched = max(2, round((statistics.median(ours_walls) - fixed) / per_process))
         prec_ours: dict[str, list[float]] = {n: [] for n in NAMES}
         prec_py: dict[str, list[float]] = {n: [] for n in NAMES}
         prec_walls: list[float] = []
