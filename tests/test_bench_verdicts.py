@@ -305,3 +305,54 @@ def test_compare_functions_in_processes_and_in_rounds() -> None:
     )
     assert w.verdict == FASTER and w.unit == "rounds", w.text
     assert w.text.endswith("beyond the 5.0% threshold")  # no history noise in an A/B
+
+
+HOSTILE_FILE = """
+import os, sys
+from tui_perf.bench import benchmark
+
+IN_WORKER = getattr(sys.modules["__main__"].__spec__, "name", "") == "tui_perf.bench.worker"
+said = False
+
+
+@benchmark()
+def chatty(loops):
+    global said
+    if IN_WORKER and not said:  # more than a pipe holds, before any result is written
+        sys.stderr.write("x" * 200_000 + "\\n")
+        print("and some chatter on stdout")
+        said = True
+    for _ in range(loops):
+        sum(range(100))
+
+
+@benchmark()
+def dies(loops):
+    if IN_WORKER:
+        os._exit(3)  # takes its whole worker process down
+
+
+@benchmark()
+def after(loops):
+    for _ in range(loops):
+        sum(range(100))
+"""
+
+
+def test_a_benchmark_that_kills_its_worker_is_named_and_the_others_are_kept(
+    tmp_path: Path,
+) -> None:
+    """Fault injection on the worker processes: a flood on stderr (which used to be able to
+    block the worker and the parent on each other), stdout chatter, and `os._exit`."""
+    path = tmp_path / "hostile.py"
+    path.write_text(HOSTILE_FILE)
+    out = tmp_path / "r.json"
+    result = _bench(tmp_path, str(path), "--quick", "--json", str(out))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "benchmark dies failed: its worker process exited with 3" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
+    assert len(result.stderr) < 300  # the flood is cut, not echoed
+    runs = {b["name"]: b for b in json.loads(out.read_text())["benchmarks"]}
+    assert runs["dies"]["error"] and not runs["dies"]["values"]
+    for name in ("chatty", "after"):  # measured in the processes it did not take down
+        assert not runs[name]["error"] and len(runs[name]["sizes"]) >= 2, runs[name]

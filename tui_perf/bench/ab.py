@@ -46,8 +46,8 @@ def run_ab(
             return runs, None
         run = runs[ABBA[k % 4]]
         started = time.perf_counter()
-        result = spawn_worker(targets, [run.name], {run.name: run.loops}, config)[run.name]
-        values, _, error = result
+        result = spawn_worker(targets, [run.name], {run.name: run.loops}, config)
+        values, _, error = result[run.name]
         run.wall_s += time.perf_counter() - started
         if error:
             run.error = error

@@ -15,8 +15,10 @@ import asyncio
 import gc
 import json
 import os
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -227,7 +229,9 @@ def run_benchmarks(
         spent = time.perf_counter() - started
         for name in order:
             run = by_name[name]
-            values, ref, error = results.get(name, ([], 0.0, "the worker gave no result"))
+            if name not in results:
+                continue  # its worker died before reaching it: no value from that process
+            values, ref, error = results[name]
             run.wall_s += spent / len(order)
             if error:
                 run.error, run.values, run.sizes, run.refs = error, [], [], []
@@ -263,25 +267,52 @@ def spawn_worker(
         }
     )
     read_fd, write_fd = os.pipe()
-    try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tui_perf.bench.worker", payload, str(write_fd)],
-            stdout=subprocess.DEVNULL,  # a benchmark's prints are not ours to show
-            stderr=subprocess.PIPE,
-            pass_fds=(write_fd,),
-            text=True,
-        )
-    finally:
-        os.close(write_fd)
-    with os.fdopen(read_fd) as pipe:
-        raw = pipe.read()
-    _, stderr = proc.communicate()
-    if proc.returncode != 0 or not raw:
+    # stderr goes to a file, not a pipe: a benchmark that writes more than a pipe holds to
+    # stderr would otherwise block while we wait for its result, and neither would move.
+    with tempfile.TemporaryFile("w+", errors="replace") as errors:
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "tui_perf.bench.worker", payload, str(write_fd)],
+                stdout=subprocess.DEVNULL,  # a benchmark's prints are not ours to show
+                stderr=errors,
+                pass_fds=(write_fd,),
+            )
+        except OSError as exc:
+            os.close(read_fd)
+            return {name: ([], 0.0, f"cannot start a worker: {exc}") for name in names}
+        finally:
+            os.close(write_fd)
+        with os.fdopen(read_fd) as pipe:
+            raw = pipe.read()
+        proc.wait()
+        errors.seek(0)
+        stderr = errors.read()
+    return _read_results(raw, names, proc.returncode, stderr)
+
+
+def _read_results(
+    raw: str, names: Sequence[str], returncode: int, stderr: str
+) -> dict[str, tuple[list[float], float, str]]:
+    """The worker's lines: {name: (values, reference, error)}. The benchmark it was running
+    when it died gets the error; the ones after it are absent (not measured in that process).
+    The reference is the process's: the median of every reference timing it took."""
+    done: dict[str, tuple[list[float], str]] = {}
+    timings: list[float] = []
+    for text in raw.splitlines():
+        try:
+            line = json.loads(text)
+            done[str(line["name"])] = ([float(v) for v in line["values"]], str(line["error"]))
+            timings += [float(t) for t in line["reference"]]
+        except (ValueError, KeyError, TypeError):
+            continue  # a line something else wrote, or cut short by a death
+    reference = statistics.median(timings) if timings else 0.0
+    out = {name: (values, reference, error) for name, (values, error) in done.items()}
+    missing = [name for name in names if name not in done]
+    if missing:
+        died = f"its worker process exited with {returncode}"
         lines = stderr.strip().splitlines()
-        error = lines[-1] if lines else f"worker exited with {proc.returncode}"
-        return {name: ([], 0.0, error) for name in names}
-    data = json.loads(raw)
-    return {
-        name: (list(data[name]["values"]), float(data[name]["reference"]), data[name]["error"])
-        for name in data
-    }
+        if lines:  # the last thing it said: often the exception, cut to one short line
+            last = lines[-1].strip()
+            died += f" ({last[:117] + '...' if len(last) > 120 else last})"
+        out[missing[0]] = ([], 0.0, died)
+    return out

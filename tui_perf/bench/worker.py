@@ -1,7 +1,9 @@
-"""A worker process: loads the benchmarks, runs the named ones, writes JSON to a pipe.
+"""A worker process: loads the benchmarks, runs the named ones, writes JSON lines to a pipe.
 
-The result goes to the file descriptor the parent passed, not to stdout, so a benchmark that
-prints cannot corrupt it.
+One line per benchmark as soon as it is done, so when a benchmark kills its process (a
+segfault, `os._exit`) the parent knows which one did it and keeps the others' results. The
+lines go to the file descriptor the parent passed, not to stdout, so a benchmark that prints
+cannot corrupt them. Each line carries the reference timings taken after that benchmark.
 """
 
 from __future__ import annotations
@@ -13,9 +15,6 @@ import sys
 
 def main() -> None:
     spec = json.loads(sys.argv[1])
-    out_fd = int(sys.argv[2])
-    import statistics
-
     from tui_perf.bench.reference import sample
     from tui_perf.bench.registry import find
     from tui_perf.bench.runner import RunConfig, measure
@@ -27,18 +26,15 @@ def main() -> None:
         processes=1,
         gc_enabled=spec["gc"],
     )
-    results = {}
-    timings: list[float] = []
-    for name in spec["names"]:
-        bench = find(spec["targets"], name)
-        run = measure(bench, config, loops=spec["loops"][name])
-        results[name] = {"values": run.values, "reference": 0.0, "error": run.error}
-        timings += sample(15 if len(spec["names"]) == 1 else 5)
-    reference = statistics.median(timings)  # this process's speed: one figure for all
-    for result in results.values():
-        result["reference"] = reference
-    with os.fdopen(out_fd, "w") as out:
-        json.dump(results, out)
+    per_bench = 15 if len(spec["names"]) == 1 else 5
+    with os.fdopen(int(sys.argv[2]), "w") as out:
+        for name in spec["names"]:
+            bench = find(spec["targets"], name)
+            run = measure(bench, config, loops=spec["loops"][name])
+            line = {"name": name, "values": run.values, "error": run.error}
+            line["reference"] = sample(per_bench)
+            out.write(json.dumps(line) + "\n")
+            out.flush()
 
 
 if __name__ == "__main__":
