@@ -252,3 +252,38 @@ def test_a_file_without_benchmarks_is_refused(tmp_path: Path) -> None:
     empty.write_text("x = 1\n")
     with pytest.raises(BenchmarkError, match="defines no @benchmark"):
         load([str(empty)])
+
+
+NAMES_FILE = """
+from tui_perf.bench import benchmark
+
+
+@benchmark(name="odd[/x]")
+def odd(loops):
+    for _ in range(loops):
+        pass
+
+
+@benchmark
+def bare(loops):
+    for _ in range(loops):
+        pass
+"""
+
+
+def test_names_are_text_bare_decorators_work_and_the_last_line_says_why(tmp_path: Path) -> None:
+    path = tmp_path / "names.py"
+    path.write_text(NAMES_FILE)
+    out = tmp_path / "n.json"
+    first = bench(tmp_path, str(path), "--quick", "--json", str(out))
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "odd[/x]" in first.stdout and "bare" in first.stdout  # not read as markup
+    assert [b["name"] for b in json.loads(out.read_text())["benchmarks"]] == ["odd[/x]", "bare"]
+    assert first.stdout.strip().splitlines()[-1] == (
+        "exit 0: no baseline yet (2 measured and saved for next time)"
+    )
+    again = bench(tmp_path, str(path), "--quick", "--fail-on-regression", "1000")
+    assert again.returncode == 0, again.stdout
+    last = again.stdout.strip().splitlines()[-1]
+    assert last.startswith("exit 0: nothing slower than the last 5 runs, pooled (")
+    assert len(max(again.stdout.splitlines(), key=len)) > 80  # piped: the table is not cut

@@ -33,12 +33,24 @@ def main() -> None:
 def run_program(args: list[str]) -> None:
     """Run `SCRIPT ARGS` or `-m MODULE ARGS` as `__main__`, with the `sys.argv` it expects."""
     if args[0] == "-m":
+        if not _module_exists(args[1]):  # as `python -m` says it, not a runpy traceback
+            print(f"No module named {args[1]!r}", file=sys.stderr)
+            sys.exit(1)
         sys.argv = args[1:]
         runpy.run_module(args[1], run_name="__main__", alter_sys=True)
     else:
         sys.argv = args
         sys.path.insert(0, os.path.dirname(os.path.abspath(args[0])))
         runpy.run_path(args[0], run_name="__main__")
+
+
+def _module_exists(name: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # a parent package that is missing, or a bad name
+        return False
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """The agent's wire protocol: newline-delimited JSON objects, one per line.
 
-    agent  -> client  {"type": "hello", "version": 1, "pid": ..., "argv": [...], "auth": bool}
+    agent  -> client  {"type": "hello", "version": 1, "auth": bool}       (nothing else yet)
     client -> agent   {"type": "hello", "version": 1, "token": "..."}      (token: TCP only)
+    agent  -> client  {"type": "welcome", "pid": ..., "argv": [...]}       (after the token)
     agent  -> client  {"type": "snapshot", "data": Snapshot.to_dict()}     (latest wins)
     client -> agent   {"type": "command", "id": 7, "name": "gc_collect", "args": {}}
     agent  -> client  {"type": "reply", "id": 7, "ok": true, "result": {...}}

@@ -39,21 +39,21 @@ def run_ab(
     progress: ABProgress | None = None,
 ) -> tuple[list[BenchRun], Verdict | None]:
     """OLD and NEW (benchmarks or plain functions in `targets`) in alternating processes."""
-    runs = [calibrated(find(targets, name), config) for name in (old, new)]
+    runs = [BenchRun(find(targets, name).name, "ab") for name in (old, new)]
     total = 2 * config.processes
     for k in range(total):
         if any(r.error for r in runs):
             return runs, None
         run = runs[ABBA[k % 4]]
         started = time.perf_counter()
-        result = spawn_worker(targets, [run.name], {run.name: run.loops}, config)
-        values, _, error = result[run.name]
+        result = spawn_worker(targets, [run.name], {run.name: run.loops}, config)[run.name]
         run.wall_s += time.perf_counter() - started
-        if error:
-            run.error = error
+        if result.error:
+            run.error = result.error
             continue
-        run.values.extend(values)
-        run.sizes.append(len(values))
+        run.loops = run.loops or result.loops
+        run.values.extend(result.values)
+        run.sizes.append(len(result.values))
         if progress is not None:
             progress(k + 1, total, run.name)
     if any(r.error for r in runs):

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from tui_perf.model.errors import TuiPerfError
 
@@ -42,11 +42,42 @@ class Benchmark:
 REGISTERED: list[Benchmark] = []
 
 
+@overload
+def benchmark(name: F) -> F: ...
+
+
+@overload
 def benchmark(
     name: str | None = None,
     group: str | None = None,
     params: Mapping[str, Sequence[Any]] | None = None,
-) -> Callable[[F], F]:
+) -> Callable[[F], F]: ...
+
+
+def benchmark(
+    name: str | F | None = None,
+    group: str | None = None,
+    params: Mapping[str, Sequence[Any]] | None = None,
+) -> Callable[[F], F] | F:
+    """Register a function as a benchmark; `@benchmark` and `@benchmark()` alike.
+
+    The function takes `loops` and runs its operation that many times (the runner divides
+    the time), or takes nothing and is called in a timed loop. `async def` works for both.
+
+        @benchmark
+        def parse(loops):
+            for _ in range(loops):
+                parse_config(TEXT)
+
+        @benchmark(group="io", params={"size": [10, 1000]})   # parse[size=10], parse[size=1000]
+        def write(loops, size): ...
+
+    `name` defaults to the function's name, `group` to its module's. Run them with
+    `tui-perf bench FILE`; see README "What a benchmark verdict means".
+    """
+    if callable(name):  # bare @benchmark
+        return benchmark()(name)
+
     def register(fn: F) -> F:
         sig = inspect.signature(fn)
         names = [p for p in sig.parameters if p not in (params or {})]

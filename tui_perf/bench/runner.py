@@ -217,8 +217,11 @@ def run_benchmarks(
                 run.sizes, run.refs = [len(run.values)], [machine_time()]
             runs.append(run)
         return runs
-    runs = [calibrated(bench, config) for bench in benches]
-    live = [run.name for run in runs if not run.error]
+    # Calibration happens in the first worker too (loops 0: find them there), so nothing of
+    # the benchmark's runs in this process: a benchmark that leaks, caches a connection or
+    # kills its process does it to a worker.
+    runs = [BenchRun(bench.name, bench.group) for bench in benches]
+    live = [run.name for run in runs]
     by_name = {run.name: run for run in runs}
     for k in range(config.processes):
         order = live[k % len(live) :] + live[: k % len(live)] if live else []
@@ -228,18 +231,19 @@ def run_benchmarks(
         results = spawn_worker(targets, order, {n: by_name[n].loops for n in order}, config)
         spent = time.perf_counter() - started
         for name in order:
-            run = by_name[name]
             if name not in results:
                 continue  # its worker died before reaching it: no value from that process
-            values, ref, error = results[name]
+            run = by_name[name]
+            result = results[name]
             run.wall_s += spent / len(order)
-            if error:
-                run.error, run.values, run.sizes, run.refs = error, [], [], []
+            if result.error:
+                run.error, run.values, run.sizes, run.refs = result.error, [], [], []
                 live.remove(name)
                 continue
-            run.values.extend(values)
-            run.sizes.append(len(values))
-            run.refs.append(ref)
+            run.loops = run.loops or result.loops
+            run.values.extend(result.values)
+            run.sizes.append(len(result.values))
+            run.refs.append(result.reference)
             if progress is not None:
                 progress(name, len(run.values), config.total_values)
     return runs
@@ -251,10 +255,20 @@ def calibrated(bench: Benchmark, config: RunConfig) -> BenchRun:
     return BenchRun(bench.name, bench.group, loops=here.loops, error=here.error, wall_s=here.wall_s)
 
 
+@dataclass(frozen=True, slots=True)
+class WorkerResult:
+    """One benchmark's outcome in one worker process."""
+
+    values: list[float]
+    reference: float  # the process's reference time: the median of every timing it took
+    error: str
+    loops: int  # what it used: the parent's, or what it calibrated (asked with 0)
+
+
 def spawn_worker(
     targets: Sequence[str], names: Sequence[str], loops: dict[str, int], config: RunConfig
-) -> dict[str, tuple[list[float], float, str]]:
-    """Run the named benchmarks in one fresh process: {name: (values, reference, error)}."""
+) -> dict[str, WorkerResult]:
+    """Run the named benchmarks in one fresh process (loops 0: calibrate there first)."""
     payload = json.dumps(
         {
             "targets": list(targets),
@@ -279,7 +293,9 @@ def spawn_worker(
             )
         except OSError as exc:
             os.close(read_fd)
-            return {name: ([], 0.0, f"cannot start a worker: {exc}") for name in names}
+            return {
+                name: WorkerResult([], 0.0, f"cannot start a worker: {exc}", 0) for name in names
+            }
         finally:
             os.close(write_fd)
         with os.fdopen(read_fd) as pipe:
@@ -292,21 +308,24 @@ def spawn_worker(
 
 def _read_results(
     raw: str, names: Sequence[str], returncode: int, stderr: str
-) -> dict[str, tuple[list[float], float, str]]:
-    """The worker's lines: {name: (values, reference, error)}. The benchmark it was running
-    when it died gets the error; the ones after it are absent (not measured in that process).
-    The reference is the process's: the median of every reference timing it took."""
-    done: dict[str, tuple[list[float], str]] = {}
+) -> dict[str, WorkerResult]:
+    """The worker's lines. The benchmark it was running when it died gets the error; the
+    ones after it are absent (not measured in that process)."""
+    done: dict[str, tuple[list[float], str, int]] = {}
     timings: list[float] = []
     for text in raw.splitlines():
         try:
             line = json.loads(text)
-            done[str(line["name"])] = ([float(v) for v in line["values"]], str(line["error"]))
+            values = [float(v) for v in line["values"]]
+            done[str(line["name"])] = (values, str(line["error"]), int(line["loops"]))
             timings += [float(t) for t in line["reference"]]
         except (ValueError, KeyError, TypeError):
             continue  # a line something else wrote, or cut short by a death
     reference = statistics.median(timings) if timings else 0.0
-    out = {name: (values, reference, error) for name, (values, error) in done.items()}
+    out = {
+        name: WorkerResult(values, reference, error, loops)
+        for name, (values, error, loops) in done.items()
+    }
     missing = [name for name in names if name not in done]
     if missing:
         died = f"its worker process exited with {returncode}"
@@ -314,5 +333,5 @@ def _read_results(
         if lines:  # the last thing it said: often the exception, cut to one short line
             last = lines[-1].strip()
             died += f" ({last[:117] + '...' if len(last) > 120 else last})"
-        out[missing[0]] = ([], 0.0, died)
+        out[missing[0]] = WorkerResult([], 0.0, died, 0)
     return out

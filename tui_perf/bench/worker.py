@@ -30,8 +30,8 @@ def main() -> None:
     with os.fdopen(int(sys.argv[2]), "w") as out:
         for name in spec["names"]:
             bench = find(spec["targets"], name)
-            run = measure(bench, config, loops=spec["loops"][name])
-            line = {"name": name, "values": run.values, "error": run.error}
+            run = measure(bench, config, loops=spec["loops"][name] or None)
+            line = {"name": name, "values": run.values, "error": run.error, "loops": run.loops}
             line["reference"] = sample(per_bench)
             out.write(json.dumps(line) + "\n")
             out.flush()

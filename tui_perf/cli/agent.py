@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import os
 import signal
@@ -61,10 +62,13 @@ def add_parsers(sub: Any) -> None:
     attach.add_argument("address", metavar="PATH|PID|HOST:PORT")
     attach.add_argument("--token", help="the agent's token (TCP)")
 
-    sub.add_parser(
+    ps = sub.add_parser(
         "ps",
         help="list processes running the agent (this user's)",
         description="List the agents in this user's runtime directory.",
+    )
+    ps.add_argument(
+        "--clean", action="store_true", help="remove sockets left by processes that are gone"
     )
 
     watch = sub.add_parser(
@@ -144,11 +148,46 @@ def _resolve(address: str) -> str:
     return address
 
 
+def probe_agent(address: str, timeout: float = 3.0) -> None:
+    """Connect and read the agent's hello, or say in one line why not (exit 2, not a
+    dashboard waiting forever for a first snapshot)."""
+    import json
+    import socket
+
+    try:
+        if "/" in address or address.endswith(".sock"):
+            conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            conn.settimeout(timeout)
+            conn.connect(address)
+        else:
+            host, _, port = address.rpartition(":")
+            if not host or not port.isdigit():
+                raise TuiPerfError(f"{address} is not PATH, PID or HOST:PORT")
+            conn = socket.create_connection((host, int(port)), timeout=timeout)
+    except ConnectionRefusedError as exc:
+        stale = " (a stale socket: 'tui-perf ps --clean' removes them)" if "/" in address else ""
+        raise TuiPerfError(f"cannot connect to {address}: connection refused{stale}") from exc
+    except OSError as exc:
+        raise TuiPerfError(f"cannot connect to {address}: {exc.strerror or exc}") from exc
+    with conn:
+        try:
+            line = conn.makefile("rb").readline(4096)
+            hello = json.loads(line)
+        except (OSError, ValueError) as exc:
+            raise TuiPerfError(
+                f"no tui-perf agent answered at {address} within {timeout:g} s"
+            ) from exc
+        if not isinstance(hello, dict) or hello.get("type") != "hello":
+            raise TuiPerfError(f"{address} is not a tui-perf agent")
+
+
 def cmd_attach(args: argparse.Namespace) -> int:
     from tui_perf.agent.client import RemoteSource
     from tui_perf.dashboard.app import Dashboard
 
-    source = RemoteSource(_resolve(args.address), token=args.token)
+    address = _resolve(args.address)
+    probe_agent(address)
+    source = RemoteSource(address, token=args.token)
     _need_terminal()
     Dashboard(source).run()
     return 0
@@ -162,6 +201,15 @@ def cmd_ps(args: argparse.Namespace) -> int:
     from tui_perf.agent.client import list_agents
 
     agents = list_agents()
+    if args.clean:  # sockets whose process is gone: a crash or SIGKILL left them
+        removed = 0
+        for _, path, alive in agents:
+            if not alive:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    removed += 1
+        print(f"removed {removed} stale socket{'s' * (removed != 1)}")
+        agents = [a for a in agents if a[2]]
     table = Table(title=f"tui-perf agents · {len(agents)}", title_justify="left")
     for col in ("pid", "state", "command", "socket"):
         table.add_column(col)
@@ -206,12 +254,33 @@ def checked_target(given: list[str], missing: str) -> list[str]:
     return target
 
 
+def _say_early_exit(code: int, log_path: Path, early: bool = True) -> None:
+    """One line for a program that ended before it could be watched, or that failed."""
+    if code == 0 and early:
+        print(
+            f"tui-perf: the program finished before it could be watched; output: {log_path}",
+            file=sys.stderr,
+        )
+        return
+    try:
+        lines = [ln for ln in log_path.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        lines = []
+    said = f": {lines[-1].strip()[:200]}" if lines else ""
+    print(
+        f"tui-perf: the program exited with code {code}{said} (output: {log_path})", file=sys.stderr
+    )
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from tui_perf.agent.server import socket_path_for
+    from tui_perf.store.history import check_history_file
 
     target = checked_target(args.target, "give a script or -m MODULE to run")
     if args.interval <= 0:
         raise TuiPerfError("--interval must be above 0 seconds")
+    if args.history is not None:
+        check_history_file(args.history)  # before the program starts, not after
     if not args.no_dashboard:
         _need_terminal()
     log_path = _log_path(
@@ -235,10 +304,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         time.sleep(0.02)
     if not path.exists():
         code = child.poll()
-        if code is not None:
-            raise TuiPerfError(
-                f"the program exited (code {code}) before its agent started; see {log_path}"
-            )
+        if code is not None:  # it finished (or failed) before we could attach: its code
+            _say_early_exit(code, log_path)
+            return code if code >= 0 else 128 - code
         child.kill()
         raise TuiPerfError(f"the agent did not start within 15 s; see {log_path}")
     from tui_perf.agent.client import RemoteSource
@@ -262,6 +330,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
+    if child.returncode > 0:
+        _say_early_exit(child.returncode, log_path, early=False)
     return child.returncode if child.returncode >= 0 else 128 - child.returncode
 
 

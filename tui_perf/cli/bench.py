@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape as esc
+
 from tui_perf.bench.baseline import Noise
 from tui_perf.bench.compare import SLOWER, UNCLEAR, Verdict, detect_step
 from tui_perf.bench.registry import Benchmark, BenchmarkError, load
@@ -157,7 +159,8 @@ async def _bench(
     from tui_perf.bench.meta import run_metadata
     from tui_perf.store.history import HistoryStore
 
-    console = Console(stderr=False)
+    # Piped to a file, rich would cut the table at 80 columns.
+    console = Console(stderr=False, width=None if sys.stdout.isatty() else 160)
     host = socket.gethostname()
     names = [b.name for b in benches]
     threshold = _threshold(args)
@@ -218,11 +221,34 @@ async def _bench(
     if args.json:
         _write_json(args.json, run_id, meta, runs, verdicts, noise, parallel)
     failed = [r for r in runs if r.error]
+    code = EXIT_BAD if failed else EXIT_OK
+    if not failed and any(v.verdict == SLOWER for v in verdicts.values()):
+        code = EXIT_REGRESSION
+    console.print(esc(summary_line(code, runs, verdicts, spec.label)), highlight=False)
     for run in failed:
         print(f"tui-perf: error: benchmark {run.name} failed: {run.error}", file=sys.stderr)
-    if failed:
-        return EXIT_BAD
-    return EXIT_REGRESSION if any(v.verdict == SLOWER for v in verdicts.values()) else EXIT_OK
+    return code
+
+
+def summary_line(code: int, runs: list[BenchRun], verdicts: dict[str, Verdict], label: str) -> str:
+    """The last line: the exit code and why, so a CI log says it without scrolling."""
+    if code == EXIT_BAD:
+        failed = [r.name for r in runs if r.error]
+        return f"exit {code}: {len(failed)} benchmark(s) failed: {', '.join(failed)}"
+    if code == EXIT_REGRESSION:
+        slower = [
+            f"{v.name} {v.change_percent:+.1f}% {v.interval}"
+            for v in verdicts.values()
+            if v.verdict == SLOWER
+        ]
+        return f"exit {code}: slower than {label}: {'; '.join(slower)}"
+    if not verdicts:
+        return f"exit {code}: no baseline yet ({len(runs)} measured and saved for next time)"
+    counts: dict[str, int] = {}
+    for v in verdicts.values():
+        counts[v.verdict] = counts.get(v.verdict, 0) + 1
+    said = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+    return f"exit {code}: nothing slower than {label} ({said})"
 
 
 def _progress_bar(console: Any) -> Any:
@@ -291,12 +317,12 @@ def _print_results(
         table.add_column(col, justify="right", no_wrap=True)
     for run in runs:
         if run.error:
-            table.add_row(run.name, "[red]failed[/]", "", "", "", "")
+            table.add_row(esc(run.name), "[red]failed[/]", "", "", "", "")
             continue
         s = run.summary
         per = sorted(set(run.sizes))
         table.add_row(
-            run.name,
+            esc(run.name),
             fmt_seconds(s.median),
             fmt_seconds(s.mad),
             _noise_text(noise[run.name]),
@@ -306,7 +332,9 @@ def _print_results(
     console.print(table)
     width = max((len(name) for name in verdicts), default=0)
     for name, v in verdicts.items():
-        console.print(f"  {name:<{width}}  [{_colour(v.verdict)}]{v.text}[/]", highlight=False)
+        console.print(
+            f"  {esc(name.ljust(width))}  [{_colour(v.verdict)}]{esc(v.text)}[/]", highlight=False
+        )
 
 
 def _print_warnings(
@@ -322,27 +350,27 @@ def _print_warnings(
 
     for run in runs:
         for warning in run.warnings:
-            console.print(f"[yellow]warning:[/] {run.name}: {warning}")
+            console.print(f"[yellow]warning:[/] {esc(run.name)}: {esc(warning)}")
     for name, known in noise.items():
         floor = known.shown
         if floor is not None and floor > threshold:
             console.print(
-                f"[yellow]warning:[/] {name}: this machine's run-to-run noise is "
+                f"[yellow]warning:[/] {esc(name)}: this machine's run-to-run noise is "
                 f"±{floor * 100:.1f}%, above the {threshold * 100:g}% threshold: only changes "
                 f"beyond ±{floor * 100:.1f}% can be called here"
             )
     wide = [v for v in verdicts.values() if (v.ci_high - v.ci_low) / 2 > threshold]
     if wide:
         console.print(
-            f"[yellow]warning:[/] {', '.join(v.name for v in wide)}: the 95% interval is wider "
-            f"than ±{threshold * 100:g}%, so a {threshold * 100:g}% change cannot be called "
+            f"[yellow]warning:[/] {esc(', '.join(v.name for v in wide))}: the 95% interval is "
+            f"wider than ±{threshold * 100:g}%, so a {threshold * 100:g}% change cannot be called "
             f"with {config.processes} processes here; raise --processes or the threshold"
         )
     learning = [name for name, known in noise.items() if known.shown is None]
     if learning:
         console.print(
             f"[dim]noise floor: learned from {MIN_NOISE_RUNS} runs on this machine "
-            f"(not yet for {', '.join(learning[:4])}{' ...' if len(learning) > 4 else ''})[/]"
+            f"(not yet for {esc(', '.join(learning[:4]))}{' ...' if len(learning) > 4 else ''})[/]"
         )
     if any(v.verdict == UNCLEAR for v in verdicts.values()):
         console.print(
@@ -356,7 +384,7 @@ def _print_history(console: Any, history: dict[str, list[float]]) -> None:
         step = detect_step(name, medians)
         if step is not None and step.verdict != "same":
             console.print(
-                f"[bold]step change:[/] {name}: the last {step.recent} runs are "
+                f"[bold]step change:[/] {esc(name)}: the last {step.recent} runs are "
                 f"{step.verdict} than the {step.before} before them "
                 f"({(step.ratio - 1) * 100:+.1f}%, p={step.p_value:.3f})"
             )
@@ -396,19 +424,24 @@ def _cmd_ab(args: argparse.Namespace, config: RunConfig) -> int:
         print(f"tui-perf: error: {run.name} failed: {run.error}", file=sys.stderr)
     if failed or verdict is None:
         return EXIT_BAD
-    table = Table(title=f"{new} against {old} · alternating processes", title_justify="left")
+    table = Table(
+        title=f"{esc(new)} against {esc(old)} · alternating processes", title_justify="left"
+    )
     for col in ("function", "median", "± MAD", "processes x values"):
         table.add_column(col, justify="right" if col != "function" else "left")
     for run in runs:
         s = run.summary
         table.add_row(
-            run.name,
+            esc(run.name),
             fmt_seconds(s.median),
             fmt_seconds(s.mad),
             f"{len(run.sizes)} x {config.values}",
         )
     console.print(table)
-    console.print(f"{new} vs {old}: [{_colour(verdict.verdict)}]{verdict.text}[/]", highlight=False)
+    console.print(
+        f"{esc(new)} vs {esc(old)}: [{_colour(verdict.verdict)}]{esc(verdict.text)}[/]",
+        highlight=False,
+    )
     if args.json:
         _write_json(args.json, "ab", {"ab": [old, new]}, runs, {new: verdict}, {}, None)
     return EXIT_REGRESSION if verdict.verdict == SLOWER else EXIT_OK

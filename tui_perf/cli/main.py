@@ -167,6 +167,10 @@ def cmd_default(args: argparse.Namespace) -> int:
         raise TuiPerfError(f"--interval must be above 0 seconds, got {args.interval}")
     if args.budget is not None and not args.budget > 0:
         raise TuiPerfError(f"--budget must be above 0 MiB, got {args.budget}")
+    if args.history is not None and not args.no_history:
+        from tui_perf.store.history import check_history_file
+
+        check_history_file(args.history)  # exit 2 now, not a toast inside the dashboard
     if not sys.stdout.isatty():
         raise TuiPerfError(
             "the dashboard needs a terminal; for one reading use 'tui-perf snapshot --json'"
