@@ -5,6 +5,8 @@ from __future__ import annotations
 import gc
 import re
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 from textual.widgets import TabbedContent
@@ -12,7 +14,8 @@ from textual.widgets import TabbedContent
 from tests.helpers.dashboard import history, settle, snapshot
 from tests.helpers.scripted import MiB, ScriptedProbe
 from tui_perf.caches.multilevel import MultiLevelCache
-from tui_perf.dashboard.app import Dashboard, HelpScreen
+from tui_perf.dashboard.app import Dashboard
+from tui_perf.dashboard.screens import HelpScreen, QuitScreen
 from tui_perf.dashboard.sources import LocalSource, ScriptedSource
 from tui_perf.engine.core import Engine, EngineConfig
 from tui_perf.engine.registry import Registry
@@ -361,3 +364,37 @@ async def test_the_caches_pane_shows_an_l2_tier_down_with_its_reason(tmp_path) -
         assert down.display and "L2 of pages (sqlite) is down" in text
         assert "unable to open database file" in text
         assert re.search(r"· [1-9][0-9]* errors", text)
+
+
+async def test_q_asks_before_stopping_a_program_run_started_and_detach_leaves_it() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        for keys, stop in ((("q", "d"), False), (("q", "s"), True)):
+            source = ScriptedSource(history(2))
+            source.child = child  # type: ignore[attr-defined]  # what `run` hands RemoteSource
+            app = Dashboard(source, chart_interval=0)
+            async with app.run_test() as pilot:
+                await settle(pilot, 2)
+                await pilot.press("q")
+                await pilot.pause()
+                assert isinstance(app.screen, QuitScreen)
+                await pilot.press("escape")  # stay
+                await pilot.pause()
+                assert app.is_running and not isinstance(app.screen, QuitScreen)
+                for key in keys:
+                    await pilot.press(key)
+                await pilot.pause()
+            assert app.stop_target is stop
+        assert child.poll() is None  # the dashboard itself never stops it: `run` does
+    finally:
+        child.kill()
+        child.wait()
+
+
+async def test_q_quits_at_once_when_there_is_no_program_of_ours() -> None:
+    app = Dashboard(ScriptedSource(history(2)), chart_interval=0)
+    async with app.run_test() as pilot:
+        await settle(pilot, 2)
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running

@@ -312,6 +312,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from tui_perf.agent.client import RemoteSource
 
     source = RemoteSource(str(path), child=child)
+    app = None
     try:
         if args.no_dashboard:
             asyncio.run(_record(source, args.history))
@@ -321,9 +322,17 @@ def cmd_run(args: argparse.Namespace) -> int:
 
             source.description = f"pid {child.pid} · {' '.join(target)[:40]} · log {log_path}"
             history = None if args.no_history else (args.history or default_history_path())
-            Dashboard(source, history_path=history).run()
+            app = Dashboard(source, history_path=history)
+            app.run()
+            if not app.stop_target and child.poll() is None:
+                print(
+                    f"tui-perf: left pid {child.pid} running; its output goes to {log_path}; "
+                    f"'tui-perf attach {child.pid}' watches it again",
+                    file=sys.stderr,
+                )
+                return 0
     finally:
-        if child.poll() is None:  # the person quit the dashboard: stop the program too
+        if child.poll() is None and (app is None or app.stop_target):
             child.send_signal(signal.SIGINT)
             try:
                 child.wait(5)

@@ -20,13 +20,13 @@ from typing import Any, ClassVar
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+from textual.screen import Screen
+from textual.widgets import Footer, Header, TabbedContent, TabPane
 from textual.worker import Worker
 
+from tui_perf.dashboard.screens import HelpScreen, QuitScreen
 from tui_perf.dashboard.sources import LocalSource, Source
 from tui_perf.dashboard.views import (
     History,
@@ -80,41 +80,6 @@ class SourceUpdate(Message):
         self.status = status
 
 
-HELP = """\
-[b]tui-perf[/b] watches a Python process: memory against its budget, the garbage collector,
-caches, pools and benchmarks. Keys act on the watched process.
-
-  [b]e[/]      emergency cleanup: run every rung of the ladder now (report in Memory)
-  [b]g[/]      full garbage collection
-  [b]s[/]      next GC strategy (throughput → balanced → default → strict)
-  [b]a[/]      adaptive GC on/off (strategy follows the memory tier)
-  [b]c[/]      flush the caches' memory tiers (pinned caches are kept)
-  [b]b[/]      run the built-in benchmark suite (quick)
-  [b]space[/]  pause the view (sampling continues; history is kept)
-  [b]o[/]      change the sort of the Caches table (Profile: own or total time)
-  [b]p f m[/]  Profile pane: sampling on/off, write a flame graph file, mark allocations
-  [b]1-8[/]    panes: Overview Memory GC Caches Pools Benchmarks Events Profile
-  [b]?[/]      this help        [b]q[/]  quit        [b]ctrl+p[/]  all commands
-
-Tiers: NORMAL → ELEVATED → HIGH → CRITICAL, from RSS against the budget. A tier drops only
-once RSS is a margin below its threshold. From HIGH the cleanup ladder runs by itself.
-Hit rates are hits over lookups; "freed" figures are RSS measured before and after.
-"""
-
-
-class HelpScreen(ModalScreen[None]):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,question_mark,q", "dismiss", "Close")]
-    DEFAULT_CSS = """
-    HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll { width: 96; max-width: 100%; height: auto; max-height: 90%;
-                                  border: round $accent; background: $surface; padding: 1 2; }
-    """
-
-    def compose(self) -> ComposeResult:
-        with VerticalScroll():
-            yield Static(HELP)
-
-
 class Dashboard(App[None]):
     """The cockpit."""
 
@@ -160,6 +125,9 @@ class Dashboard(App[None]):
     ) -> None:
         super().__init__()
         self.source = source
+        #: whether a program `run` started is stopped when the dashboard ends (the quit
+        #: dialog's choice; an ending other than `q` stops it, as before)
+        self.stop_target = True
         self.history = History(size=history_size)
         self.widget_manager = widget_manager or WidgetMemoryManager()
         self.history_path = history_path
@@ -422,6 +390,21 @@ class Dashboard(App[None]):
     def action_show_pane(self, pane: str) -> None:
         """Switch to a pane."""
         self._tabs.active = pane
+
+    async def action_quit(self) -> None:
+        """Quit; when the program was started by `run` and still runs, ask what becomes of it
+        (`attach` never stops its target)."""
+        child = getattr(self.source, "child", None)
+        if child is None or child.poll() is not None:
+            self.exit()
+            return
+
+        def chosen(choice: str | None) -> None:
+            if choice in ("stop", "detach"):
+                self.stop_target = choice == "stop"
+                self.exit()
+
+        self.push_screen(QuitScreen(child.pid), chosen)
 
     def action_toggle_pause(self) -> None:
         """Pause or resume the view."""

@@ -1,0 +1,76 @@
+"""The dashboard's modal screens: help, and what becomes of a program when you quit."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+HELP = """\
+[b]tui-perf[/b] watches a Python process: memory against its budget, the garbage collector,
+caches, pools and benchmarks. Keys act on the watched process.
+
+  [b]e[/]      emergency cleanup: run every rung of the ladder now (report in Memory)
+  [b]g[/]      full garbage collection
+  [b]s[/]      next GC strategy (throughput → balanced → default → strict)
+  [b]a[/]      adaptive GC on/off (strategy follows the memory tier)
+  [b]c[/]      flush the caches' memory tiers (pinned caches are kept)
+  [b]b[/]      run the built-in benchmark suite (quick)
+  [b]space[/]  pause the view (sampling continues; history is kept)
+  [b]o[/]      change the sort of the Caches table (Profile: own or total time)
+  [b]p f m[/]  Profile pane: sampling on/off, write a flame graph file, mark allocations
+  [b]1-8[/]    panes: Overview Memory GC Caches Pools Benchmarks Events Profile
+  [b]?[/]      this help        [b]q[/]  quit        [b]ctrl+p[/]  all commands
+
+Tiers: NORMAL → ELEVATED → HIGH → CRITICAL, from RSS against the budget. A tier drops only
+once RSS is a margin below its threshold. From HIGH the cleanup ladder runs by itself.
+Hit rates are hits over lookups; "freed" figures are RSS measured before and after.
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,question_mark,q", "dismiss", "Close")]
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll { width: 96; max-width: 100%; height: auto; max-height: 90%;
+                                  border: round $accent; background: $surface; padding: 1 2; }
+    """
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(HELP)
+
+
+class QuitScreen(ModalScreen[str | None]):
+    """Quitting while a program started by `tui-perf run` still runs: stop it, or leave it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("s", "choose('stop')", "Stop the program"),
+        Binding("d", "choose('detach')", "Detach, leave it running"),
+        Binding("escape,q", "choose('')", "Stay"),
+    ]
+    DEFAULT_CSS = """
+    QuitScreen { align: center middle; }
+    QuitScreen > Static { width: 64; max-width: 100%; height: auto; border: round $warning;
+                          background: $surface; padding: 1 2; }
+    """
+
+    def __init__(self, pid: int) -> None:
+        super().__init__()
+        self.pid = pid
+
+    def compose(self) -> ComposeResult:
+        yield Static(
+            f"The program (pid {self.pid}) is still running.\n\n"
+            "  [b]s[/]  stop it (SIGINT, then SIGKILL after 5 s) and quit\n"
+            "  [b]d[/]  detach: quit and leave it running "
+            f"('tui-perf attach {self.pid}' comes back)\n"
+            "  [b]escape[/]  stay"
+        )
+
+    def action_choose(self, choice: str) -> None:
+        self.dismiss(choice or None)
