@@ -1,11 +1,16 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Clock times on screen (the dead-target banner) come out the same on every machine.
+os.environ["TZ"] = "UTC"
+time.tzset()
 
 try:  # snapshots live in <repo>/snapshots/<test module>, not tests/__snapshots__
     import pytest_textual_snapshot as _snapshot_plugin

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from textual.widgets import TabbedContent
+from textual.widgets import Static, TabbedContent
 
 from tests.helpers.dashboard import history, settle, snapshot
 from tests.helpers.scripted import MiB, ScriptedProbe
@@ -398,3 +398,42 @@ async def test_q_quits_at_once_when_there_is_no_program_of_ours() -> None:
         await pilot.press("q")
         await pilot.pause()
         assert not app.is_running
+
+
+async def test_a_target_killed_with_sigkill_leaves_a_banner_greyed_numbers_and_disabled_keys(
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    """A real target, SIGKILLed: the banner stays, the panes grey, the exit is an event, and
+    the action keys are disabled with the reason in the banner."""
+    import os
+    import signal
+
+    from tests.conftest import ROOT
+    from tests.test_agent import Target
+    from tui_perf.agent.client import RemoteSource
+
+    runtime = tmp_path / "run"
+    runtime.mkdir()
+    target = Target({**os.environ, "XDG_RUNTIME_DIR": str(runtime), "PYTHONPATH": str(ROOT)})
+    try:
+        source = RemoteSource(target.address, child=target.proc)  # type: ignore[arg-type]
+        app = Dashboard(source, history_path=None, chart_interval=0)
+        async with app.run_test() as pilot:
+            await wait_for(pilot, lambda: app.history.latest is not None, tries=1500)
+            assert app.check_action("emergency_cleanup", ()) is True
+            target.proc.send_signal(signal.SIGKILL)
+            await wait_for(pilot, lambda: bool(app.target_ended), tries=1500)
+            banner = app.query_one("#banner", Static)
+            text = str(banner.render())
+            assert banner.display and text.startswith("target exited (code -9) · last numbers")
+            assert text.endswith("· history kept · q quits")
+            assert app.query_one("#panes").has_class("-stale")
+            assert any(e.kind == "target" and "code -9" in e.message for e in app.history.events)
+            assert app.check_action("emergency_cleanup", ()) is None  # greyed in the footer
+            await pilot.press("q")  # nothing of ours left to stop: no question
+            await pilot.pause()
+            assert not app.is_running
+    finally:
+        if target.proc.poll() is None:
+            target.proc.kill()
+        target.proc.wait()

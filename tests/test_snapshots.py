@@ -16,7 +16,7 @@ from textual.pilot import Pilot
 
 from tests.helpers.dashboard import T0, cleanup, history, profile_stats, settle, snapshot
 from tui_perf.bench.compare import judge
-from tui_perf.dashboard.app import PANES, Dashboard
+from tui_perf.dashboard.app import PANES, Dashboard, SourceUpdate
 from tui_perf.dashboard.sources import ScriptedSource
 from tui_perf.model.snapshot import BenchResult, Snapshot
 from tui_perf.model.snapshot import to_dict as as_dict
@@ -125,6 +125,19 @@ class TestStates:
             app(replies={"emergency_cleanup": reply}, after_command=after),
             terminal_size=(120, 40),
             run_before=run_before,
+        )
+
+    def test_target_exited(self, snap_compare) -> None:  # type: ignore[no-untyped-def]
+        """The target died: a red banner that stays, greyed numbers, greyed action keys."""
+
+        async def run_before(pilot: Pilot[None]) -> None:
+            await settle(pilot, N)
+            pilot.app.post_message(SourceUpdate(status="target exited (code -9)"))
+            await pilot.pause()
+            await pilot.pause()
+
+        assert snap_compare(
+            app(local_interpreter=False), terminal_size=(80, 24), run_before=run_before
         )
 
     def test_paused(self, snap_compare) -> None:  # type: ignore[no-untyped-def]

@@ -12,18 +12,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Header, TabbedContent, TabPane
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 from textual.worker import Worker
 
 from tui_perf.dashboard.screens import HelpScreen, QuitScreen
@@ -42,7 +43,7 @@ from tui_perf.dashboard.views import (
 )
 from tui_perf.model.errors import TuiPerfError
 from tui_perf.model.format import fmt_bytes, fmt_ms
-from tui_perf.model.snapshot import Snapshot
+from tui_perf.model.snapshot import Event, Snapshot
 from tui_perf.widgets.bench import BenchPane, BenchPaneView
 from tui_perf.widgets.caches import SORTS, CachesPane, CachesView
 from tui_perf.widgets.events import EventsPane
@@ -92,23 +93,25 @@ class Dashboard(App[None]):
     ]
     PAUSE_GC_ON_SCROLL: ClassVar[bool] = False  # it calls gc.disable(): this app measures GC
     BINDINGS: ClassVar[list[BindingType]] = [
+        # First, so a narrow footer cuts something else: how to get help and how to leave.
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help"),
+        # the Profile pane's own keys (hidden elsewhere) before the global ones
+        Binding("p", "toggle_profiling", "Sample"),
+        Binding("f", "export_flame", "Flame"),
+        Binding("m", "mark_alloc", "Mark"),
         Binding("e", "emergency_cleanup", "Cleanup"),
         Binding("g", "gc_collect", "Collect"),
         Binding("s", "next_strategy", "Strategy"),
         Binding("a", "toggle_adaptive", "Adaptive"),
         Binding("c", "flush_caches", "Flush"),
         Binding("b", "run_benchmarks", "Bench"),
-        Binding("space", "toggle_pause", "Pause"),
+        Binding("space", "toggle_pause", "Pause", key_display="␣"),
         Binding("o", "cycle_sort", "Sort", show=False),
-        Binding("p", "toggle_profiling", "Sample"),
-        Binding("f", "export_flame", "Flame"),
-        Binding("m", "mark_alloc", "Mark"),
         *(
-            Binding(str(i + 1), f"show_pane('{p}')", TITLES[i], show=p == "profile")
+            Binding(str(i + 1), f"show_pane('{p}')", TITLES[i], show=False)
             for i, p in enumerate(PANES)
         ),
-        Binding("question_mark", "help", "Help"),
-        Binding("q", "quit", "Quit"),
     ]
 
     paused: reactive[bool] = reactive(False, init=False)
@@ -128,6 +131,8 @@ class Dashboard(App[None]):
         #: whether a program `run` started is stopped when the dashboard ends (the quit
         #: dialog's choice; an ending other than `q` stops it, as before)
         self.stop_target = True
+        #: why the watched process is gone ("target exited (code -9)"), or ""
+        self.target_ended = ""
         self.history = History(size=history_size)
         self.widget_manager = widget_manager or WidgetMemoryManager()
         self.history_path = history_path
@@ -146,6 +151,9 @@ class Dashboard(App[None]):
 
     def compose(self) -> ComposeResult:
         yield Header(icon="◈")
+        banner = Static("", id="banner")
+        banner.display = False
+        yield banner
         with TabbedContent(id="panes", initial="overview"):
             for pane_id, title, cls in zip(
                 PANES,
@@ -165,6 +173,13 @@ class Dashboard(App[None]):
                 with TabPane(title, id=pane_id):
                     yield cls(id=f"{pane_id}-pane")
         yield Footer()
+
+    def on_resize(self, event: events.Resize) -> None:
+        # Narrow terminals: a compact footer without the palette hint (ctrl+p still works,
+        # and ? lists it) keeps every key's whole name on the line.
+        footer = self.query_one(Footer)
+        footer.compact = event.size.width < 110
+        footer.show_command_palette = event.size.width >= 110
 
     def on_mount(self) -> None:
         """Join the memory guard's ladder, then start the workers (last, per Textual)."""
@@ -289,8 +304,7 @@ class Dashboard(App[None]):
         if not self.is_running or not self.screen_stack or not self._tabs.is_attached:
             return  # shutting down: updates posted before the exit arrive after it
         if message.status:
-            self.notify(message.status, title="source", severity="warning", timeout=10)
-            self.sub_title = f"{self.source.description} · {message.status}"
+            self.show_source_status(message.status)
             return
         snap = message.snapshot
         assert snap is not None
@@ -371,8 +385,43 @@ class Dashboard(App[None]):
 
     # -- keys --------------------------------------------------------------------------
 
+    def show_source_status(self, status: str) -> None:
+        """The target's fate in a banner that stays (not a toast that goes), the numbers
+        greyed while they are stale, and the moment kept as an event."""
+        banner = self.query_one("#banner", Static)
+        latest = self.history.latest
+        # The last numbers' own time: what is on screen is from then (and tests can pin it).
+        at = time.localtime(latest.timestamp if latest is not None else time.time())
+        now = time.strftime("%H:%M:%S", at)
+        ended = status.startswith("target exited") or status == "the source has no more snapshots"
+        lost = status.startswith("connection lost")
+        if ended or lost:
+            self.history.events.append(Event(time.time(), "target", status, "error"))
+            self.refresh_view("events")
+        if ended:
+            self.target_ended = status
+            banner.update(f"{status} · last numbers from {now} · history kept · q quits")
+            banner.set_class(False, "-lost")
+            banner.display = True
+            self._tabs.add_class("-stale")
+            self.refresh_bindings()
+        elif lost:
+            banner.update(f"{status} · the numbers below are from {now}")
+            banner.set_class(True, "-lost")
+            banner.display = True
+            self._tabs.add_class("-stale")
+        elif status.startswith("reconnected"):
+            banner.display = False
+            self._tabs.remove_class("-stale")
+            self.notify(status, title="source", timeout=4)
+        else:
+            self.notify(status, title="source", severity="warning", timeout=10)
+        self.sub_title = self.source.description
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Grey out what does not apply to this source or this moment."""
+        if self.target_ended and action in INTERPRETER_ACTIONS:
+            return None  # greyed: the footer and the banner say why
         if action in INTERPRETER_ACTIONS and not self.source.local_interpreter:
             return None
         latest = self.history.latest
@@ -483,19 +532,25 @@ class Dashboard(App[None]):
             "alloc_mark": "mark_alloc",
         }.get(name, name)
         self.refresh_bindings()
+        title = COMMAND_TITLES.get(name, name.replace("_", " ").capitalize())
+        latest = self.history.latest
+        if latest is not None and not self.source.local_interpreter:
+            title += f" · pid {latest.pid}"  # which process acted
         try:
+            if self.target_ended:
+                raise TuiPerfError(f"{self.target_ended}: there is nothing left to act on")
             result = await self.source.command(name, **args)
         except TuiPerfError as exc:
-            self.notify(str(exc), title=name, severity="error")
+            self.notify(str(exc), title=title, severity="error")
             return
         except Exception as exc:  # the source's trouble must not take the dashboard down
             log.exception("command %s failed", name)
-            self.notify(f"{type(exc).__name__}: {exc}", title=name, severity="error")
+            self.notify(f"{type(exc).__name__}: {exc}", title=title, severity="error")
             return
         finally:
             self._running_command = None
             self.refresh_bindings()
-        self.notify(describe_result(name, result), title=name.replace("_", " "))
+        self.notify(describe_result(name, result), title=title)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -529,6 +584,23 @@ class Dashboard(App[None]):
         await self.source.close()
 
 
+#: what a command is called where people read it
+COMMAND_TITLES = {
+    "emergency_cleanup": "Emergency cleanup",
+    "gc_collect": "Full collection",
+    "next_gc_strategy": "GC strategy",
+    "set_gc_strategy": "GC strategy",
+    "set_adaptive": "Adaptive GC",
+    "flush_cache": "Flush caches",
+    "run_benchmarks": "Benchmarks",
+    "census": "GC census",
+    "profile_start": "Profiler",
+    "profile_stop": "Profiler",
+    "profile_export": "Flame graph",
+    "alloc_mark": "Allocations",
+}
+
+
 def describe_result(name: str, result: dict[str, Any]) -> str:
     """One or two lines a person reads in a notification."""
     if name == "emergency_cleanup":
@@ -548,7 +620,8 @@ def describe_result(name: str, result: dict[str, Any]) -> str:
             f"{fmt_ms(result['duration_ms'])}"
         )
     if name in ("next_gc_strategy", "set_gc_strategy"):
-        return f"strategy: {result['strategy']}"
+        off = "; adaptive GC is now off (a)" if result.get("adaptive_turned_off") else ""
+        return f"strategy: {result['strategy']}{off}"
     if name == "set_adaptive":
         return f"adaptive GC {'on' if result['adaptive'] else 'off'} ({result['strategy']})"
     if name == "flush_cache":

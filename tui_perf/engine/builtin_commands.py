@@ -33,26 +33,29 @@ def gc_collect(engine: Engine, generation: int) -> dict[str, Any]:
     return {"collected": collected, "duration_ms": ms}
 
 
-def _manual(engine: Engine) -> GCController:
-    """A strategy chosen by hand wins: adaptive mode would undo it at the next tick."""
+def _manual(engine: Engine) -> tuple[GCController, bool]:
+    """A strategy chosen by hand wins: adaptive mode would undo it at the next tick.
+    Returns the controller and whether adaptive mode was on (and is now off)."""
     controller = engine.gc_controller
     if controller is None:
         raise ConfigError("this engine has no GC controller")
-    if controller.adaptive:
+    was = controller.adaptive
+    if was:
         controller.set_adaptive(False)
-    return controller
+    return controller, was
 
 
 @COMMANDS.register("set_gc_strategy", "GC strategy", Arg("name", str, choices=tuple(STRATEGIES)))
 def set_gc_strategy(engine: Engine, name: str) -> dict[str, Any]:
-    controller = _manual(engine)
+    controller, was = _manual(engine)
     controller.set_strategy(name, reason="by hand")
-    return {"strategy": controller.strategy, "adaptive": False}
+    return {"strategy": controller.strategy, "adaptive": False, "adaptive_turned_off": was}
 
 
 @COMMANDS.register("next_gc_strategy", "Next GC strategy")
 def next_gc_strategy(engine: Engine) -> dict[str, Any]:
-    return {"strategy": _manual(engine).next_strategy(), "adaptive": False}
+    controller, was = _manual(engine)
+    return {"strategy": controller.next_strategy(), "adaptive": False, "adaptive_turned_off": was}
 
 
 @COMMANDS.register("set_adaptive", "Adaptive GC", Arg("on", bool))
