@@ -437,3 +437,23 @@ async def test_a_target_killed_with_sigkill_leaves_a_banner_greyed_numbers_and_d
         if target.proc.poll() is None:
             target.proc.kill()
         target.proc.wait()
+
+
+async def test_escape_leaves_the_events_filter_and_the_keys_work_again() -> None:
+    source = ScriptedSource(history(3), replies={"gc_collect": {}})  # {}: an odd reply too
+    app = Dashboard(source, chart_interval=0)
+    async with app.run_test() as pilot:
+        await settle(pilot, 3)
+        await pilot.press("7")
+        await pilot.click("#events-filter")
+        await pilot.press("q", "g")  # typed into the filter, not quit or collect
+        await pilot.pause()
+        assert app.is_running and app.query_one("#events-filter").value == "qg"  # type: ignore[attr-defined]
+        assert source.commands == []
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.focused is None or app.focused.id != "events-filter"
+        await pilot.press("g")  # a key again
+        await pilot.pause()
+        assert [name for name, _ in source.commands] == ["gc_collect"]
+        assert app.is_running  # and a reply it cannot read is "done", not a crash

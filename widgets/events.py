@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 from textual.widgets import DataTable, Input
 
@@ -14,6 +16,20 @@ from tui_perf.model.snapshot import Event
 from tui_perf.widgets.managed import ManagedWidget
 
 LEVEL_STYLE = {"warning": "yellow", "error": "red"}
+
+
+class EventsFilter(Input):
+    """The filter box: typing goes here, so escape (or enter) hands the keys back."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "leave", "Leave the filter", show=False)
+    ]
+
+    def action_leave(self) -> None:
+        self.screen.set_focus(None)
+
+    def on_input_submitted(self) -> None:
+        self.action_leave()
 
 
 class EventsPane(ManagedWidget):
@@ -27,7 +43,10 @@ class EventsPane(ManagedWidget):
     filter_text: reactive[str] = reactive("", init=False)
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="filter events (kind, level or text)", id="events-filter")
+        yield EventsFilter(
+            placeholder="filter events (kind, level or text) · escape: back to the keys",
+            id="events-filter",
+        )
         table: DataTable[str] = DataTable(id="events-table", cursor_type="row", zebra_stripes=True)
         for label in ("time", "kind", "level", "message"):
             table.add_column(label, key=label)

@@ -550,7 +550,11 @@ class Dashboard(App[None]):
         finally:
             self._running_command = None
             self.refresh_bindings()
-        self.notify(describe_result(name, result), title=title)
+        try:
+            text = describe_result(name, result)
+        except (KeyError, TypeError, ValueError, AttributeError):  # an agent of another version
+            text = "done"
+        self.notify(text, title=title)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
