@@ -236,10 +236,13 @@ async def test_charts_redraw_at_most_once_per_chart_interval() -> None:
         await settle(pilot, 2)
         chart = app.query_one("#overview-rss", Chart)
         drawn = chart.spec
-        chart.show(ChartSpec("newer", lines=(Line("x", (0.0,), (1.0,)),)))
+        newer = (Line("x", (0.0,), (1.0,)),)
+        chart.show(ChartSpec(drawn.title, lines=newer))  # new data, same subject
         assert chart.spec is drawn  # deferred: the last redraw was just now
         chart._apply()  # what the timer does when the interval has passed
-        assert chart.spec.title == "newer"
+        assert chart.spec.lines == newer
+        chart.show(ChartSpec("another subject"))  # the person picked another row: at once
+        assert chart.spec.title == "another subject"
 
 
 async def test_benchmark_runs_come_from_and_go_to_the_history_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -457,3 +460,16 @@ async def test_escape_leaves_the_events_filter_and_the_keys_work_again() -> None
         await pilot.pause()
         assert [name for name, _ in source.commands] == ["gc_collect"]
         assert app.is_running  # and a reply it cannot read is "done", not a crash
+
+
+async def test_arrows_pick_the_charted_cache_at_once_without_tab() -> None:
+    app = Dashboard(ScriptedSource(history(3)), chart_interval=3600)  # an hour between redraws
+    async with app.run_test() as pilot:
+        await settle(pilot, 3)
+        await pilot.press("4")
+        await pilot.pause()
+        chart = app.query_one("#caches-chart", Chart)
+        assert chart.spec.title.endswith("pages.render")
+        await pilot.press("down")  # no Tab first: the table has the arrows
+        await pilot.pause()
+        assert chart.spec.title.endswith("users.profile")  # drawn now, not in an hour

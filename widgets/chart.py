@@ -58,12 +58,13 @@ class Chart(PlotextPlot, ManagedWidget):
         return float(getattr(self.app, "chart_interval", 0.0))
 
     def show(self, spec: ChartSpec) -> None:
-        """New data: redraw now, or once the minimum interval has passed."""
+        """New data: redraw now, or once the minimum interval has passed. A new subject (the
+        person picked another row, so the title changed) is drawn at once."""
         if spec == self.spec and self._pending is None:
             return
         self._pending = spec
         wait = self._last_build + self.min_interval - time.monotonic()
-        if wait <= 0:
+        if wait <= 0 or spec.title != self.spec.title:  # a new subject (another row): now
             self._apply()
         elif self._timer is None:
             self._timer = self.set_timer(wait, self._apply)

@@ -24,7 +24,7 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 from textual.worker import Worker
 
 from tui_perf.dashboard.screens import HelpScreen, QuitScreen
@@ -366,6 +366,12 @@ class Dashboard(App[None]):
         """A pane came into view: bring it up to date."""
         if event.pane.id:
             self.refresh_view(event.pane.id)
+            # The pane's table takes the arrows at once, without a Tab first.
+            tables = event.pane.query(DataTable)
+            if tables:
+                tables.first().focus()
+            else:  # nothing to focus here: not a widget left behind in another pane either
+                self.screen.set_focus(None)
         self.refresh_bindings()
 
     def on_data_table_row_highlighted(self) -> None:
