@@ -60,3 +60,19 @@ def test_history_is_bounded() -> None:
         h.add(snap)
     assert len(h.snapshots) == 10 and h.latest is not None and h.latest.seq == 25
     assert len(h.events) == 2  # events accumulate beyond the snapshot window
+
+
+def test_the_bench_summary_speaks_of_this_target_not_of_the_history_files_past() -> None:
+    from tui_perf.dashboard.views import bench_view
+    from tui_perf.model.snapshot import BenchResult
+
+    h = History()
+    for snap in history(2):
+        h.add(snap)
+    # runs of another program, read from the history file at start-up
+    h.bench["json_round_trip"] = [BenchResult("json_round_trip", "g", (1e-6,), 1, 1e-6, 0.0)]
+    assert bench_view(h).last_verdict == ""
+    assert [r.name for r in bench_view(h).rows] == ["json_round_trip"]  # still listed
+    fresh = BenchResult("cache_hit", "g", (2e-7,), 1, 2e-7, 0.0, "no baseline yet")
+    h.add(snapshot(3, bench=(fresh,)))
+    assert bench_view(h).last_verdict == "1 measured, no baseline yet"

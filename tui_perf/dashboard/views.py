@@ -36,6 +36,9 @@ class History:
     events: deque[Event] = field(default_factory=lambda: deque(maxlen=1000))
     cleanups: deque[CleanupReport] = field(default_factory=lambda: deque(maxlen=20))
     bench: dict[str, list[BenchResult]] = field(default_factory=dict)
+    #: benchmarks measured in the watched process this session (the rest came from the
+    #: history file: other processes, other days)
+    bench_here: set[str] = field(default_factory=set)
 
     def add(self, snap: Snapshot) -> None:
         self.snapshots.append(snap)
@@ -45,6 +48,7 @@ class History:
         self.cleanups.extend(snap.cleanups)
         for result in snap.bench:
             self.bench.setdefault(result.name, []).append(result)
+            self.bench_here.add(result.name)
 
     def set_verdict(self, result: BenchResult, verdict: str) -> None:
         """Attach the verdict the history gave `result` (judged after it arrived)."""
@@ -335,15 +339,18 @@ def bench_view(h: History) -> BenchView:
         for name, results in sorted(h.bench.items())
     )
     latest = h.latest
-    slower = [r.name for r in rows if r.verdict.startswith("slower")]
-    if not rows:
+    # The summary speaks of this session's target only, not of the history file's past.
+    here = [r for r in rows if r.name in h.bench_here]
+    slower = [r.name for r in here if r.verdict.startswith("slower")]
+    judged = [r for r in here if r.verdict and not r.verdict.startswith("no baseline")]
+    if not here:
         last = ""
     elif slower:
         last = f"slower: {', '.join(slower)}"
-    elif any(r.verdict for r in rows):
+    elif judged:
         last = "no regression"
     else:
-        last = f"{len(rows)} measured, no baseline yet"
+        last = f"{len(here)} measured, no baseline yet"
     return BenchView(rows, latest.bench_progress if latest else None, last)
 
 
