@@ -111,10 +111,10 @@ def run(quick: bool) -> tuple[list[Comparison], dict[str, object]]:
         comparisons.append(
             Comparison(
                 benchmark=f"{workload}: pause measurement cost",
-                ours=f"{hooked:.2f} s with callback",
+                ours=f"{hooked:.2f} s with callback (A/B {hooked / bare:.2f}x, noisy)",
                 peer=f"{bare:.2f} s without",
-                ratio=hooked / bare,
-                ratio_means="time, lower is better",
+                ratio=1 + derived,
+                ratio_means="time with the callback, from its measured cost: this decides",
                 goal="<= 1.02",
                 met=1 + derived <= 1.02,
                 note=f"{workload}: whole-run A/B spreads overlap (with callback "

@@ -138,10 +138,10 @@ def cost(seconds: float, reps: int) -> tuple[list[Comparison], dict[str, Any]]:
                 f"cost, {workload} workload (throughput lost; sampler's own CPU {direct:.2f}% "
                 f"of a core at {statistics.median(achieved):.0f} Hz achieved)",
                 "tui-perf 100 Hz",
-                "pyinstrument 1 ms",
-                loss["ours"] / loss["pyinstrument"] if loss["pyinstrument"] > 0 else float("nan"),
-                f"ours {loss['ours']:.2f}% vs pyinstrument {loss['pyinstrument']:.2f}% lost",
-                "<= 1% lost at 100 Hz",
+                f"pyinstrument 1 ms: {loss['pyinstrument']:.2f}% lost",
+                loss["ours"],
+                "% throughput lost at 100 Hz: this decides",
+                "<= 1",
                 loss["ours"] <= 1.0,
             )
         )

@@ -19,7 +19,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-RESULTS = Path(__file__).resolve().parent / "results"
+#: published reference results, tracked in git and updated on purpose (`run.py --publish`)
+PUBLISHED = Path(__file__).resolve().parent / "results"
+#: where a run writes by default: ignored by git, so a run never dirties the tree
+RESULTS = Path(__file__).resolve().parent / "out"
 
 
 @dataclass
@@ -87,10 +90,49 @@ def machine() -> dict[str, Any]:
     }
 
 
-def write_results(name: str, comparisons: list[Comparison], extra: dict[str, Any]) -> Path:
-    """Write `results/<name>.json` and refresh `results/REPORT.md` from every JSON there."""
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"{name}.json"
+def goal_holds(ratio: float, goal: str) -> bool | None:
+    """What `goal` ("<= 1.5x", ">= 80%", "≤ 1.0") says of `ratio`; None when it is not a
+    plain bound on the ratio (then the row explains itself in its note)."""
+    import re
+
+    found = re.match(r"\s*(<=|>=|≤|≥)\s*([0-9.]+)", goal)
+    if found is None:
+        return None
+    bound = float(found.group(2))
+    if goal.strip().endswith("%") and ">=" in goal and ratio <= 1:  # a share against a percent
+        bound /= 100
+    return ratio <= bound if found.group(1) in ("<=", "≤") else ratio >= bound
+
+
+def check_rows(comparisons: list[Comparison]) -> None:
+    """No row may read as a contradiction: when the goal is a bound on the ratio, `met`
+    must be what the ratio says (the figure that decides is the figure shown)."""
+    for c in comparisons:
+        holds = goal_holds(c.ratio, c.goal)
+        if holds is not None and c.met is not None and holds != c.met:
+            raise ValueError(
+                f"report row contradicts itself: {c.benchmark}: ratio {c.ratio!r} against "
+                f"goal {c.goal!r} but met={c.met}"
+            )
+
+
+def fmt_ratio(ratio: float, goal: str, met: bool | None) -> str:
+    """Two decimals, or more when two would round across the goal's bound (1.1004 is not
+    "1.10" beside a missed "<= 1.1x")."""
+    for digits in (2, 3, 4, 6):
+        text = f"{ratio:.{digits}f}"
+        if met is None or goal_holds(float(text), goal) in (None, met):
+            return text
+    return repr(ratio)
+
+
+def write_results(
+    name: str, comparisons: list[Comparison], extra: dict[str, Any], *, folder: Path = RESULTS
+) -> Path:
+    """Write `<folder>/<name>.json` and refresh `<folder>/REPORT.md` from every JSON there."""
+    check_rows(comparisons)
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{name}.json"
     path.write_text(
         json.dumps(
             {
@@ -103,11 +145,11 @@ def write_results(name: str, comparisons: list[Comparison], extra: dict[str, Any
         )
         + "\n"
     )
-    write_report()
+    write_report(folder)
     return path
 
 
-def write_report() -> Path:
+def write_report(folder: Path = RESULTS) -> Path:
     lines = [
         "# Benchmark results",
         "",
@@ -115,7 +157,7 @@ def write_report() -> Path:
         "`python benchmarks/run.py` (add `--quick` for a short run).",
         "",
     ]
-    for path in sorted(RESULTS.glob("*.json")):
+    for path in sorted(folder.glob("*.json")):
         data = json.loads(path.read_text())
         m = data["machine"]
         lines += [
@@ -130,12 +172,13 @@ def write_report() -> Path:
             met = {True: "yes", False: "**no**", None: "—"}[c["met"]]
             lines.append(
                 f"| {c['benchmark']} | {c['ours']} | {c['peer']} | "
-                f"{c['ratio']:.2f} ({c['ratio_means']}) | {c['goal']} | {met} |"
+                f"{fmt_ratio(c['ratio'], c['goal'], c['met'])} ({c['ratio_means']}) | "
+                f"{c['goal']} | {met} |"
             )
         notes = [c["note"] for c in data["comparisons"] if c["note"]]
         if notes:
             lines += [""] + [f"- {n}" for n in notes]
         lines.append("")
-    report = RESULTS / "REPORT.md"
+    report = folder / "REPORT.md"
     report.write_text("\n".join(lines))
     return report

@@ -1,7 +1,11 @@
-"""Run the benchmarks and write results/<name>.json and results/REPORT.md.
+"""Run the benchmarks and write out/<name>.json and out/REPORT.md.
 
     python benchmarks/run.py              # all of them
     python benchmarks/run.py tick --quick # one, short
+    python benchmarks/run.py cache --publish   # update the published results/ (tracked)
+
+A run writes to `benchmarks/out/` (ignored by git), so running never dirties the tree; the
+published reference figures in `benchmarks/results/` change only with `--publish`.
 
 Peers are imported from the same environment: `pip install -e ".[bench]"` first.
 """
@@ -16,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.harness import write_results  # noqa: E402
+from benchmarks.harness import PUBLISHED, RESULTS, write_results  # noqa: E402
 
 BENCHMARKS = {
     p.stem.removeprefix("bench_"): p.stem for p in sorted(Path(__file__).parent.glob("bench_*.py"))
@@ -35,12 +39,19 @@ def main() -> int:
         help=f"benchmarks to run (default all): {', '.join(BENCHMARKS)}",
     )
     parser.add_argument("--quick", action="store_true", help="fewer rounds, for a smoke run")
+    parser.add_argument(
+        "--publish",
+        action="store_true",
+        help="write to benchmarks/results (tracked) instead of benchmarks/out",
+    )
     args = parser.parse_args()
     for name in args.names or list(BENCHMARKS):
         module = importlib.import_module(f"benchmarks.{BENCHMARKS[name]}")
         print(f"· {name} ...", flush=True)
         comparisons, extra = module.run(args.quick)
-        path = write_results(name, comparisons, extra)
+        path = write_results(
+            name, comparisons, extra, folder=PUBLISHED if args.publish else RESULTS
+        )
         for c in comparisons:
             met = {True: "met", False: "MISSED", None: ""}[c.met]
             print(
