@@ -76,3 +76,33 @@ def test_the_bench_summary_speaks_of_this_target_not_of_the_history_files_past()
     fresh = BenchResult("cache_hit", "g", (2e-7,), 1, 2e-7, 0.0, "no baseline yet")
     h.add(snapshot(3, bench=(fresh,)))
     assert bench_view(h).last_verdict == "1 measured, no baseline yet"
+
+
+def test_tier_lines_are_drawn_only_near_the_data_and_named_when_far() -> None:
+    from tui_perf.dashboard.views import thresholds_near
+
+    colours = ("yellow", "orange", "red")
+    # a small program under a 12 GiB budget: RSS 80 MiB, thresholds in GiB
+    lines, note = thresholds_near([8602.0, 10445.0, 11674.0], [70.0, 80.0, None], colours)
+    assert lines == () and note == "ELEVATED at 8.4 GiB, far above"
+    # a program near its budget: every line is in range and nothing is said
+    lines, note = thresholds_near([358.4, 435.2, 486.4], [300.0, 485.0], colours)
+    assert [c for _, c in lines] == ["yellow", "orange", "red"] and note == ""
+    assert thresholds_near([100.0], [], colours) == ((), "")
+
+
+def test_narrow_tables_give_up_whole_columns_in_the_stated_order() -> None:
+    from tui_perf.dashboard.views import columns_that_fit
+
+    labels = ("pool", "kind", "reuse", "timeouts", "leaks")
+    rows = [["buffers", "aiosqlite", "99%", "0", "0"]]
+    # natural widths with 2 of padding: 9, 11, 7, 10, 7 = 44
+    assert columns_that_fit(labels, ("kind", "reuse"), rows, 44) == labels
+    assert columns_that_fit(labels, ("kind", "reuse"), rows, 40) == (
+        "pool",
+        "reuse",
+        "timeouts",
+        "leaks",
+    )
+    assert columns_that_fit(labels, ("kind", "reuse"), rows, 20) == ("pool", "timeouts", "leaks")
+    assert columns_that_fit(labels, ("kind",), rows, 0) == labels  # not laid out yet: all

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
-from tui_perf.dashboard.views import CacheRow, Series, tiers_down
+from tui_perf.dashboard.views import CacheRow, Series, columns_that_fit, tiers_down
 from tui_perf.model.format import fmt_percent
 from tui_perf.widgets.chart import Chart, ChartSpec, Line
 from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
@@ -32,6 +32,11 @@ class CachesView:
     history: Series
 
 
+COLUMNS = ("cache", "tier", "kind", "hits", "misses", "hit rate", "size", "evictions", "expired")
+#: what a narrow terminal gives up first (the rest says more per column)
+DROP_FIRST = ("kind", "misses", "size", "evictions")
+
+
 class CachesPane(ManagedWidget):
     DEFAULT_CSS = """
     CachesPane { layout: vertical; height: 1fr; }
@@ -47,17 +52,7 @@ class CachesPane(ManagedWidget):
     def compose(self) -> ComposeResult:
         yield Static(EMPTY, id="caches-empty")
         table: DataTable[str] = DataTable(id="caches-table", cursor_type="row", zebra_stripes=True)
-        for label in (
-            "cache",
-            "tier",
-            "kind",
-            "hits",
-            "misses",
-            "hit rate",
-            "size",
-            "evictions",
-            "expired",
-        ):
+        for label in COLUMNS:
             table.add_column(label, key=label)
         yield table
         down = Static("", id="caches-down", markup=False)
@@ -69,10 +64,16 @@ class CachesPane(ManagedWidget):
         yield Chart(ChartSpec("hit rate (%) per interval"), id="caches-chart")
 
     def on_mount(self) -> None:
-        self._rows = TableRows(self.query_one("#caches-table", DataTable), manager_of(self))
+        table = self.query_one("#caches-table", DataTable)
+        self._rows = TableRows(table, manager_of(self), COLUMNS)
 
     def on_unmount(self) -> None:
         self._rows.release_all()
+
+    def on_resize(self) -> None:
+        """A new width may fit more columns, or fewer."""
+        if self.view is not None:
+            self._show(self.view)
 
     @property
     def selected_cache(self) -> str:
@@ -105,7 +106,7 @@ class CachesPane(ManagedWidget):
         self.query_one("#caches-chart").display = not empty
         table = self.query_one("#caches-table", DataTable)
         table.display = not empty
-        self._rows.sync(
+        rows = [
             (
                 r.key,
                 [
@@ -121,7 +122,11 @@ class CachesPane(ManagedWidget):
                 ],
             )
             for r in view.rows
+        ]
+        self._rows.show_columns(
+            columns_that_fit(COLUMNS, DROP_FIRST, [cells for _, cells in rows], self.size.width)
         )
+        self._rows.sync(rows)
         down_lines = tiers_down(view.rows)
         down = self.query_one("#caches-down", Static)
         down.display = bool(down_lines)

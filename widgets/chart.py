@@ -87,7 +87,13 @@ class Chart(PlotextPlot, ManagedWidget):
         plt = self.plt
         spec = self.spec
         plt.clear_figure()
-        plt.title(spec.title if spec.lines else f"{spec.title}: {spec.empty}")
+        # The legend goes in the title: plotext draws it over the data's top-left corner.
+        drawn = [line for line in spec.lines if line.x]
+        legend = (
+            " · ".join(f"{line.label} {line.color}" for line in drawn) if len(drawn) > 1 else ""
+        )
+        title = f"{spec.title} · {legend}" if legend else spec.title
+        plt.title(title if spec.lines else f"{spec.title}: {spec.empty}")
         if spec.xlabel:
             plt.xlabel(spec.xlabel)
         width = max(10, self.size.width - 10)  # columns left for the plot itself
@@ -97,7 +103,6 @@ class Chart(PlotextPlot, ManagedWidget):
                 plt.plot(
                     list(xs),
                     list(ys),
-                    label=line.label,
                     color=line.color,
                     marker="braille",
                     yside="right" if line.right else "left",

@@ -162,11 +162,33 @@ class ManagedWidget(Widget):
 class TableRows:
     """Keeps a DataTable in step with rows of cells, in place, with pooled row state."""
 
-    def __init__(self, table: DataTable[Any], manager: WidgetMemoryManager | None) -> None:
+    def __init__(
+        self,
+        table: DataTable[Any],
+        manager: WidgetMemoryManager | None,
+        labels: Sequence[str] = (),
+    ) -> None:
         self.table = table
         self.manager = manager
         self.states: dict[str, RowState] = {}
         self._order: list[str] = []  # the order of row keys last shown
+        #: every column the rows carry; `show_columns` picks which the table has
+        self.labels = list(labels)
+        self._shown = list(range(len(labels)))
+
+    def show_columns(self, shown: Sequence[str]) -> None:
+        """Show only these columns (of `labels`); the table is rebuilt when the set changes."""
+        wanted = [i for i, label in enumerate(self.labels) if label in shown]
+        if wanted == self._shown:
+            return
+        self._shown = wanted
+        self.table.clear(columns=True)
+        for i in wanted:
+            self.table.add_column(self.labels[i], key=self.labels[i])
+        for state in self.states.values():
+            self._release(state)
+        self.states.clear()
+        self._order = []
 
     def sync(self, rows: Iterable[tuple[str, Sequence[str | Text]]]) -> bool:
         """Show `rows` (key, cells) in this order: add, update changed cells, remove.
@@ -181,6 +203,8 @@ class TableRows:
         changed = False
         columns = list(table.columns)
         for key, raw in rows:
+            if self.labels:
+                raw = [raw[i] for i in self._shown]
             cells = [c if isinstance(c, Text) else Text(c) for c in raw]
             order.append(key)
             state = self.states.get(key)

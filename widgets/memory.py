@@ -10,7 +10,7 @@ from textual.containers import Horizontal
 from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
-from tui_perf.dashboard.views import MemoryView, MiB
+from tui_perf.dashboard.views import MemoryView, MiB, thresholds_near
 from tui_perf.model.format import fmt_bytes, fmt_ms
 from tui_perf.widgets.chart import Chart, ChartSpec, Line
 from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
@@ -18,19 +18,23 @@ from tui_perf.widgets.text import InfoBlock, fields
 
 
 def memory_chart(view: MemoryView | None) -> ChartSpec:
-    title = "memory (MiB) · lines: tier thresholds"
+    title = "memory (MiB)"
     if view is None:
         return ChartSpec(title)
-    lines = [
-        Line("RSS", *_pts(view.rss_mib.points()), "cyan"),
-        Line("VMS (right axis)", *_pts(view.vms_mib.points()), "magenta", right=True),
-    ]
+    rss = view.rss_mib.points()
+    # VMS is not drawn: address space reserved, not memory used, on another scale; the
+    # number beside the chart says it.
+    lines = [Line("RSS", *_pts(rss), "cyan")]
     uss = view.uss_mib.points()
     if uss[0]:
         lines.append(Line("USS", *_pts(uss), "green"))
-    hlines = tuple(
-        (t / MiB, c) for t, c in zip(view.thresholds, ("yellow", "orange", "red"), strict=False)
+    hlines, note = thresholds_near(
+        [t / MiB for t in view.thresholds], rss[1], ("yellow", "orange", "red")
     )
+    if hlines:
+        title += " · lines: tier thresholds"
+    if note:
+        title += f" · {note}"
     return ChartSpec(title, "seconds before now", tuple(lines), hlines)
 
 

@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.reactive import reactive
 
-from tui_perf.dashboard.views import MiB, OverviewView
+from tui_perf.dashboard.views import TIER_NAMES, MiB, OverviewView, thresholds_near
 from tui_perf.model.format import fmt_bytes, fmt_percent
 from tui_perf.widgets.chart import Chart, ChartSpec, Line
 from tui_perf.widgets.managed import ManagedWidget
@@ -15,17 +15,16 @@ from tui_perf.widgets.text import InfoBlock, fields
 TIER_COLOURS = {"NORMAL": "green", "ELEVATED": "yellow", "HIGH": "orange", "CRITICAL": "red"}
 
 
-def rss_chart(
-    view: OverviewView | None, title: str = "RSS (MiB) · lines: ELEVATED, HIGH, CRITICAL thresholds"
-) -> ChartSpec:
+def rss_chart(view: OverviewView | None, title: str = "RSS (MiB)") -> ChartSpec:
     if view is None:
         return ChartSpec(title)
     m = view.memory
     xs, ys = m.rss_mib.points()
-    hlines = tuple(
-        (t / MiB, colour)
-        for t, colour in zip(m.thresholds, ("yellow", "orange", "red"), strict=False)
-    )
+    hlines, note = thresholds_near([t / MiB for t in m.thresholds], ys, ("yellow", "orange", "red"))
+    if hlines:
+        title += " · lines: " + ", ".join(TIER_NAMES[: len(hlines)]) + " thresholds"
+    if note:
+        title += f" · {note}"
     return ChartSpec(title, "seconds before now", (Line("RSS", tuple(xs), tuple(ys)),), hlines)
 
 

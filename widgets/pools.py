@@ -7,6 +7,7 @@ from textual.app import ComposeResult
 from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
+from tui_perf.dashboard.views import columns_that_fit
 from tui_perf.model.format import fmt_ms, fmt_percent
 from tui_perf.model.snapshot import PoolStats
 from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
@@ -23,6 +24,22 @@ OUT_OF_REACH = (
 )
 
 
+COLUMNS = (
+    "pool",
+    "health",
+    "kind",
+    "in use",
+    "idle",
+    "reuse",
+    "waits",
+    "p95 wait",
+    "timeouts",
+    "leaks",
+)
+#: what a narrow terminal gives up first: timeouts and leaks are why people look here
+DROP_FIRST = ("kind", "reuse", "idle", "waits")
+
+
 class PoolsPane(ManagedWidget):
     DEFAULT_CSS = """
     PoolsPane { layout: vertical; height: 1fr; }
@@ -35,26 +52,20 @@ class PoolsPane(ManagedWidget):
     def compose(self) -> ComposeResult:
         yield Static(EMPTY, id="pools-empty")
         table: DataTable[str] = DataTable(id="pools-table", cursor_type="row", zebra_stripes=True)
-        for label in (
-            "pool",
-            "health",
-            "kind",
-            "in use",
-            "idle",
-            "reuse",
-            "waits",
-            "p95 wait",
-            "timeouts",
-            "leaks",
-        ):
+        for label in COLUMNS:
             table.add_column(label, key=label)
         yield table
 
     def on_mount(self) -> None:
-        self._rows = TableRows(self.query_one("#pools-table", DataTable), manager_of(self))
+        table = self.query_one("#pools-table", DataTable)
+        self._rows = TableRows(table, manager_of(self), COLUMNS)
 
     def on_unmount(self) -> None:
         self._rows.release_all()
+
+    def on_resize(self) -> None:
+        """A new width may fit more columns, or fewer."""
+        self.watch_view(self.view)
 
     def watch_view(self, view: tuple[PoolStats, ...] | None) -> None:
         """Update the rows in place; say why a pool is unhealthy."""
@@ -66,7 +77,7 @@ class PoolsPane(ManagedWidget):
             notice.update(OUT_OF_REACH)
         table = self.query_one("#pools-table", DataTable)
         table.display = bool(view)
-        self._rows.sync(
+        rows = [
             (
                 p.name,
                 [
@@ -83,4 +94,7 @@ class PoolsPane(ManagedWidget):
                 ],
             )
             for p in view
-        )
+        ]
+        plain = [[c.plain if isinstance(c, Text) else c for c in cells] for _, cells in rows]
+        self._rows.show_columns(columns_that_fit(COLUMNS, DROP_FIRST, plain, self.size.width))
+        self._rows.sync(rows)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from tui_perf.model.snapshot import (
@@ -122,6 +123,35 @@ class MemoryView:
     vms_mib: Series
     uss_mib: Series
     cleanups: tuple[CleanupReport, ...]
+
+
+TIER_NAMES = ("ELEVATED", "HIGH", "CRITICAL")
+
+
+def thresholds_near(
+    thresholds_mib: Sequence[float], ys: Sequence[float | None], colours: Sequence[str]
+) -> tuple[tuple[tuple[float, str], ...], str]:
+    """The tier lines worth drawing beside a series, and a note for the ones left out.
+
+    A chart scaled from 0 to a budget of 12 GiB shows a program's 80 MiB as a flat line on
+    the floor; so a threshold is drawn only when it lies within twice the series' peak, and
+    the first one above that is named instead ("ELEVATED at 7.1 GiB, far above").
+    """
+    values = [y for y in ys if y is not None]
+    if not values:
+        return (), ""
+    top = max(values) * 2
+    shown = tuple((t, c) for t, c in zip(thresholds_mib, colours, strict=False) if t <= top)
+    above = [(t, n) for t, n in zip(thresholds_mib, TIER_NAMES, strict=False) if t > top]
+    note = ""
+    if above:
+        t, name = above[0]
+        note = (
+            f"{name} at {t / 1024:.1f} GiB, far above"
+            if t >= 1024
+            else f"{name} at {t:.0f} MiB, far above"
+        )
+    return shown, note
 
 
 def memory_view(h: History) -> MemoryView | None:
@@ -520,3 +550,29 @@ def profile_view(h: History, sort: str = "own") -> ProfileView:
         alloc=p.alloc if p is not None else None,
         notes=p.notes if p is not None else (),
     )
+
+
+# -- tables at any width ---------------------------------------------------------------
+
+
+def columns_that_fit(
+    labels: Sequence[str],
+    drop_first: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    width: int,
+    padding: int = 2,
+) -> tuple[str, ...]:
+    """The columns to show in `width` cells: all when they fit, else the ones in
+    `drop_first` left out in that order until the rest fit (whole columns, never a header cut
+    mid-word). `rows` are the cells' plain text, in `labels` order."""
+    natural = {
+        label: max([len(label), *(len(r[i]) for r in rows if i < len(r))]) + padding
+        for i, label in enumerate(labels)
+    }
+    shown = list(labels)
+    for label in drop_first:
+        if width <= 0 or sum(natural[c] for c in shown) <= width:
+            break
+        if label in shown:
+            shown.remove(label)
+    return tuple(shown)
