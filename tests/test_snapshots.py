@@ -140,6 +140,10 @@ class TestStates:
             app(local_interpreter=False), terminal_size=(80, 24), run_before=run_before
         )
 
+    def test_help_at_80x24(self, snap_compare) -> None:  # type: ignore[no-untyped-def]
+        """? at 80 columns: the help wraps with the terminal, key lines whole."""
+        assert snap_compare(app(), terminal_size=(80, 24), run_before=showing("question_mark"))
+
     def test_paused(self, snap_compare) -> None:  # type: ignore[no-untyped-def]
         """After space: the title says PAUSED and that sampling continues."""
         assert snap_compare(app(), terminal_size=(80, 24), run_before=showing("space"))

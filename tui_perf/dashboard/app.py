@@ -382,7 +382,7 @@ class Dashboard(App[None]):
     def watch_paused(self, paused: bool) -> None:
         """Say that the view is paused; catch up on resume."""
         self.sub_title = (
-            f"{self.source.description} · PAUSED (sampling continues; space resumes)"
+            f"PAUSED (space resumes) · {self.source.description}"
             if paused
             else self.source.description
         )

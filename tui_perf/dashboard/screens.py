@@ -10,24 +10,28 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+# Paragraphs are single lines (the terminal wraps them to its width); key lines stay under
+# 72 columns so they fit an 80-column terminal inside the box.
 HELP = """\
-[b]tui-perf[/b] watches a Python process: memory against its budget, the garbage collector,
-caches, pools and benchmarks. Keys act on the watched process.
+[b]tui-perf[/b] watches a Python process: memory against its budget, the garbage \
+collector, caches, pools and benchmarks. Keys act on the watched process.
 
-  [b]e[/]      emergency cleanup: run every rung of the ladder now (report in Memory)
+  [b]e[/]      emergency cleanup: every rung of the ladder now
   [b]g[/]      full garbage collection
-  [b]s[/]      next GC strategy (throughput → balanced → default → strict)
-  [b]a[/]      adaptive GC on/off (strategy follows the memory tier)
-  [b]c[/]      flush the caches' memory tiers (pinned caches are kept)
-  [b]b[/]      run the built-in benchmark suite (quick)
-  [b]space[/]  pause the view (sampling continues; history is kept)
-  [b]o[/]      change the sort of the Caches table (Profile: own or total time)
-  [b]p f m[/]  Profile pane: sampling on/off, write a flame graph file, mark allocations
-  [b]1-8[/]    panes: Overview Memory GC Caches Pools Benchmarks Events Profile
-  [b]?[/]      this help        [b]q[/]  quit        [b]ctrl+p[/]  all commands
+  [b]s[/]      next GC strategy (turns adaptive off)
+  [b]a[/]      adaptive GC on/off (strategy follows the tier)
+  [b]c[/]      flush the caches' memory tiers (pinned kept)
+  [b]b[/]      run the built-in benchmarks (quick, judged on history)
+  [b]space[/]  pause the view (sampling and history go on)
+  [b]o[/]      Caches: next sort · Profile: own or total time
+  [b]↑ ↓[/]    pick the row whose chart is shown
+  [b]p f m[/]  Profile: sampling, flame graph file, mark allocations
+  [b]1-8[/]    panes · [b]?[/] this help · [b]ctrl+p[/] all commands
+  [b]q[/]      quit (a program `run` started: stop it, or leave it)
 
-Tiers: NORMAL → ELEVATED → HIGH → CRITICAL, from RSS against the budget. A tier drops only
-once RSS is a margin below its threshold. From HIGH the cleanup ladder runs by itself.
+Tiers: NORMAL → ELEVATED → HIGH → CRITICAL, from RSS against the budget. A tier drops \
+only once RSS is a margin below its threshold. From HIGH the cleanup ladder runs by itself.
+
 Hit rates are hits over lookups; "freed" figures are RSS measured before and after.
 """
 
@@ -36,7 +40,7 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,question_mark,q", "dismiss", "Close")]
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll { width: 96; max-width: 100%; height: auto; max-height: 90%;
+    HelpScreen > VerticalScroll { width: 80; max-width: 100%; height: auto; max-height: 90%;
                                   border: round $accent; background: $surface; padding: 1 2; }
     """
 
