@@ -250,3 +250,48 @@ def test_a_tier_change_made_by_the_ladder_itself_is_an_event() -> None:
         "tier:NORMAL -> HIGH at RSS 900.0 MiB",
         "tier:HIGH -> ELEVATED at RSS 650.0 MiB (after the cleanup rung 'trim')",
     ]
+
+
+def test_critical_does_not_wait_behind_a_cooldown_earned_at_high() -> None:
+    rss, clock = FakeRss(900), FakeClock(0)  # HIGH
+    guard, _ = make_guard(rss, clock, cooldown_s=30, max_cooldown_s=600)
+    guard.register("useless", lambda: 0)
+    for second in (0, 30, 90):  # three useless runs at HIGH: the wait is now 120 s
+        clock.now = float(second)
+        guard.observe(rss())
+    assert len(guard.reports) == 3 and guard.cooldown_remaining() == 120
+    clock.now = 100.0
+    rss.value = 990 * MiB  # CRITICAL, 10 s after the last run
+    guard.observe(rss())
+    assert len(guard.reports) == 4 and guard.reports[-1].tier_before == "CRITICAL"
+    assert guard.cooldown_remaining() == 30  # and at CRITICAL the wait does not double
+    clock.now = 130.0
+    guard.observe(rss())
+    assert len(guard.reports) == 5
+
+
+def test_a_manual_run_that_frees_nothing_says_what_holds_the_memory() -> None:
+    from tui_perf.dashboard.app import describe_result
+    from tui_perf.model.snapshot import to_dict
+
+    rss, clock = FakeRss(500), FakeClock()
+    guard, _ = make_guard(rss, clock)
+    guard.register("useless", lambda: 0)
+    kept = [[i] for i in range(50_000)]  # live objects: nothing can free them
+    report = guard.emergency_cleanup()
+    assert report.rss_released == 0 and len(report.held_by) == 3
+    assert report.held_by[0][0] == "list" and report.held_by[0][1] >= len(kept)
+    text = describe_result("emergency_cleanup", to_dict(report))
+    assert "(released: none)" in text and "held by live objects: list x" in text
+    rss.value = 400 * MiB  # a run that does free something says only that
+    rss_before = rss.value
+
+    def frees() -> int:
+        rss.value = rss_before - 50 * MiB
+        return 0
+
+    guard.register("frees", frees)
+    freed = guard.emergency_cleanup()
+    assert freed.held_by == () and "released: 50.0 MiB" in describe_result(
+        "emergency_cleanup", to_dict(freed)
+    )

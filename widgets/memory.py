@@ -11,7 +11,7 @@ from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
 from tui_perf.dashboard.views import MemoryView, MiB, thresholds_near
-from tui_perf.model.format import fmt_bytes, fmt_ms
+from tui_perf.model.format import fmt_bytes, fmt_ms, fmt_released
 from tui_perf.widgets.chart import Chart, ChartSpec, Line
 from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
 from tui_perf.widgets.text import InfoBlock, fields
@@ -48,7 +48,7 @@ class MemoryPane(ManagedWidget):
     MemoryPane #memory-top { height: 1fr; }
     MemoryPane #memory-stats { width: 34; padding: 0 1; }
     MemoryPane #cleanups { height: 10; }
-    MemoryPane #cleanups-title { height: 1; padding: 0 1; text-style: bold; }
+    MemoryPane #cleanups-title { height: auto; max-height: 2; padding: 0 1; text-style: bold; }
     """
 
     view: reactive[MemoryView | None] = reactive(None, init=False)
@@ -105,7 +105,7 @@ class MemoryPane(ManagedWidget):
                             rung.name,
                             fmt_bytes(rung.rss_before),
                             fmt_bytes(rung.rss_after),
-                            fmt_bytes(rung.rss_released),
+                            fmt_released(rung.rss_released),
                             freed,
                             fmt_ms(rung.duration_s * 1000),
                         ],
@@ -114,8 +114,13 @@ class MemoryPane(ManagedWidget):
         self._rows.sync(report_rows)
         if view.cleanups:
             last = view.cleanups[-1]
+            held = ""
+            if last.rss_released <= 0 and last.held_by:
+                held = " · held by live objects: " + ", ".join(
+                    f"{name} x{count:,}" for name, count in last.held_by
+                )
             self.query_one("#cleanups-title", Static).update(
                 f"cleanups: last {last.trigger} run {last.tier_before} → {last.tier_after}, "
-                f"RSS {fmt_bytes(last.rss_before)} → {fmt_bytes(last.rss_after)} in "
-                f"{fmt_ms(last.duration_s * 1000)}"
+                f"released {fmt_released(last.rss_released)} in "
+                f"{fmt_ms(last.duration_s * 1000)}{held}"
             )

@@ -154,18 +154,19 @@ def probe_agent(address: str, timeout: float = 3.0) -> None:
     import json
     import socket
 
+    from tui_perf.agent.client import parse_address
+
+    kind, where = parse_address(address)  # a one-line ConfigError on nonsense
     try:
-        if "/" in address or address.endswith(".sock"):
+        if kind == "unix":
             conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             conn.settimeout(timeout)
-            conn.connect(address)
+            conn.connect(str(where))
         else:
-            host, _, port = address.rpartition(":")
-            if not host or not port.isdigit():
-                raise TuiPerfError(f"{address} is not PATH, PID or HOST:PORT")
-            conn = socket.create_connection((host, int(port)), timeout=timeout)
+            assert isinstance(where, tuple)
+            conn = socket.create_connection(where, timeout=timeout)
     except ConnectionRefusedError as exc:
-        stale = " (a stale socket: 'tui-perf ps --clean' removes them)" if "/" in address else ""
+        stale = " (a stale socket: 'tui-perf ps --clean' removes them)" if kind == "unix" else ""
         raise TuiPerfError(f"cannot connect to {address}: connection refused{stale}") from exc
     except OSError as exc:
         raise TuiPerfError(f"cannot connect to {address}: {exc.strerror or exc}") from exc

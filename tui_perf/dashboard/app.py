@@ -42,7 +42,7 @@ from tui_perf.dashboard.views import (
     profile_view,
 )
 from tui_perf.model.errors import TuiPerfError
-from tui_perf.model.format import fmt_bytes, fmt_ms
+from tui_perf.model.format import fmt_bytes, fmt_ms, fmt_released
 from tui_perf.model.snapshot import Event, Snapshot
 from tui_perf.widgets.bench import BenchPane, BenchPaneView
 from tui_perf.widgets.caches import SORTS, CachesPane, CachesView
@@ -619,10 +619,14 @@ def describe_result(name: str, result: dict[str, Any]) -> str:
         released = result["rss_before"] - result["rss_after"]
         text = (
             f"RSS {fmt_bytes(result['rss_before'])} → {fmt_bytes(result['rss_after'])} "
-            f"({fmt_bytes(released)} released) in {fmt_ms(result['duration_s'] * 1000)}"
+            f"(released: {fmt_released(released)}) in {fmt_ms(result['duration_s'] * 1000)}"
         )
         if best is not None and best["rss_before"] - best["rss_after"] > 0:
             text += f"; most by {best['name']}"
+        held = result.get("held_by") or []
+        if released <= 0 and held:
+            top = ", ".join(f"{name} x{count:,}" for name, count in held)
+            text += f"; the memory is held by live objects: {top}"
         return text
     if name == "gc_collect":
         return (

@@ -13,18 +13,21 @@ while the tier stays at or above `auto_tier` and stops as soon as RSS is back un
 RSS often stays high after objects are freed (the allocator keeps the pages); the guard must
 not fire the ladder on every tick because of that. Each automatic run is followed by
 `cooldown_s`; after a second run in a row that did not bring the tier down the wait doubles,
-and keeps doubling (up to `max_cooldown_s`) until a run helps.
+and keeps doubling (up to `max_cooldown_s`) until a run helps. Two exceptions: a climb to a
+higher tier than the last run met runs at once, and at CRITICAL the wait never doubles.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import dataclasses
 import gc
 import logging
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
@@ -107,6 +110,19 @@ class _Rung:
     order: int
 
 
+def live_types(top: int = 3, limit: int = 2_000_000) -> tuple[tuple[str, int], ...]:
+    """The most numerous types among the objects the collector tracks (at most `limit`
+    looked at): what holds memory that no cleanup can free while it is referenced. Only
+    containers are tracked (a dict or tuple holding only atoms is not), so this names the
+    structures, not every string in them."""
+    counts: Counter[str] = Counter()
+    for n, obj in enumerate(gc.get_objects()):
+        if n >= limit:
+            break
+        counts[type(obj).__qualname__] += 1
+    return tuple(counts.most_common(top))
+
+
 class MemoryGuard:
     """Tiers from RSS, and the ladder of reclaimers that brings RSS down."""
 
@@ -133,6 +149,7 @@ class MemoryGuard:
         self._rungs: list[_Rung] = []
         self._lock = threading.RLock()
         self._last_auto: float | None = None
+        self._last_auto_tier: Tier | None = None  # the tier the last automatic run met
         self._ineffective_runs = 0
         self._skip_gc_next = False
         self._last_trim: float | None = None
@@ -175,7 +192,10 @@ class MemoryGuard:
         with self._lock:
             self._move_tier(rss)
             auto = self.config.auto_tier
-            if auto is not None and self.tier >= auto and self._cooled_down():
+            # A climb to a higher tier than the last run met does not wait out a cooldown
+            # that runs at the lower tier earned (the demo sat at CRITICAL for 76 s so).
+            climbed = self._last_auto_tier is not None and self.tier > self._last_auto_tier
+            if auto is not None and self.tier >= auto and (climbed or self._cooled_down()):
                 self._run(trigger="auto", full=False, rss_now=rss)
             return self.tier
 
@@ -191,8 +211,9 @@ class MemoryGuard:
     def cooldown_remaining(self) -> float:
         if self._last_auto is None:
             return 0.0
-        # The first wait is the configured cooldown; each further miss doubles it.
-        doublings = max(0, self._ineffective_runs - 1)
+        # The first wait is the configured cooldown; each further miss doubles it, except at
+        # CRITICAL, where waiting longer is the thing that must not happen.
+        doublings = 0 if self.tier is Tier.CRITICAL else max(0, self._ineffective_runs - 1)
         wait = min(self.config.cooldown_s * float(2**doublings), self.config.max_cooldown_s)
         return max(0.0, self._last_auto + wait - self._clock())
 
@@ -272,8 +293,12 @@ class MemoryGuard:
             duration_s=self._clock() - started,
             rungs=tuple(reports),
         )
+        if trigger == "manual" and report.rss_released <= 0:
+            # Say where the memory is, rather than a bare "none": a person asked.
+            report = dataclasses.replace(report, held_by=live_types())
         if trigger == "auto":
             self._last_auto = self._clock()
+            self._last_auto_tier = tier_before
             brought_down = self.tier < goal
             self._ineffective_runs = 0 if brought_down else min(self._ineffective_runs + 1, 16)
         self.reports.append(report)

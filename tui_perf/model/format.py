@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 
+def fmt_released(n: int) -> str:
+    """RSS given back: '12.0 MiB', 'none', or 'grew 3.0 MiB' (never a bare 0 B or a minus)."""
+    if n > 0:
+        return fmt_bytes(n)
+    return "none" if n == 0 else f"grew {fmt_bytes(-n)}"
+
+
 def fmt_bytes(n: int | float | None) -> str:
     """1536 -> '1.5 KiB'; None -> '—' (not measured, which is not zero)."""
     if n is None:

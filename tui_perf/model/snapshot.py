@@ -19,7 +19,8 @@ from tui_perf.model.errors import SnapshotFormatError
 
 #: 2 added `Snapshot.profile`; a version-1 dict still reads (the field defaults to None).
 #: 3 added `BenchResult.sizes` and `.refs` (per process); older dicts read with `()`.
-FORMAT_VERSION = 3
+#: 4 added `CleanupReport.held_by`; older dicts read with `()`.
+FORMAT_VERSION = 4
 
 T = TypeVar("T")
 
@@ -191,6 +192,9 @@ class CleanupReport:
     rss_after: int
     duration_s: float
     rungs: tuple[RungReport, ...] = ()
+    #: when a manual run released nothing: the most numerous live object types, which is
+    #: where the memory is (a run cannot free what is still referenced)
+    held_by: tuple[tuple[str, int], ...] = ()
 
     @property
     def rss_released(self) -> int:
