@@ -101,3 +101,24 @@ def test_a_bad_history_file_stops_before_the_ui_or_the_program_starts(
         assert len(result.stderr.strip().splitlines()) == 1 and "notadb.txt" in result.stderr
     assert not marker.exists()  # the program never started
     assert bad.read_text() == "these are my notes, not a database\n"
+
+
+def test_watch_shows_the_watched_process_not_the_dashboards_own_pools() -> None:
+    from tui_perf.cli.agent import watch_engine
+    from tui_perf.engine.registry import REGISTRY
+    from tui_perf.engine.sampler import default_probe
+    from tui_perf.pools.objects import ObjectPool
+
+    mine = ObjectPool(bytearray, name="dashboard row state", registry=REGISTRY)
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        probe = default_probe(child.pid)
+        hidden = watch_engine(probe, 1.0).tick()
+        shown = watch_engine(probe, 1.0, internals=True).tick()
+        assert hidden.pid == child.pid or hidden.memory.rss > 0
+        assert "dashboard row state" not in [p.name for p in hidden.pools]
+        assert "dashboard row state" in [p.name for p in shown.pools]
+    finally:
+        child.kill()
+        child.wait()
+        del mine

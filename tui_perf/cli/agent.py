@@ -17,6 +17,8 @@ from typing import Any
 from tui_perf.model.errors import TuiPerfError
 from tui_perf.model.paths import private_dir, private_file
 
+INTERNALS_HELP = "also show the dashboard's own widgets, pools and caches (hidden by default)"
+
 
 def add_parsers(sub: Any) -> None:
     run = sub.add_parser(
@@ -44,6 +46,7 @@ def add_parsers(sub: Any) -> None:
         help="also serve Prometheus metrics on 127.0.0.1:PORT",
     )
     run.add_argument("--history", type=Path, metavar="FILE", help="history file")
+    run.add_argument("--internals", action="store_true", help=INTERNALS_HELP)
     run.add_argument(
         "--no-history", action="store_true", help="keep no history (with the dashboard)"
     )
@@ -61,6 +64,7 @@ def add_parsers(sub: Any) -> None:
     )
     attach.add_argument("address", metavar="PATH|PID|HOST:PORT")
     attach.add_argument("--token", help="the agent's token (TCP)")
+    attach.add_argument("--internals", action="store_true", help=INTERNALS_HELP)
 
     ps = sub.add_parser(
         "ps",
@@ -79,10 +83,11 @@ def add_parsers(sub: Any) -> None:
     )
     watch.add_argument("--pid", type=int, required=True, help="the process to watch")
     watch.add_argument("--interval", type=float, default=1.0, metavar="S")
+    watch.add_argument("--internals", action="store_true", help=INTERNALS_HELP)
 
 
 _RUN_VALUED = {"--interval", "--prometheus", "--history"}
-_RUN_FLAGS = {"--no-dashboard", "--no-history", "-h", "--help"}
+_RUN_FLAGS = {"--no-dashboard", "--no-history", "--internals", "-h", "--help"}
 
 
 def split_run_argv(
@@ -115,23 +120,31 @@ def _need_terminal() -> None:
         raise TuiPerfError("the dashboard needs a terminal")
 
 
+def watch_engine(probe: Any, interval: float, *, internals: bool = False) -> Any:
+    """An engine over another process's figures. This process's registry holds the
+    dashboard's own pools, not the watched program's: left out unless asked for."""
+    from tui_perf.engine.core import Engine, EngineConfig, default_budget
+    from tui_perf.engine.registry import REGISTRY, Registry
+    from tui_perf.engine.sampler import Sampler
+
+    config = EngineConfig(interval=interval)
+    registry = REGISTRY if internals else Registry()
+    return Engine(config, sampler=Sampler(probe, budget=default_budget(config)), registry=registry)
+
+
 def cmd_watch(args: argparse.Namespace) -> int:
     from tui_perf.dashboard.app import Dashboard
     from tui_perf.dashboard.sources import LocalSource
-    from tui_perf.engine.core import Engine, EngineConfig
-    from tui_perf.engine.sampler import Sampler, default_probe
+    from tui_perf.engine.sampler import default_probe
 
     if args.interval <= 0:
         raise TuiPerfError("--interval must be above 0 seconds")
     probe = default_probe(args.pid)
     probe.read()  # a pid we may not read fails here, with its one-line reason
     _need_terminal()
-    from tui_perf.engine.core import default_budget
-
-    config = EngineConfig(interval=args.interval)
-    engine = Engine(config, sampler=Sampler(probe, budget=default_budget(config)))
+    engine = watch_engine(probe, args.interval, internals=args.internals)
     source = LocalSource(engine, description=f"pid {args.pid} · from outside: process figures")
-    Dashboard(source, history_path=None).run()
+    Dashboard(source, history_path=None, show_widget_stats=args.internals).run()
     return 0
 
 
@@ -190,7 +203,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
     probe_agent(address)
     source = RemoteSource(address, token=args.token)
     _need_terminal()
-    Dashboard(source).run()
+    Dashboard(source, show_widget_stats=args.internals).run()
     return 0
 
 
@@ -323,7 +336,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
             source.description = f"pid {child.pid} · {' '.join(target)[:40]} · log {log_path}"
             history = None if args.no_history else (args.history or default_history_path())
-            app = Dashboard(source, history_path=history)
+            app = Dashboard(source, history_path=history, show_widget_stats=args.internals)
             app.run()
             if not app.stop_target and child.poll() is None:
                 print(
