@@ -34,7 +34,7 @@ class CachesView:
 
 COLUMNS = ("cache", "tier", "kind", "hits", "misses", "hit rate", "size", "evictions", "expired")
 #: what a narrow terminal gives up first (the rest says more per column)
-DROP_FIRST = ("kind", "misses", "size", "evictions")
+DROP_FIRST = ("misses", "kind", "size", "evictions")
 
 
 class CachesPane(ManagedWidget):

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from tui_perf.engine import builtin_commands as _builtin_commands  # registers the engine's own
 from tui_perf.engine.commands import COMMANDS, CommandRegistry
+from tui_perf.engine.foreign_caches import ForeignCaches
 from tui_perf.engine.gc_control import GCConfig, GCController, read_gc_stats
 from tui_perf.engine.memory import GuardConfig, MemoryGuard, Tier
 from tui_perf.engine.registry import REGISTRY, Registry
@@ -48,6 +49,9 @@ class EngineConfig:
     budget_mib: float | None = None
     budget_fraction_of_ram: float = 0.5
     max_events: int = 1000
+    #: show the program's own functools.lru_cache (and cachetools @cached(info=True))
+    #: caches beside ours, rediscovered every this many seconds; None: off
+    discover_caches_s: float | None = 30.0
     guard: GuardConfig = field(default_factory=GuardConfig)
     gc: GCConfig = field(default_factory=GCConfig)
 
@@ -122,6 +126,13 @@ class Engine:
             )
         self.guard = guard
         self.gc_controller = gc_controller or (GCController(self.config.gc) if self.local else None)
+        # The program's own lru_caches: in its own process, for the engine over the
+        # process-wide registry (an engine given a registry of its own, as tests do, keeps
+        # to what it was given).
+        self._foreign: ForeignCaches | None = None
+        every = self.config.discover_caches_s
+        if self.local and every is not None and self.registry is REGISTRY:
+            self._foreign = ForeignCaches(interval=every, clock=clock)
         self._installed_gc = False
         self._extensions: dict[str, Any] = {}
         self._sections: list[Section] = []
@@ -187,6 +198,11 @@ class Engine:
         elif self.local:
             gc_stats = read_gc_stats()
         caches = self.registry.cache_stats()
+        if self._foreign is not None:
+            try:
+                caches = caches + self._foreign.stats()
+            except Exception:
+                log.exception("reading the program's own caches failed")
         pools = self.registry.pool_stats()
         events, cleanups = self._take_pending()
         extra: dict[str, Any] = {}

@@ -1,0 +1,108 @@
+"""The program's own functools.lru_cache caches, found and read: not the libraries', not ours."""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.scripted import FakeClock
+from tui_perf.engine.foreign_caches import ForeignCaches, cache_kind
+
+USER_MODULE = """
+import functools
+
+
+@functools.lru_cache(maxsize=32)
+def price(item):
+    return len(item) * 3
+
+
+@functools.cache
+def unbounded(n):
+    return n * n
+
+
+class Catalog:
+    @functools.lru_cache(maxsize=8)
+    def lookup(self, key):
+        return key.upper()
+
+    @staticmethod
+    @functools.lru_cache(maxsize=4)
+    def normalise(text):
+        return text.strip()
+
+
+def plain(x):
+    return x
+"""
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> Iterator[object]:
+    (tmp_path / "shop_module.py").write_text(USER_MODULE)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        module = importlib.import_module("shop_module")
+        yield module
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("shop_module", None)
+
+
+def test_the_programs_own_caches_are_found_and_read_through_cache_info(shop: object) -> None:
+    for item in ("a", "bb", "a", "a"):
+        shop.price(item)  # type: ignore[attr-defined]
+    shop.Catalog.normalise(" x ")  # type: ignore[attr-defined]
+    found = {c.name: c for c in ForeignCaches(clock=FakeClock()).stats()}
+    price = found["shop_module.price"]
+    (tier,) = price.tiers
+    assert (tier.kind, tier.hits, tier.misses, tier.size, tier.maxsize) == (
+        "lru_cache",
+        2,
+        2,
+        2,
+        32,
+    )
+    assert price.hit_rate == 0.5  # hits over lookups
+    assert found["shop_module.unbounded"].tiers[0].maxsize is None
+    assert found["shop_module.Catalog.lookup"].tiers[0].maxsize == 8
+    assert found["shop_module.Catalog.normalise"].tiers[0].misses == 1
+    assert "shop_module.plain" not in found
+    # the standard library's and installed packages' caches are not the program's
+    assert not any(name.startswith(("functools.", "re.", "rich.", "textual.")) for name in found)
+    assert not any(name.startswith("tui_perf") for name in found)
+
+
+def test_discovery_runs_every_interval_while_counters_are_read_each_tick(shop: object) -> None:
+    clock = FakeClock(0)
+    caches = ForeignCaches(interval=30, clock=clock)
+    caches.stats()
+    assert caches.discoveries == 1
+    shop.price("zzz")  # type: ignore[attr-defined]
+    clock.advance(10)
+    (price,) = [c for c in caches.stats() if c.name == "shop_module.price"]
+    assert caches.discoveries == 1 and price.tiers[0].misses == 1  # fresh counters
+    clock.advance(25)
+    caches.stats()
+    assert caches.discoveries == 2
+
+
+def test_only_caches_with_counters_are_caches() -> None:
+    assert cache_kind(functools.lru_cache(maxsize=2)(len)) == "lru_cache"
+    assert cache_kind(len) is None and cache_kind(functools.partial(len)) is None
+
+
+def test_an_engine_over_the_programs_registry_shows_them_in_its_snapshot(shop: object) -> None:
+    from tui_perf.engine.core import Engine, EngineConfig
+
+    shop.price("a")  # type: ignore[attr-defined]
+    names = [c.name for c in Engine(EngineConfig()).tick().caches]
+    assert "shop_module.price" in names
+    off = Engine(EngineConfig(discover_caches_s=None)).tick().caches
+    assert "shop_module.price" not in [c.name for c in off]

@@ -1,0 +1,119 @@
+"""Caches the program made without tui-perf: `functools.lru_cache`, and cachetools' `@cached`
+with `info=True`, found in its own modules and read through their `cache_info()`.
+
+Programs have dozens of these and they are invisible otherwise. Discovery walks the module
+dicts of `sys.modules` (module-level functions, and the methods, static and class methods
+of classes defined there): a few milliseconds every `interval` seconds, not a walk of the
+heap. Only the program's own modules count: the standard library, installed packages
+(site-packages) and tui-perf itself are left out, because their caches are not the user's to
+tune and would bury the ones that are. Reading the counters each tick costs one
+`cache_info()` call per cache.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import sysconfig
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from tui_perf.model.snapshot import CacheStats, TierStats
+
+Clock = Callable[[], float]
+
+#: attributes looked at per discovery, at most: a bound on the walk, whatever is imported
+MAX_ATTRIBUTES = 200_000
+
+
+def _library_roots() -> tuple[str, ...]:
+    paths = sysconfig.get_paths()
+    roots = {paths.get(k, "") for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    roots |= {p for p in sys.path if p.endswith(("site-packages", "dist-packages"))}
+    return tuple(os.path.realpath(r) + os.sep for r in roots if r)
+
+
+def cache_kind(value: object) -> str | None:
+    """ "lru_cache", "cachetools", or None for anything that is not a cache with counters."""
+    if type(value).__name__ == "_lru_cache_wrapper" and hasattr(value, "cache_info"):
+        return "lru_cache"
+    if callable(getattr(value, "cache_info", None)) and hasattr(value, "cache"):
+        return "cachetools"
+    return None
+
+
+class ForeignCaches:
+    """The program's own lru_caches, rediscovered every `interval` seconds, read each tick."""
+
+    def __init__(
+        self,
+        *,
+        interval: float = 30.0,
+        clock: Clock = time.monotonic,
+        modules: Callable[[], dict[str, Any]] = lambda: dict(sys.modules),
+    ) -> None:
+        self.interval = interval
+        self.clock = clock
+        self._modules = modules
+        self._found: dict[str, tuple[str, Any]] = {}  # name -> (kind, the cached function)
+        self._next = float("-inf")
+        self._roots = _library_roots()
+        self.discoveries = 0
+
+    def stats(self) -> tuple[CacheStats, ...]:
+        now = self.clock()
+        if now >= self._next:
+            self._next = now + self.interval
+            self._found = dict(self._discover())
+            self.discoveries += 1
+        out = []
+        for name, (kind, fn) in self._found.items():
+            try:
+                info = fn.cache_info()
+                tier = TierStats(
+                    "L1",
+                    kind,
+                    hits=int(info.hits),
+                    misses=int(info.misses),
+                    size=int(info.currsize),
+                    maxsize=None if info.maxsize is None else int(info.maxsize),
+                )
+            except Exception:  # a cache_info of another shape: leave it out, never raise
+                continue
+            out.append(CacheStats(name, (tier,)))
+        return tuple(out)
+
+    def _ours(self, module: Any) -> bool:
+        """A module of the program: not built in, not a library, not tui-perf."""
+        name = getattr(module, "__name__", "") or ""
+        if name == "tui_perf" or name.startswith("tui_perf."):
+            return False
+        path = getattr(module, "__file__", None)
+        if not isinstance(path, str):
+            return name == "__main__"
+        return not os.path.realpath(path).startswith(self._roots)
+
+    def _discover(self) -> Iterator[tuple[str, tuple[str, Any]]]:
+        budget = MAX_ATTRIBUTES
+        for mod_name, module in self._modules().items():
+            if module is None or not self._ours(module):
+                continue
+            try:
+                items = list(vars(module).items())
+            except TypeError:
+                continue
+            for attr, value in items:
+                budget -= 1
+                if budget <= 0:
+                    return
+                kind = cache_kind(value)
+                if kind is not None:
+                    yield f"{mod_name}.{attr}", (kind, value)
+                elif isinstance(value, type) and value.__module__ == mod_name:
+                    for member, inner in list(vars(value).items()):
+                        budget -= 1
+                        inner = getattr(inner, "__func__", inner)  # static and class methods
+                        kind = cache_kind(inner)
+                        if kind is not None:
+                            yield f"{mod_name}.{value.__qualname__}.{member}", (kind, inner)
