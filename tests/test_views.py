@@ -106,3 +106,22 @@ def test_narrow_tables_give_up_whole_columns_in_the_stated_order() -> None:
     )
     assert columns_that_fit(labels, ("kind", "reuse"), rows, 20) == ("pool", "timeouts", "leaks")
     assert columns_that_fit(labels, ("kind",), rows, 0) == labels  # not laid out yet: all
+
+
+def test_failed_benchmarks_of_the_last_run_are_named_in_the_bench_view() -> None:
+    from tui_perf.dashboard.views import bench_view
+
+    h = History()
+    for snap in history(2):
+        h.add(snap)
+    h.events.extend(
+        [
+            Event(1.0, "bench", "old_one failed: ValueError: long ago", "error"),
+            Event(2.0, "bench", "benchmark run: 7 done", "info"),
+            Event(3.0, "bench", "sqlite_insert_100[mode=single] failed: OperationalError", "error"),
+            Event(4.0, "bench", "benchmark run: 7 done", "info"),
+        ]
+    )
+    assert bench_view(h).failed == ("sqlite_insert_100[mode=single] failed: OperationalError",)
+    h.events.append(Event(5.0, "bench", "benchmark run: 8 done", "info"))  # a clean run
+    assert bench_view(h).failed == ()

@@ -73,8 +73,9 @@ class BenchPane(ManagedWidget):
             status.update(f"running: {escape(b.progress.current)}")
         else:
             bar.display = False
-            if b.rows:
-                status.update(f"last run: {b.last_verdict}")
+            failed = f" · {'; '.join(b.failed)}" if b.failed else ""
+            if b.rows or b.failed:
+                status.update(escape(f"last run: {b.last_verdict or 'done'}{failed}"))
 
         def colour(verdict: str) -> Text:
             if verdict.startswith("slower"):

@@ -361,6 +361,7 @@ class BenchView:
     rows: tuple[BenchRow, ...]
     progress: BenchProgress | None
     last_verdict: str
+    failed: tuple[str, ...] = ()  # "name failed: reason", from the last run
 
 
 def bench_view(h: History) -> BenchView:
@@ -381,7 +382,19 @@ def bench_view(h: History) -> BenchView:
         last = "no regression"
     else:
         last = f"{len(here)} measured, no baseline yet"
-    return BenchView(rows, latest.bench_progress if latest else None, last)
+    # The last run's failures: its error events, after the previous run's summary.
+    failed: list[str] = []
+    in_last_run = False
+    for event in reversed(h.events):
+        if event.kind != "bench":
+            continue
+        if event.message.startswith("benchmark run:"):
+            if in_last_run:
+                break  # the run before: its failures are not news
+            in_last_run = True
+        elif event.level == "error" and in_last_run:
+            failed.append(event.message)
+    return BenchView(rows, latest.bench_progress if latest else None, last, tuple(reversed(failed)))
 
 
 def bench_trend(h: History, name: str) -> tuple[list[float], list[float]]:
