@@ -50,7 +50,7 @@ def test_snapshot_json_is_a_valid_snapshot_of_the_given_process() -> None:
 
 
 def test_snapshot_table_shows_memory_and_gc_of_itself(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["snapshot", "--interval", "0"]) == 0
+    assert main(["snapshot", "--interval", "0", "--pid", str(os.getpid())]) == 0
     out = capsys.readouterr().out
     for label in ("RSS", "VMS", "budget", "threads", "open fds", "thresholds", "collections"):
         assert label in out
@@ -78,7 +78,16 @@ def test_a_corrupt_history_file_is_reported_and_left_untouched(tmp_path: Path) -
     before = hashlib.sha256(path.read_bytes()).hexdigest()
     for args in (
         ["history", "--history", str(path)],
-        ["snapshot", "--save", "--interval", "0", "--history", str(path)],
+        [
+            "snapshot",
+            "--save",
+            "--interval",
+            "0",
+            "--pid",
+            str(os.getpid()),
+            "--history",
+            str(path),
+        ],
     ):
         assert_one_line_error(run_cli(*args), "left untouched")
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
@@ -88,7 +97,8 @@ def test_saved_snapshots_show_up_in_history(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "h.db"
-    assert main(["snapshot", "--save", "--interval", "0", "--history", str(path)]) == 0
+    args = ["snapshot", "--save", "--interval", "0", "--pid", str(os.getpid())]
+    assert main([*args, "--history", str(path)]) == 0
     capsys.readouterr()
     assert main(["history", "--history", str(path), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)

@@ -122,3 +122,26 @@ def test_watch_shows_the_watched_process_not_the_dashboards_own_pools() -> None:
         child.kill()
         child.wait()
         del mine
+
+
+def test_snapshot_reads_the_one_running_agent_and_asks_for_a_pid_otherwise(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    import json
+
+    from tests.test_agent import Target
+
+    none = tui_perf(env, tmp_path, "snapshot")
+    assert none.returncode == 2 and "give --pid N: no process is running the agent" in none.stderr
+    target = Target(env)
+    try:
+        result = tui_perf(env, tmp_path, "snapshot", "--json")
+        assert result.returncode == 0, result.stderr
+        snap = json.loads(result.stdout)
+        assert snap["pid"] == target.proc.pid
+        assert snap["gc"] is not None  # through the agent: the interpreter is in reach
+        by_pid = tui_perf(env, tmp_path, "snapshot", "--json", "--pid", str(target.proc.pid))
+        assert json.loads(by_pid.stdout)["gc"] is not None
+    finally:
+        target.proc.kill()
+        target.proc.wait()

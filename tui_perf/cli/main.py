@@ -64,7 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="print one snapshot of a process (like a one-shot top)",
         description="Print one snapshot of a process's memory, CPU and (for this process) GC.",
     )
-    snap.add_argument("--pid", type=int, help="the process to read (default: this one)")
+    snap.add_argument(
+        "--pid",
+        type=int,
+        help="the process to read (default: the one process running the agent); through its "
+        "agent when it has one (GC and caches too), else from outside",
+    )
     snap.add_argument("--json", action="store_true", help="print the snapshot as JSON")
     snap.add_argument(
         "--full", action="store_true", help="also read USS/PSS (walks the page tables: slower)"
@@ -220,6 +225,10 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
         raise TuiPerfError(f"--interval must be 0 or more seconds, got {args.interval}")
     if args.pid is not None and args.pid <= 0:
         raise TuiPerfError(f"--pid must be a positive process id, got {args.pid}")
+    agent = _agent_of(args.pid)
+    if agent is not None and args.pid != os.getpid():
+        snap = asyncio.run(_agent_snapshot(agent))
+        return _print_snapshot(snap, args)
     probe = default_probe(args.pid)
     config = EngineConfig()
     sampler = Sampler(
@@ -230,6 +239,46 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     if args.interval:
         time.sleep(args.interval)
     snap = engine.tick()
+    return _print_snapshot(snap, args)
+
+
+def _agent_of(pid: int | None) -> Path | None:
+    """The agent socket to read `pid` through; with no pid, the one running agent's."""
+    from tui_perf.agent.client import list_agents
+
+    live = [(p, path) for p, path, alive in list_agents() if alive]
+    if pid is not None:
+        return next((path for p, path in live if p == pid), None)
+    if len(live) == 1:
+        return live[0][1]
+    if not live:
+        raise TuiPerfError(
+            "give --pid N: no process is running the agent ('tui-perf snapshot --pid N' reads "
+            "any process from outside)"
+        )
+    pids = ", ".join(str(p) for p, _ in live)
+    raise TuiPerfError(f"give --pid N: {len(live)} processes run the agent ({pids})")
+
+
+async def _agent_snapshot(path: Path, timeout: float = 5.0) -> Snapshot:
+    from tui_perf.agent.client import RemoteSource
+
+    source = RemoteSource(str(path))
+
+    async def first() -> Snapshot:
+        async for snap in source.snapshots():
+            return snap
+        raise TuiPerfError(f"the agent at {path} sent no snapshot")
+
+    try:
+        return await asyncio.wait_for(first(), timeout)
+    except TimeoutError as exc:
+        raise TuiPerfError(f"the agent at {path} sent no snapshot within {timeout:g} s") from exc
+    finally:
+        await source.close()
+
+
+def _print_snapshot(snap: Snapshot, args: argparse.Namespace) -> int:
     if args.save:
         asyncio.run(_save(snap, args.history))
     if args.json:
