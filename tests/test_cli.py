@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,37 @@ def test_an_unreadable_history_file_is_a_clear_error() -> None:
             code, err = result.returncode, result.stderr
     assert code == 2
     assert "permission denied" in err and "Traceback" not in err
+
+
+def test_history_says_how_many_rows_it_left_out_and_filters_by_process(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    from tui_perf.model.snapshot import MemorySample, Snapshot
+    from tui_perf.store.history import HistoryStore
+
+    path = tmp_path / "h.db"
+    now = time.time()
+
+    async def fill() -> None:
+        async with await HistoryStore.open(path) as store:
+            for i in range(60):
+                pid = 111 if i % 2 else 222
+                ts = now - 60 + i
+                memory = MemorySample(
+                    timestamp=ts, rss=10_000 + i, vms=1, cpu_percent=0.0, num_threads=1
+                )
+                await store.add_snapshot(
+                    Snapshot(timestamp=ts, pid=pid, seq=i, memory=memory, tier="NORMAL")
+                )
+
+    asyncio.run(fill())
+    assert main(["history", "--history", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "last 40 of 60 (--all for every row)" in out and "processes 111, 222" in out
+    assert main(["history", "--history", str(path), "--pid", "111", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert len(data["samples"]) == 30 and {s["pid"] for s in data["samples"]} == {111}
+    assert main(["history", "--history", str(path), "--all"]) == 0
+    assert "--all for every row" not in capsys.readouterr().out

@@ -102,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="how many seconds back to show (default 3600)",
     )
+    hist.add_argument("--pid", type=int, help="only the samples of this process")
+    hist.add_argument("--all", action="store_true", help="every row in the window, not the last 40")
     hist.add_argument("--json", action="store_true", help="print as JSON")
 
     from tui_perf.cli import profile as profile_cli
@@ -311,7 +313,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     async def read() -> tuple[list[MemoryPoint], list[Event]]:
         async with await HistoryStore.open(args.history) as store:
             since = time.time() - args.last
-            return await store.memory_series(since), await store.events(since)
+            return await store.memory_series(since, pid=args.pid), await store.events(since)
 
     points, events = asyncio.run(read())
     if args.json:
@@ -329,7 +331,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
     from tui_perf.cli.report import history_tables
 
-    for table in history_tables(points, events):
+    for table in history_tables(points, events, limit=None if args.all else 40):
         Console().print(table)
     return 0
 

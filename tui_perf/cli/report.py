@@ -56,13 +56,18 @@ def snapshot_table(snap: Snapshot, *, own: bool) -> Table:
     return table
 
 
-def history_tables(points: list[MemoryPoint], events: list[Event]) -> list[Table]:
+def history_tables(
+    points: list[MemoryPoint], events: list[Event], limit: int | None = 40
+) -> list[Table]:
+    """The samples and the events, the last `limit` of each (None: all), saying so."""
+    shown_points = points if limit is None else points[-limit:]
     samples = Table(title=f"memory · {len(points)} samples", title_justify="left")
-    for col in ("time", "RSS", "peak RSS", "CPU", "tier", "resolution"):
+    for col in ("time", "pid", "RSS", "peak RSS", "CPU", "tier", "resolution"):
         samples.add_column(col, justify="right" if col not in ("time", "tier") else "left")
-    for p in points[-40:]:
+    for p in shown_points:
         samples.add_row(
             f"{datetime.fromtimestamp(p.ts):%H:%M:%S}",
+            str(p.pid),
             fmt_bytes(p.rss),
             fmt_bytes(p.rss_max),
             f"{p.cpu_percent:.1f}%",
@@ -71,9 +76,17 @@ def history_tables(points: list[MemoryPoint], events: list[Event]) -> list[Table
         )
     if not points:
         samples.caption = "no samples in this window (record with 'tui-perf snapshot --save')"
+    elif len(shown_points) < len(points):
+        samples.caption = f"last {len(shown_points)} of {len(points)} (--all for every row)"
+    if len({p.pid for p in points}) > 1:
+        pids = ", ".join(str(pid) for pid in sorted({p.pid for p in points}))
+        samples.caption = (samples.caption or "") + f" · processes {pids} (--pid N for one)"
+    shown_events = events if limit is None else events[-limit:]
     log = Table(title=f"events · {len(events)}", title_justify="left")
     for col in ("time", "kind", "level", "message"):
         log.add_column(col)
-    for e in events[-40:]:
+    for e in shown_events:
         log.add_row(f"{datetime.fromtimestamp(e.timestamp):%H:%M:%S}", e.kind, e.level, e.message)
+    if len(shown_events) < len(events):
+        log.caption = f"last {len(shown_events)} of {len(events)} (--all for every row)"
     return [samples, log]

@@ -93,6 +93,7 @@ class MemoryPoint:
     cpu_percent: float
     tier: str
     resolution: float
+    pid: int = 0  # the process the sample is of (buckets keep it: they never mix processes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,7 +383,7 @@ class HistoryStore:
     ) -> list[MemoryPoint]:
         await self.flush()
         sql = (
-            "SELECT ts, rss, rss_max, vms, uss, cpu_percent, tier, resolution FROM samples"
+            "SELECT ts, rss, rss_max, vms, uss, cpu_percent, tier, resolution, pid FROM samples"
             " WHERE ts >= ? AND ts <= ?"
         )
         args: list[Any] = [start, _sql_time(end)]
