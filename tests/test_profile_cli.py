@@ -48,6 +48,10 @@ def test_a_script_is_profiled_with_its_arguments_and_exit_code(tmp_path: Path) -
     assert f"folded written to {out}" in done.stderr and "of a core" in done.stderr
     stacks = parse_folded(out.read_text())
     assert any(s[-1].startswith("crunch.<locals>.<genexpr>") or "crunch (" in s[-1] for s in stacks)
+    # the program's own stacks, as py-spy shows them: not tui-perf's launcher above them
+    main = [s for s in stacks if s[0] == "MainThread"]
+    assert main and all(s[1].startswith("<module> (") and "prog.py" in s[1] for s in main)
+    assert not any("tui_perf" in frame or "runpy" in frame for s in main for frame in s)
 
 
 def test_without_o_the_file_is_private_in_the_data_dir(tmp_path: Path) -> None:

@@ -89,7 +89,9 @@ def _local(args: argparse.Namespace, fmt: str, target: list[str]) -> int:
     from tui_perf.profile.export import render
     from tui_perf.profile.sampler import Profiler, ProfilerConfig
 
-    profiler = Profiler(ProfilerConfig(rate_hz=args.rate, min_hz=min(10.0, args.rate)))
+    profiler = Profiler(
+        ProfilerConfig(rate_hz=args.rate, min_hz=min(10.0, args.rate), hide_launcher=True)
+    )
     label = target[1].rsplit(".", 1)[-1] if target[0] == "-m" else Path(target[0]).stem
     written: list[Path] = []
     lock = threading.Lock()
@@ -104,9 +106,10 @@ def _local(args: argparse.Namespace, fmt: str, target: list[str]) -> int:
             written.append(path)
             status = profiler.status()
             print(
-                f"tui-perf: {tree.samples} samples ({tree.idle_samples} idle) over "
-                f"{status.duration_s:.1f} s, sampler cost {status.cost_fraction * 100:.1f}% "
-                f"of a core; {fmt} written to {path}",
+                f"tui-perf: {tree.samples} samples of running code over "
+                f"{status.duration_s:.1f} s ({tree.idle_samples} more of waiting threads, "
+                f"left out), sampler cost {status.cost_fraction * 100:.1f}% of a core; "
+                f"{fmt} written to {path}",
                 file=sys.stderr,
             )
 

@@ -38,6 +38,9 @@ class ProfilerConfig:
     show_idle: bool = False
     #: tag samples of a thread running an asyncio task with the task's name
     tag_tasks: bool = True
+    #: drop the frames of whatever launched the program through runpy (`tui-perf profile
+    #: script.py` shows the script's own stacks, as `py-spy record -- python script.py` does)
+    hide_launcher: bool = False
     limits: TreeLimits = field(default_factory=TreeLimits)
 
     def __post_init__(self) -> None:
@@ -177,6 +180,8 @@ class Profiler:
                     tree.add_idle(name, wall)
                     continue
                 stack = self.keys.stack(frame)  # type: ignore[arg-type]
+                if config.hide_launcher:
+                    stack = _after_launcher(stack)
                 tag = tags.get(ident)
                 if tag is not None:
                     stack.insert(0, tag)
@@ -253,6 +258,15 @@ class Profiler:
     def tree_copy(self) -> CallTree:
         with self.lock:
             return self.tree.copy()
+
+
+def _after_launcher(stack: list[FrameKey]) -> list[FrameKey]:
+    """The frames below the last runpy frame: the program's own, without its launcher."""
+    for i in range(len(stack) - 1, -1, -1):
+        file = stack[i].file
+        if file == "<frozen runpy>" or file.endswith(("/runpy.py", "\\runpy.py")):
+            return stack[i + 1 :]
+    return stack
 
 
 def _replace_rate(config: ProfilerConfig, rate_hz: float) -> ProfilerConfig:
