@@ -473,3 +473,15 @@ async def test_arrows_pick_the_charted_cache_at_once_without_tab() -> None:
         await pilot.press("down")  # no Tab first: the table has the arrows
         await pilot.pause()
         assert chart.spec.title.endswith("users.profile")  # drawn now, not in an hour
+
+
+async def test_a_commands_whole_result_goes_to_events_and_the_toast_is_short() -> None:
+    reply = {"collected": 12, "duration_ms": 3.0}
+    source = ScriptedSource(history(3), replies={"gc_collect": reply})
+    app = Dashboard(source, chart_interval=0)
+    async with app.run_test() as pilot:
+        await settle(pilot, 3)
+        await pilot.press("g")
+        await wait_for(pilot, lambda: any(e.kind == "command" for e in app.history.events))
+        event = next(e for e in app.history.events if e.kind == "command")
+        assert event.message == "Full collection: 12 unreachable objects collected in 3.00 ms"

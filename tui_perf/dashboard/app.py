@@ -560,7 +560,11 @@ class Dashboard(App[None]):
             text = describe_result(name, result)
         except (KeyError, TypeError, ValueError, AttributeError):  # an agent of another version
             text = "done"
-        self.notify(text, title=title)
+        # The whole result is kept where it can be read again (Events); the toast is short and
+        # brief, so it does not sit on a chart's axis or the cleanup table at 80x24.
+        self.history.events.append(Event(time.time(), "command", f"{title}: {text}", "info"))
+        self.refresh_view("events")
+        self.notify(text.split("; ", 1)[0], title=title, timeout=4)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
