@@ -18,8 +18,10 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.harness import worktree
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -89,24 +91,15 @@ def main() -> int:
     parser.add_argument("before", help="the git revision to compare against")
     parser.add_argument("--rounds", type=int, default=12, help="processes per side (default 12)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="tui-perf-before-") as tmp:
-        before = Path(tmp) / "before"
-        subprocess.run(
-            ["git", "worktree", "add", "--detach", "-q", str(before), args.before],
-            cwd=ROOT,
-            check=True,
-        )
-        try:
-            sides = {"before": before, "after": ROOT}
-            samples: dict[str, list[dict[str, float]]] = {"before": [], "after": []}
-            for r in range(args.rounds):
-                order = ["before", "after"] if r % 2 == 0 else ["after", "before"]
-                for side in order:
-                    samples[side].append(_measure(sides[side]))
-                print(f"\r  round {r + 1}/{args.rounds}", end="", file=sys.stderr, flush=True)
-            print(file=sys.stderr)
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(before)], cwd=ROOT)
+    with worktree(args.before) as before:
+        sides = {"before": before, "after": ROOT}
+        samples: dict[str, list[dict[str, float]]] = {"before": [], "after": []}
+        for r in range(args.rounds):
+            order = ["before", "after"] if r % 2 == 0 else ["after", "before"]
+            for side in order:
+                samples[side].append(_measure(sides[side]))
+            print(f"\r  round {r + 1}/{args.rounds}", end="", file=sys.stderr, flush=True)
+        print(file=sys.stderr)
     print(
         f"{'what':<26} {'before':>10} {'after':>10} {'after/before':>13}"
         "  each side's min..max over rounds, / before's median"

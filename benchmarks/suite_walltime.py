@@ -18,6 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.harness import worktree
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -41,22 +44,13 @@ def main() -> int:
     parser.add_argument("before", help="the git revision to compare against")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="tui-perf-walltime-") as tmp:
-        before = Path(tmp) / "before"
-        subprocess.run(
-            ["git", "worktree", "add", "--detach", "-q", str(before), args.before],
-            cwd=ROOT,
-            check=True,
-        )
-        try:
-            times: dict[str, list[float]] = {"before": [], "after": []}
-            trees = {"before": before, "after": ROOT}
-            for r in range(args.rounds):
-                for side in ("before", "after") if r % 2 == 0 else ("after", "before"):
-                    times[side].append(_one(trees[side], Path(tmp) / f"{side}{r}.db"))
-                    print(f"  {side}: {times[side][-1]:.1f} s", file=sys.stderr, flush=True)
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(before)], cwd=ROOT)
+    with worktree(args.before) as before, tempfile.TemporaryDirectory() as tmp:
+        times: dict[str, list[float]] = {"before": [], "after": []}
+        trees = {"before": before, "after": ROOT}
+        for r in range(args.rounds):
+            for side in ("before", "after") if r % 2 == 0 else ("after", "before"):
+                times[side].append(_one(trees[side], Path(tmp) / f"{side}{r}.db"))
+                print(f"  {side}: {times[side][-1]:.1f} s", file=sys.stderr, flush=True)
     b, a = statistics.median(times["before"]), statistics.median(times["after"])
     print(f"before {args.before}: {b:.1f} s  {' '.join(f'{x:.1f}' for x in times['before'])}")
     print(f"after (this tree): {a:.1f} s  {' '.join(f'{x:.1f}' for x in times['after'])}")

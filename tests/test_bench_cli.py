@@ -45,8 +45,10 @@ def explodes(loops):
 """
 
 
-def bench(tmp_path: Path, *args: str, work: int = 2000) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "WORK": str(work), "COLUMNS": "140"}
+def bench(tmp_path: Path, *args: str, work: float = 2000) -> subprocess.CompletedProcess[str]:
+    """`tui-perf bench ARGS` in a fresh process, into tmp_path's history; WORK scales files'
+    work."""
+    env = {**os.environ, "WORK": str(work), "COLUMNS": "160"}
     return subprocess.run(
         [
             sys.executable,
@@ -61,7 +63,7 @@ def bench(tmp_path: Path, *args: str, work: int = 2000) -> subprocess.CompletedP
         text=True,
         cwd=ROOT,
         env=env,
-        timeout=120,
+        timeout=180,
     )
 
 

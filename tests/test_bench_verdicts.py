@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import statistics
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.test_bench_cli import bench
 from tui_perf.bench.baseline import (
     Sample,
     judge_sample,
@@ -225,15 +223,7 @@ def test_noise_is_learned_per_benchmark_on_this_machine_and_the_quieter_form_win
 
 
 def _bench(tmp_path: Path, *args: str, work: float = 1.0) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "WORK": str(work), "COLUMNS": "160"}
-    return subprocess.run(
-        [sys.executable, "-m", "tui_perf", "bench", *args, "--history", str(tmp_path / "h.db")],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=180,
-    )
+    return bench(tmp_path, *args, work=work)
 
 
 @pytest.fixture
