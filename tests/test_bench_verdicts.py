@@ -129,11 +129,14 @@ def test_one_stalled_process_does_not_make_a_verdict() -> None:
 @pytest.mark.parametrize(
     ("shift", "noise", "expected"),
     [
-        (1.20, None, SLOWER),  # tight interval around +20%: beyond 5%
-        (0.80, None, FASTER),
-        (1.01, None, SAME),  # inside ±5%
+        (1.20, 0.03, SLOWER),  # tight interval around +20%: beyond 5%
+        (0.80, 0.03, FASTER),
+        (1.01, 0.03, SAME),  # inside ±5%
         (1.20, 0.25, SAME),  # +20% is inside this machine's ±25% noise: never a regression
-        (1.06, None, UNCLEAR),  # the interval straddles +5%
+        (1.06, 0.03, UNCLEAR),  # the interval straddles +5%
+        (1.07, 0.03, SLOWER),  # beyond 5% once the noise is known to be ±3%
+        (1.07, None, SAME),  # ...but until it is learned, a change must clear twice 5%
+        (1.12, None, SLOWER),
     ],
 )
 def test_a_change_is_called_only_when_its_whole_interval_clears_the_floor(

@@ -84,7 +84,7 @@ def test_tier_lines_are_drawn_only_near_the_data_and_named_when_far() -> None:
     colours = ("yellow", "orange", "red")
     # a small program under a 12 GiB budget: RSS 80 MiB, thresholds in GiB
     lines, note = thresholds_near([8602.0, 10445.0, 11674.0], [70.0, 80.0, None], colours)
-    assert lines == () and note == "ELEVATED at 8.4 GiB, far above"
+    assert lines == () and note == "ELEVATED at 8.4 GiB, above the chart"
     # a program near its budget: every line is in range and nothing is said
     lines, note = thresholds_near([358.4, 435.2, 486.4], [300.0, 485.0], colours)
     assert [c for _, c in lines] == ["yellow", "orange", "red"] and note == ""

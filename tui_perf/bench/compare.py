@@ -58,8 +58,8 @@ class Verdict:
 
     @property
     def floor(self) -> float:
-        """The change a verdict must clear: the threshold or the noise, whichever is larger."""
-        return max(self.threshold, self.noise or 0.0)
+        """The change a verdict must clear (see `verdict_floor`)."""
+        return verdict_floor(self.threshold, self.noise, self.interleaved)
 
     @property
     def interval(self) -> str:
@@ -77,7 +77,9 @@ class Verdict:
         noise = "noise not learned" if self.noise is None else f"noise ±{_pct(self.noise, False)}%"
         if self.interleaved:
             bound = f"the {_pct(self.threshold, False)}% threshold"
-        elif self.noise is not None and self.noise > self.threshold:
+        elif self.noise is None:
+            bound = f"twice the {_pct(self.threshold, False)}% threshold (noise not learned yet)"
+        elif self.noise > self.threshold:
             bound = f"noise ±{_pct(self.noise, False)}%"
         else:
             bound = f"the {_pct(self.threshold, False)}% threshold ({noise})"
@@ -94,6 +96,19 @@ class Verdict:
             return f"unknown: {_pct(self.ratio - 1)}%, {self.why}"
         against = "; against the machine's speed" if self.relative else ""
         return f"{self.verdict}: {_pct(self.ratio - 1)}% {self.interval}, {self.why}{against}"
+
+
+def verdict_floor(threshold: float, noise: float | None, interleaved: bool = False) -> float:
+    """The change a verdict must clear: the threshold or the learned noise, whichever is
+    larger. Until the noise is learned (MIN_NOISE_RUNS runs), twice the threshold: a
+    baseline of one or two runs cannot show how far whole runs drift on this machine, and
+    the interval, made of processes, cannot either. An A/B run measures both sides in the
+    same minutes, so it needs only the threshold."""
+    if interleaved:
+        return threshold
+    if noise is None:
+        return 2 * threshold
+    return max(threshold, noise)
 
 
 def group_medians(
@@ -145,7 +160,7 @@ def judge(
     if k == 0:
         return Verdict(name, UNKNOWN, ratio, ratio, ratio, threshold, noise, counts, unit, relative)
     lo, hi = math.exp(diffs[k - 1]), math.exp(diffs[len(diffs) - k])
-    floor = max(threshold, noise or 0.0)
+    floor = verdict_floor(threshold, noise, interleaved)
     if lo > 1 + floor:
         verdict = SLOWER
     elif hi < 1 - floor:

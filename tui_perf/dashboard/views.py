@@ -135,7 +135,7 @@ def thresholds_near(
 
     A chart scaled from 0 to a budget of 12 GiB shows a program's 80 MiB as a flat line on
     the floor; so a threshold is drawn only when it lies within twice the series' peak, and
-    the first one above that is named instead ("ELEVATED at 7.1 GiB, far above").
+    the first one above that is named instead ("ELEVATED at 7.1 GiB, above the chart").
     """
     values = [y for y in ys if y is not None]
     if not values:
@@ -147,9 +147,9 @@ def thresholds_near(
     if above:
         t, name = above[0]
         note = (
-            f"{name} at {t / 1024:.1f} GiB, far above"
+            f"{name} at {t / 1024:.1f} GiB, above the chart"
             if t >= 1024
-            else f"{name} at {t:.0f} MiB, far above"
+            else f"{name} at {t:.0f} MiB, above the chart"
         )
     return shown, note
 
