@@ -485,3 +485,25 @@ async def test_a_commands_whole_result_goes_to_events_and_the_toast_is_short() -
         await wait_for(pilot, lambda: any(e.kind == "command" for e in app.history.events))
         event = next(e for e in app.history.events if e.kind == "command")
         assert event.message == "Full collection: 12 unreachable objects collected in 3.00 ms"
+
+
+async def test_a_cell_that_grows_widens_its_column_instead_of_being_cut() -> None:
+    from textual.app import App, ComposeResult
+    from textual.widgets import DataTable
+
+    from tui_perf.widgets.managed import TableRows
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield DataTable()
+
+    app = One()
+    async with app.run_test() as pilot:
+        table = app.query_one(DataTable)
+        rows = TableRows(table, None, ("cache", "misses"))
+        table.add_columns("cache", "misses")
+        rows.sync([("f", ["f", "12"])])
+        await pilot.pause()
+        rows.sync([("f", ["f", "1,206,900"])])  # a counter that grew three digits
+        await pilot.pause()
+        assert table.columns[table.ordered_columns[1].key].get_render_width(table) >= 9

@@ -79,18 +79,38 @@ def test_the_programs_own_caches_are_found_and_read_through_cache_info(shop: obj
     assert not any(name.startswith("tui_perf") for name in found)
 
 
-def test_discovery_runs_every_interval_while_counters_are_read_each_tick(shop: object) -> None:
+def test_discovery_looks_again_soon_at_first_then_every_interval(shop: object) -> None:
+    clock = FakeClock(0)
+    caches = ForeignCaches(interval=30, clock=clock)
+    seen = []
+    for second in range(0, 120):
+        clock.now = float(second)
+        before = caches.discoveries
+        caches.stats()
+        if caches.discoveries > before:
+            seen.append(second)
+    # a program run under `run` defines its caches after the agent starts: 1, 2, 5, 10 s
+    assert seen == [0, 1, 3, 8, 18, 48, 78, 108]
+
+
+def test_counters_are_read_each_tick_between_discoveries(shop: object) -> None:
     clock = FakeClock(0)
     caches = ForeignCaches(interval=30, clock=clock)
     caches.stats()
-    assert caches.discoveries == 1
-    shop.price("zzz")  # type: ignore[attr-defined]
-    clock.advance(10)
+    for key in ("zzz", "zzz"):
+        shop.price(key)  # type: ignore[attr-defined]
+    clock.advance(0.5)
     (price,) = [c for c in caches.stats() if c.name == "shop_module.price"]
-    assert caches.discoveries == 1 and price.tiers[0].misses == 1  # fresh counters
-    clock.advance(25)
-    caches.stats()
-    assert caches.discoveries == 2
+    assert caches.discoveries == 1 and price.tiers[0].misses == 1 and price.tiers[0].hits == 1
+
+
+def test_lru_evictions_are_counted_exactly(shop: object) -> None:
+    cached = shop.Catalog.normalise  # type: ignore[attr-defined]  # maxsize 4
+    for i in range(10):
+        cached(f" {i} ")
+    found = {c.name: c for c in ForeignCaches(clock=FakeClock()).stats()}
+    tier = found["shop_module.Catalog.normalise"].tiers[0]
+    assert (tier.misses, tier.size, tier.evictions) == (10, 4, 6)
 
 
 def test_only_caches_with_counters_are_caches() -> None:

@@ -218,7 +218,8 @@ class TableRows:
                 continue
             for i, cell in enumerate(cells):
                 if i >= len(state.cells) or state.cells[i] != cell:
-                    table.update_cell(key, columns[i], cell)
+                    # update_width: a count that grows a digit must not be cut ("1,206,9")
+                    table.update_cell(key, columns[i], cell, update_width=True)
                     changed = True
             state.cells[:] = cells
         seen = set(order)

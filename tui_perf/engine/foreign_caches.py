@@ -64,20 +64,29 @@ class ForeignCaches:
     def stats(self) -> tuple[CacheStats, ...]:
         now = self.clock()
         if now >= self._next:
-            self._next = now + self.interval
+            # A program started under `run` defines its functions after the agent starts:
+            # look again soon at first (1, 2, 5, 10 s), then every `interval`.
+            early = (1.0, 2.0, 5.0, 10.0)
+            wait = early[self.discoveries] if self.discoveries < len(early) else self.interval
+            self._next = now + min(wait, self.interval)
             self._found = dict(self._discover())
             self.discoveries += 1
         out = []
         for name, (kind, fn) in self._found.items():
             try:
                 info = fn.cache_info()
+                misses, size = int(info.misses), int(info.currsize)
+                bounded = bool(info.maxsize)
                 tier = TierStats(
                     "L1",
                     kind,
                     hits=int(info.hits),
-                    misses=int(info.misses),
-                    size=int(info.currsize),
+                    misses=misses,
+                    size=size,
                     maxsize=None if info.maxsize is None else int(info.maxsize),
+                    # every miss stores its result; once full, each store evicts one (and
+                    # cache_clear() resets the counters with the entries): exact, not guessed
+                    evictions=max(0, misses - size) if bounded else 0,
                 )
             except Exception:  # a cache_info of another shape: leave it out, never raise
                 continue
