@@ -349,3 +349,23 @@ def test_a_benchmark_that_kills_its_worker_is_named_and_the_others_are_kept(
     assert runs["dies"]["error"] and not runs["dies"]["values"]
     for name in ("chatty", "after"):  # measured in the processes it did not take down
         assert not runs[name]["error"] and len(runs[name]["sizes"]) >= 2, runs[name]
+
+
+def test_history_rows_edited_by_hand_are_left_out_not_a_traceback(
+    tmp_path: Path, rerun_file: Path
+) -> None:
+    import sqlite3
+
+    assert _bench(tmp_path, str(rerun_file), "--quick").returncode == 0
+    assert _bench(tmp_path, str(rerun_file), "--quick").returncode == 0
+    with sqlite3.connect(tmp_path / "h.db") as db:
+        db.execute("UPDATE bench_runs SET refs = 'not json' WHERE name = 'small'")
+        db.execute("UPDATE bench_runs SET median_s = 0, vals = '[]' WHERE name = 'big'")
+    again = _bench(tmp_path, str(rerun_file), "--quick")
+    assert again.returncode == 0, again.stderr
+    assert "Traceback" not in again.stderr
+    assert again.stdout.strip().splitlines()[-1].startswith("exit 0:")
+    nan = tmp_path / "nan.json"
+    nan.write_text('{"benchmarks": [{"name": "small", "values": [NaN, 1e-6]}]}')
+    refused = _bench(tmp_path, str(rerun_file), "--quick", "--baseline", str(nan))
+    assert refused.returncode == 2 and "values must be finite times" in refused.stderr

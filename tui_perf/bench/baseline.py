@@ -11,6 +11,7 @@ here, so both judge the same way. `--baseline` forms:
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -136,7 +137,8 @@ def _relative_median(row: BenchRunRow) -> float | None:
     groups = split_groups(row.values, row.sizes)
     if not usable_refs(groups, row.refs):
         return None
-    return statistics.median(group_medians(groups, row.refs))
+    medians = group_medians(groups, row.refs)
+    return statistics.median(medians) if medians else None
 
 
 def noise_floors(rows: Sequence[BenchRunRow], names: Sequence[str], host: str) -> dict[str, Noise]:
@@ -159,9 +161,10 @@ def _from_file(path: Path) -> dict[str, Sample]:
         for b in data["benchmarks"]:
             if b.get("error"):
                 continue
-            groups = split_groups(
-                [float(v) for v in b["values"]], [int(n) for n in b.get("sizes", [])]
-            )
+            values = [float(v) for v in b["values"]]
+            if not all(math.isfinite(v) and v >= 0 for v in values):
+                raise ValueError("values must be finite times")
+            groups = split_groups(values, [int(n) for n in b.get("sizes", [])])
             refs = [float(r) for r in b.get("refs", [])]
             out[b["name"]] = Sample(groups, refs if len(refs) == len(groups) else None)
         return out

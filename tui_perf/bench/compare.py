@@ -115,10 +115,9 @@ def group_medians(
     groups: Sequence[Sequence[float]], refs: Sequence[float] | None = None
 ) -> list[float]:
     """Each process's median; divided by its reference time when `refs` are given."""
-    medians = [statistics.median(g) for g in groups if g]
     if refs is None:
-        return medians
-    return [m / r for m, r in zip(medians, refs, strict=True) if r > 0]
+        return [statistics.median(g) for g in groups if g]
+    return [statistics.median(g) / r for g, r in zip(groups, refs, strict=True) if g and r > 0]
 
 
 def usable_refs(groups: Sequence[Sequence[float]], refs: Sequence[float] | None) -> bool:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import math
 import sqlite3
 import time
@@ -29,6 +30,8 @@ from tui_perf.model.errors import HistoryFileError
 from tui_perf.model.paths import default_history_path, private_dir, private_file
 from tui_perf.model.snapshot import Event, Snapshot
 from tui_perf.pools.connections import ConnectionPool
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import aiosqlite
@@ -417,23 +420,55 @@ class HistoryStore:
             args.append(name)
         async with self._pool.connection() as db, db.execute(sql + " ORDER BY ts, id", args) as cur:
             rows = await cur.fetchall()
-        return [
-            BenchRunRow(
-                ts,
-                run_id,
-                n,
-                g,
-                loops,
-                med,
-                sd,
-                tuple(json.loads(vals)),
-                json.loads(meta),
-                tuple(json.loads(sizes)),
-                noise,
-                tuple(json.loads(refs)),
-            )
-            for ts, run_id, n, g, loops, med, sd, vals, meta, sizes, noise, refs in rows
-        ]
+        out = []
+        for ts, run_id, n, g, loops, med, sd, vals, meta, sizes, noise, refs in rows:
+            row = _bench_row(ts, run_id, n, g, loops, med, sd, vals, meta, sizes, noise, refs)
+            if row is not None:
+                out.append(row)
+        return out
+
+
+def _bench_row(
+    ts: Any,
+    run_id: Any,
+    name: Any,
+    group: Any,
+    loops: Any,
+    median: Any,
+    stdev: Any,
+    vals: Any,
+    meta: Any,
+    sizes: Any,
+    noise: Any,
+    refs: Any,
+) -> BenchRunRow | None:
+    """One stored run, or None for a row that is not what we write (edited by hand, cut
+    short): it is left out of verdicts and listings rather than stopping them."""
+    try:
+        values = tuple(float(v) for v in json.loads(vals))
+        metadata = json.loads(meta)
+        row = BenchRunRow(
+            float(ts),
+            str(run_id),
+            str(name),
+            str(group),
+            int(loops),
+            float(median),
+            float(stdev),
+            values,
+            metadata if isinstance(metadata, dict) else {},
+            tuple(int(n) for n in json.loads(sizes)),
+            None if noise is None else float(noise),
+            tuple(float(r) for r in json.loads(refs)),
+        )
+        readable = row.median_s > 0 and math.isfinite(row.median_s)
+        readable = readable and all(math.isfinite(v) and v >= 0 for v in row.values)
+        if not readable:
+            raise ValueError("times must be finite, and the median above 0")
+    except (TypeError, ValueError):
+        log.warning("a benchmark row of %r could not be read; it is left out", name)
+        return None
+    return row
 
 
 async def _rollback(db: aiosqlite.Connection) -> None:
