@@ -369,3 +369,14 @@ def test_history_rows_edited_by_hand_are_left_out_not_a_traceback(
     nan.write_text('{"benchmarks": [{"name": "small", "values": [NaN, 1e-6]}]}')
     refused = _bench(tmp_path, str(rerun_file), "--quick", "--baseline", str(nan))
     assert refused.returncode == 2 and "values must be finite times" in refused.stderr
+
+
+def test_compare_functions_names_a_function_that_raises() -> None:
+    from tui_perf import compare_functions
+    from tui_perf.bench.registry import BenchmarkError
+
+    def broken(text: str) -> None:
+        raise ValueError("nope")
+
+    with pytest.raises(BenchmarkError, match="broken raised while being timed: ValueError: nope"):
+        compare_functions(broken, len, "x", processes=4, min_time=0.001)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from tui_perf.bench.compare import Verdict, judge
-from tui_perf.bench.registry import Benchmark, find
+from tui_perf.bench.registry import Benchmark, BenchmarkError, find
 from tui_perf.bench.runner import BenchRun, RunConfig, calibrated, make_timer, spawn_worker
 
 #: which side each successive process measures: 0 is OLD, 1 is NEW
@@ -79,11 +79,16 @@ def compare_functions(
     When both functions live in an importable module (not `__main__`), each unit is a fresh
     process (spawned, so the functions and arguments must pickle). Otherwise (lambdas,
     closures, a script's own functions) the units are alternating rounds in this process,
-    which share its luck; the verdict says so (`unit == "rounds"`).
+    which share its luck; the verdict says so (`unit == "rounds"`). A function that raises
+    while being timed raises `BenchmarkError` naming it.
     """
     config = RunConfig(min_time=min_time, values=values, warmups=1, processes=processes)
     benches = [_as_benchmark(fn, args, kwargs) for fn in (old, new)]
-    loops = [calibrated(b, config).loops for b in benches]
+    runs = [calibrated(b, config) for b in benches]
+    for run in runs:
+        if run.error:  # the caller's function raised: say which and why, as a BenchmarkError
+            raise BenchmarkError(f"{run.name} raised while being timed: {run.error}")
+    loops = [run.loops for run in runs]
     in_processes = all(_importable(fn) for fn in (old, new))
     groups: list[list[list[float]]] = [[], []]
     ctx = multiprocessing.get_context("spawn")
