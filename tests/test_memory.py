@@ -271,7 +271,7 @@ def test_critical_does_not_wait_behind_a_cooldown_earned_at_high() -> None:
 
 
 def test_a_manual_run_that_frees_nothing_says_what_holds_the_memory() -> None:
-    from tui_perf.dashboard.app import describe_result
+    from tui_perf.dashboard.results import describe_result
     from tui_perf.model.snapshot import to_dict
 
     rss, clock = FakeRss(500), FakeClock()

@@ -27,6 +27,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 from textual.worker import Worker
 
+from tui_perf.dashboard.bench_runs import judge_and_keep, load_bench_history
+from tui_perf.dashboard.results import COMMAND_TITLES, describe_result
 from tui_perf.dashboard.screens import HelpScreen, QuitScreen
 from tui_perf.dashboard.sources import LocalSource, Source
 from tui_perf.dashboard.views import (
@@ -42,7 +44,6 @@ from tui_perf.dashboard.views import (
     profile_view,
 )
 from tui_perf.model.errors import TuiPerfError
-from tui_perf.model.format import fmt_bytes, fmt_ms, fmt_released
 from tui_perf.model.snapshot import Event, Snapshot
 from tui_perf.widgets.bench import BenchPane, BenchPaneView
 from tui_perf.widgets.caches import SORTS, CachesPane, CachesView
@@ -246,57 +247,13 @@ class Dashboard(App[None]):
             await asyncio.shield(store.close())
 
     async def _judge_and_keep(self, store: Any, snap: Snapshot) -> None:
-        """Benchmark runs started here are judged against the history file, as `tui-perf
-        bench` judges (pooled last runs, noise floor, whole interval), then join it."""
-        import socket
-
-        from tui_perf.bench.baseline import Sample, judge_against_history
-        from tui_perf.bench.runner import split_groups
-
-        host = socket.gethostname()
-        rows = await store.bench_runs()
-        for result in snap.bench:
-            groups = split_groups(result.values, result.sizes)
-            current = Sample(groups, list(result.refs) if result.refs else None)
-            verdict = judge_against_history(rows, result.name, current, host)
-            self.history.set_verdict(result, verdict.text if verdict else "no baseline yet")
-            await store.add_bench_run(
-                f"dashboard-{snap.timestamp:.0f}",
-                result.name,
-                result.group,
-                result.loops,
-                result.values,
-                result.median_s,
-                result.stdev_s,
-                {"source": "dashboard", "pid": snap.pid, "hostname": host},
-                ts=snap.timestamp,
-                sizes=result.sizes,
-                noise=verdict.noise if verdict else None,
-                refs=result.refs,
-            )
-        slower = [
-            r.name
-            for r in snap.bench
-            if any(k.verdict.startswith("slower") for k in self.history.bench.get(r.name, [])[-1:])
-        ]
+        slower = await judge_and_keep(store, self.history, snap)
         if slower:
             self.notify(f"slower beyond noise: {', '.join(slower)}", severity="warning")
         self.refresh_view("bench")
 
     async def _load_bench_history(self, store: Any) -> None:
-        """Earlier benchmark runs from the history file, so the pane starts with its past."""
-        from tui_perf.model.snapshot import BenchResult
-
-        loaded: dict[str, list[BenchResult]] = {}
-        for row in await store.bench_runs():
-            loaded.setdefault(row.name, []).append(
-                BenchResult(
-                    row.name, row.group, row.values, row.loops, row.median_s, row.stdev_s, ""
-                )
-            )
-        for name, results in loaded.items():
-            self.history.bench[name] = results[-20:] + self.history.bench.get(name, [])
-        if loaded and self.history.latest is not None:
+        if await load_bench_history(store, self.history) and self.history.latest is not None:
             self.refresh_view("bench")
 
     def on_source_update(self, message: SourceUpdate) -> None:
@@ -596,69 +553,3 @@ class Dashboard(App[None]):
                 self._store_queue.put_nowait(None)
                 await asyncio.wait_for(self._history_worker.wait(), 5)
         await self.source.close()
-
-
-#: what a command is called where people read it
-COMMAND_TITLES = {
-    "emergency_cleanup": "Emergency cleanup",
-    "gc_collect": "Full collection",
-    "next_gc_strategy": "GC strategy",
-    "set_gc_strategy": "GC strategy",
-    "set_adaptive": "Adaptive GC",
-    "flush_cache": "Flush caches",
-    "run_benchmarks": "Benchmarks",
-    "census": "GC census",
-    "profile_start": "Profiler",
-    "profile_stop": "Profiler",
-    "profile_export": "Flame graph",
-    "alloc_mark": "Allocations",
-}
-
-
-def describe_result(name: str, result: dict[str, Any]) -> str:
-    """One or two lines a person reads in a notification."""
-    if name == "emergency_cleanup":
-        rungs = result.get("rungs", [])
-        best = max(rungs, key=lambda r: r["rss_before"] - r["rss_after"], default=None)
-        released = result["rss_before"] - result["rss_after"]
-        text = (
-            f"RSS {fmt_bytes(result['rss_before'])} → {fmt_bytes(result['rss_after'])} "
-            f"(released: {fmt_released(released)}) in {fmt_ms(result['duration_s'] * 1000)}"
-        )
-        if best is not None and best["rss_before"] - best["rss_after"] > 0:
-            text += f"; most by {best['name']}"
-        held = result.get("held_by") or []
-        if released <= 0 and held:
-            top = ", ".join(f"{name} x{count:,}" for name, count in held)
-            text += f"; the memory is held by live objects: {top}"
-        return text
-    if name == "gc_collect":
-        return (
-            f"{result['collected']} unreachable objects collected in "
-            f"{fmt_ms(result['duration_ms'])}"
-        )
-    if name in ("next_gc_strategy", "set_gc_strategy"):
-        off = "; adaptive GC is now off (a)" if result.get("adaptive_turned_off") else ""
-        return f"strategy: {result['strategy']}{off}"
-    if name == "set_adaptive":
-        return f"adaptive GC {'on' if result['adaptive'] else 'off'} ({result['strategy']})"
-    if name == "flush_cache":
-        return f"{result['dropped']} entries dropped from {result['caches']} caches"
-    if name == "run_benchmarks":
-        return f"{len(result.get('results', []))} benchmarks measured (see Benchmarks)"
-    if name == "census":
-        census = result.get("census", [])
-        top = ", ".join(f"{t} x{n}" for t, n in census[:3])
-        return f"{sum(n for _, n in census)} objects in cycles" + (f": {top}" if top else "")
-    if name in ("profile_start", "profile_stop"):
-        state = "sampling" if result.get("running") else "stopped"
-        return f"{state} at {result.get('target_hz', 0):.0f} Hz; {result.get('samples', 0)} samples"
-    if name == "profile_export":
-        return (
-            f"flame graph written to {result.get('path')} ({result.get('stacks', 0)} stacks); "
-            "open it at https://www.speedscope.app"
-        )
-    if name == "alloc_mark":
-        started = "tracing started; " if result.get("started") else ""
-        return f"{started}allocations marked at {fmt_bytes(result.get('traced', 0))} traced"
-    return str(result)
