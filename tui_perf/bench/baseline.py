@@ -179,19 +179,23 @@ def judge_sample(
     noise: Noise,
     *,
     threshold: float = 0.05,
-) -> Verdict:
-    """`compare.judge` with the form (raw or against the reference) history chose."""
+) -> Verdict | None:
+    """`compare.judge` with the form (raw or against the reference) history chose; None when
+    a side has nothing usable (rows left with no positive time)."""
     refs = None
     if noise.prefer_relative and baseline.refs is not None and current.refs is not None:
         refs = (baseline.refs, current.refs)
-    return judge(
-        name,
-        baseline.groups,
-        current.groups,
-        threshold=threshold,
-        noise=noise.floor(refs is not None),
-        refs=refs,
-    )
+    try:
+        return judge(
+            name,
+            baseline.groups,
+            current.groups,
+            threshold=threshold,
+            noise=noise.floor(refs is not None),
+            refs=refs,
+        )
+    except ValueError:
+        return None
 
 
 def judge_against_history(

@@ -170,17 +170,19 @@ async def _bench(
         baseline = select(rows, spec, names, host)
         noise = noise_floors(rows, names, host)
         runs = _run_with_progress(benches, config, args.targets, console)
-        verdicts = {
-            run.name: judge_sample(
+        verdicts: dict[str, Verdict] = {}
+        for run in runs:
+            if run.error or not baseline.get(run.name) or not baseline[run.name].groups:
+                continue
+            judged = judge_sample(
                 run.name,
                 baseline[run.name],
                 Sample(run.groups, run.refs),
                 noise[run.name],
                 threshold=threshold,
             )
-            for run in runs
-            if not run.error and run.name in baseline and baseline[run.name].groups
-        }
+            if judged is not None:
+                verdicts[run.name] = judged
         run_id = dt.datetime.now().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
         code_dir = Path(args.targets[0]).resolve().parent if args.targets else None
         meta = {
