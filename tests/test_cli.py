@@ -182,3 +182,25 @@ def test_history_says_how_many_rows_it_left_out_and_filters_by_process(
     assert len(data["samples"]) == 30 and {s["pid"] for s in data["samples"]} == {111}
     assert main(["history", "--history", str(path), "--all"]) == 0
     assert "--all for every row" not in capsys.readouterr().out
+
+
+def test_history_names_each_process_and_filters_by_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "h.db"
+    args = ["snapshot", "--save", "--interval", "0", "--pid", str(os.getpid())]
+    assert main([*args, "--history", str(path)]) == 0
+    capsys.readouterr()
+    mine = " ".join(__import__("psutil").Process().cmdline())
+    word = sys.argv[0].rsplit("/", 1)[-1] or "python"
+    assert main(["history", "--history", str(path), "--command", word, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    (proc,) = [p for p in data["processes"] if p["pid"] == os.getpid()]
+    assert proc["command"] == mine[:500] and proc["started"] > 0
+    assert [s["pid"] for s in data["samples"]] == [os.getpid()]
+    assert main(["history", "--history", str(path), "--command", "no-such-program"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err.strip()
+        == "tui-perf: error: no process in the history ran a command with 'no-such-program'"
+    )

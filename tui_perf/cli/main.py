@@ -102,7 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="how many seconds back to show (default 3600)",
     )
-    hist.add_argument("--pid", type=int, help="only the samples of this process")
+    hist.add_argument("--pid", type=int, help="only the rows of this process")
+    hist.add_argument(
+        "--command",
+        dest="command_filter",  # not `command`: that names the subcommand
+        metavar="TEXT",
+        help="only the rows of processes whose command has TEXT",
+    )
     hist.add_argument("--all", action="store_true", help="every row in the window, not the last 40")
     hist.add_argument("--json", action="store_true", help="print as JSON")
 
@@ -303,23 +309,35 @@ async def _save(snap: Snapshot, path: Path | None) -> None:
 
 def cmd_history(args: argparse.Namespace) -> int:
     from tui_perf.model.snapshot import Event
-    from tui_perf.store.history import HistoryStore, MemoryPoint
+    from tui_perf.store.history import HistoryStore, MemoryPoint, ProcessRow
 
     if args.last <= 0:
         raise TuiPerfError(f"--last must be above 0 seconds, got {args.last}")
     if args.history is not None and not args.history.exists():
         raise TuiPerfError(f"no history file at {args.history}")
 
-    async def read() -> tuple[list[MemoryPoint], list[Event]]:
+    async def read() -> tuple[list[MemoryPoint], list[Event], list[ProcessRow]]:
         async with await HistoryStore.open(args.history) as store:
             since = time.time() - args.last
-            return await store.memory_series(since, pid=args.pid), await store.events(since)
+            processes = await store.processes()
+            pids: list[int] | None = None
+            if args.command_filter is not None:
+                pids = [p.pid for p in processes if args.command_filter in p.command]
+                if not pids:
+                    raise TuiPerfError(
+                        f"no process in the history ran a command with {args.command_filter!r}"
+                    )
+            if args.pid is not None:
+                pids = [args.pid] if pids is None else [p for p in pids if p == args.pid]
+            points = await store.memory_series(since, pids=pids)
+            return points, await store.events(since, pids=pids), processes
 
-    points, events = asyncio.run(read())
+    points, events, processes = asyncio.run(read())
     if args.json:
         print(
             json.dumps(
                 {
+                    "processes": [_row(p) for p in processes],
                     "samples": [_row(p) for p in points],
                     "events": [_row(e) for e in events],
                 },
@@ -331,7 +349,10 @@ def cmd_history(args: argparse.Namespace) -> int:
 
     from tui_perf.cli.report import history_tables
 
-    for table in history_tables(points, events, limit=None if args.all else 40):
+    shown = {p.pid for p in points}
+    for table in history_tables(
+        points, events, [p for p in processes if p.pid in shown], limit=None if args.all else 40
+    ):
         Console().print(table)
     return 0
 

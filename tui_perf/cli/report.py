@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from rich.table import Table
 
 from tui_perf.model.format import fmt_bytes, fmt_ms, fmt_percent
 from tui_perf.model.snapshot import Event, Snapshot
-from tui_perf.store.history import MemoryPoint
+from tui_perf.store.history import MemoryPoint, ProcessRow
 
 
 def snapshot_table(snap: Snapshot, *, own: bool) -> Table:
@@ -57,9 +58,13 @@ def snapshot_table(snap: Snapshot, *, own: bool) -> Table:
 
 
 def history_tables(
-    points: list[MemoryPoint], events: list[Event], limit: int | None = 40
+    points: list[MemoryPoint],
+    events: list[Event],
+    processes: Sequence[ProcessRow] = (),
+    limit: int | None = 40,
 ) -> list[Table]:
-    """The samples and the events, the last `limit` of each (None: all), saying so."""
+    """The processes, then the samples and the events, the last `limit` of each (None:
+    all), saying so."""
     shown_points = points if limit is None else points[-limit:]
     samples = Table(title=f"memory · {len(points)} samples", title_justify="left")
     for col in ("time", "pid", "RSS", "peak RSS", "CPU", "tier", "resolution"):
@@ -89,4 +94,13 @@ def history_tables(
         log.add_row(f"{datetime.fromtimestamp(e.timestamp):%H:%M:%S}", e.kind, e.level, e.message)
     if len(shown_events) < len(events):
         log.caption = f"last {len(shown_events)} of {len(events)} (--all for every row)"
-    return [samples, log]
+    tables = [samples, log]
+    if processes:
+        who = Table(title=f"processes · {len(processes)}", title_justify="left")
+        for col in ("pid", "started", "command"):
+            who.add_column(col)
+        for proc in processes:
+            started = f"{datetime.fromtimestamp(proc.started):%Y-%m-%d %H:%M:%S}"
+            who.add_row(str(proc.pid), started, proc.command)
+        tables.insert(0, who)
+    return tables

@@ -71,6 +71,15 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE bench_runs ADD COLUMN noise REAL;
     ALTER TABLE bench_runs ADD COLUMN refs TEXT NOT NULL DEFAULT '[]';
     """,
+    # 4: which process a row is of: events get the pid, and each process its command line
+    # and start time (a pid is reused by the system; with the start time it is not).
+    """
+    ALTER TABLE events ADD COLUMN pid INTEGER;
+    CREATE TABLE processes (
+        pid INTEGER NOT NULL, started REAL NOT NULL, command TEXT NOT NULL,
+        first_seen REAL NOT NULL, PRIMARY KEY (pid, started)
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -97,6 +106,16 @@ class MemoryPoint:
     tier: str
     resolution: float
     pid: int = 0  # the process the sample is of (buckets keep it: they never mix processes)
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessRow:
+    """A process the history has rows of."""
+
+    pid: int
+    started: float
+    command: str
+    first_seen: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +177,8 @@ class HistoryStore:
         self._clock = clock
         self._samples: list[tuple[Any, ...]] = []
         self._events: list[tuple[Any, ...]] = []
+        self._processes: list[tuple[Any, ...]] = []  # (pid, started, command, first_seen)
+        self._seen_pids: set[int] = set()
         self._last_flush = clock()
         self._lock = asyncio.Lock()
         self._closed = False
@@ -247,11 +268,16 @@ class HistoryStore:
                 sum(hit_rates) / len(hit_rates) if hit_rates else None,
             )
         )
-        self._events.extend((e.timestamp, e.kind, e.level, e.message) for e in snap.events)
+        self._events.extend(
+            (e.timestamp, e.kind, e.level, e.message, snap.pid) for e in snap.events
+        )
+        if snap.pid not in self._seen_pids:
+            self._seen_pids.add(snap.pid)
+            self._processes.append((snap.pid, *_process_identity(snap.pid, snap.timestamp)))
         await self._maybe_flush()
 
-    async def add_event(self, event: Event) -> None:
-        self._events.append((event.timestamp, event.kind, event.level, event.message))
+    async def add_event(self, event: Event, pid: int | None = None) -> None:
+        self._events.append((event.timestamp, event.kind, event.level, event.message, pid))
         await self._maybe_flush()
 
     async def _maybe_flush(self) -> None:
@@ -266,15 +292,17 @@ class HistoryStore:
         async with self._lock:
             samples, events = self._samples, self._events
             self._samples, self._events = [], []
+            processes, self._processes = self._processes, []
             self._last_flush = self._clock()
             if not samples and not events:
                 return 0
             try:
                 async with self._pool.connection() as db:
-                    await _insert_batch(db, samples, events)
+                    await _insert_batch(db, samples, events, processes)
             except BaseException:
                 # Keep the rows for the next attempt rather than losing them.
                 self._samples[:0], self._events[:0] = samples, events
+                self._processes[:0] = processes
                 raise
             written = len(samples) + len(events)
             self.rows_written += written
@@ -382,7 +410,11 @@ class HistoryStore:
     # -- queries -----------------------------------------------------------------------
 
     async def memory_series(
-        self, start: float = 0.0, end: float = float("inf"), pid: int | None = None
+        self,
+        start: float = 0.0,
+        end: float = float("inf"),
+        pid: int | None = None,
+        pids: Sequence[int] | None = None,
     ) -> list[MemoryPoint]:
         await self.flush()
         sql = (
@@ -391,21 +423,36 @@ class HistoryStore:
         )
         args: list[Any] = [start, _sql_time(end)]
         if pid is not None:
-            sql += " AND pid = ?"
-            args.append(pid)
+            pids = [pid]
+        if pids is not None:
+            sql += f" AND pid IN ({','.join('?' * len(pids)) or 'NULL'})"
+            args.extend(pids)
         async with self._pool.connection() as db, db.execute(sql + " ORDER BY ts", args) as cur:
             return [MemoryPoint(*row) for row in await cur.fetchall()]
 
-    async def events(self, start: float = 0.0, end: float = float("inf")) -> list[Event]:
+    async def events(
+        self, start: float = 0.0, end: float = float("inf"), pids: Sequence[int] | None = None
+    ) -> list[Event]:
+        """Events in the window; with `pids`, only those of these processes."""
+        await self.flush()
+        sql = "SELECT ts, kind, message, level FROM events WHERE ts >= ? AND ts <= ?"
+        args: list[Any] = [start, _sql_time(end)]
+        if pids is not None:
+            sql += f" AND pid IN ({','.join('?' * len(pids)) or 'NULL'})"
+            args.extend(pids)
+        async with self._pool.connection() as db, db.execute(sql + " ORDER BY ts", args) as cur:
+            return [Event(*row) for row in await cur.fetchall()]
+
+    async def processes(self) -> list[ProcessRow]:
+        """Every process the history has rows of: pid, start time, command line."""
         await self.flush()
         async with (
             self._pool.connection() as db,
             db.execute(
-                "SELECT ts, kind, message, level FROM events WHERE ts >= ? AND ts <= ? ORDER BY ts",
-                (start, _sql_time(end)),
+                "SELECT pid, started, command, first_seen FROM processes ORDER BY first_seen"
             ) as cur,
         ):
-            return [Event(*row) for row in await cur.fetchall()]
+            return [ProcessRow(*row) for row in await cur.fetchall()]
 
     async def bench_runs(
         self, start: float = 0.0, end: float = float("inf"), name: str | None = None
@@ -426,6 +473,18 @@ class HistoryStore:
             if row is not None:
                 out.append(row)
         return out
+
+
+def _process_identity(pid: int, now: float) -> tuple[float, str, float]:
+    """(start time, command line, first seen) of a process, read once when it first appears;
+    a process out of reach (gone, another host) is ("now", "?")."""
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        return proc.create_time(), " ".join(proc.cmdline())[:500] or proc.name(), now
+    except (psutil.Error, OSError):
+        return now, "?", now
 
 
 def _bench_row(
@@ -480,7 +539,10 @@ async def _rollback(db: aiosqlite.Connection) -> None:
 
 
 async def _insert_batch(
-    db: aiosqlite.Connection, samples: list[tuple[Any, ...]], events: list[tuple[Any, ...]]
+    db: aiosqlite.Connection,
+    samples: list[tuple[Any, ...]],
+    events: list[tuple[Any, ...]],
+    processes: Sequence[tuple[Any, ...]] = (),
 ) -> None:
     await db.execute("BEGIN")
     try:
@@ -490,7 +552,11 @@ async def _insert_batch(
             samples,
         )
         await db.executemany(
-            "INSERT INTO events (ts, kind, level, message) VALUES (?,?,?,?)", events
+            "INSERT INTO events (ts, kind, level, message, pid) VALUES (?,?,?,?,?)", events
+        )
+        await db.executemany(
+            "INSERT OR IGNORE INTO processes (pid, started, command, first_seen) VALUES (?,?,?,?)",
+            processes,
         )
         await db.execute("COMMIT")
     except BaseException:
