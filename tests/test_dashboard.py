@@ -104,6 +104,13 @@ async def test_g_runs_a_full_collection(engine: Engine) -> None:
 
 
 async def test_b_runs_the_suite_and_shows_the_results(engine: Engine) -> None:
+    import tempfile
+    from pathlib import Path
+
+    def scratch() -> set[Path]:
+        return set(Path(tempfile.gettempdir()).glob("tui-perf-bench-*"))
+
+    before = scratch()
     app = app_for(engine)
     async with app.run_test() as pilot:
         await settle(pilot, 1)
@@ -111,6 +118,14 @@ async def test_b_runs_the_suite_and_shows_the_results(engine: Engine) -> None:
         assert app.query_one(TabbedContent).active == "bench"
         await wait_for(pilot, lambda: len(app.history.bench) >= 8, tries=3000)
         assert "cache_hit" in app.history.bench
+        await wait_for(pilot, lambda: app.check_action("run_benchmarks", ()) is True, tries=1000)
+        await pilot.press("b")  # the second run used to fail on a cached SQLite connection
+        await wait_for(pilot, lambda: len(app.history.bench["cache_hit"]) >= 2, tries=3000)
+        failed = [e.message for e in app.history.events if e.kind == "bench" and e.level == "error"]
+        assert failed == [] and len(app.history.bench["sqlite_insert_100[mode=single]"]) == 2
+    # the suite ran in worker processes, which took their scratch folders with them: nothing
+    # is left behind in the watched process, even if it is killed later
+    assert scratch() <= before
 
 
 async def test_space_pauses_the_view_while_sampling_continues() -> None:

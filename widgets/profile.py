@@ -14,12 +14,14 @@ from textual.app import ComposeResult
 from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
-from tui_perf.dashboard.views import ProfileView
+from tui_perf.dashboard.views import ProfileView, columns_that_fit
 from tui_perf.model.format import fmt_bytes, fmt_percent, fmt_seconds
 from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
 
 FUNCTION_COLUMNS = ("own %", "total %", "own time", "total time", "function", "file:line")
 TIMING_COLUMNS = ("@profile", "calls", "err/cancel", "mean", "p50", "p95", "p99", "total")
+#: what a narrow terminal gives up first in the timings table: p95, p99 and total stay
+TIMINGS_DROP_FIRST = ("p50", "mean", "err/cancel")
 ALLOC_COLUMNS = ("allocated at", "size", "blocks", "growth since mark")
 NO_TIMINGS = "no @profile timings: decorate a function with tui_perf.profile to see its calls"
 
@@ -62,7 +64,9 @@ class ProfilePane(ManagedWidget):
     def on_mount(self) -> None:
         manager = manager_of(self)
         self._functions = TableRows(self.query_one("#profile-table", DataTable), manager)
-        self._timings = TableRows(self.query_one("#timings-table", DataTable), manager)
+        self._timings = TableRows(
+            self.query_one("#timings-table", DataTable), manager, TIMING_COLUMNS
+        )
         self._alloc = TableRows(self.query_one("#alloc-table", DataTable), manager)
         self.query_one("#alloc-status").display = False
         self.query_one("#alloc-table").display = False
@@ -71,6 +75,10 @@ class ProfilePane(ManagedWidget):
     def on_unmount(self) -> None:
         for rows in (self._functions, self._timings, self._alloc):
             rows.release_all()
+
+    def on_resize(self) -> None:
+        """A new width may fit more columns, or fewer."""
+        self.watch_view(self.view)
 
     def watch_view(self, view: ProfileView | None) -> None:
         if view is None:
@@ -95,7 +103,7 @@ class ProfilePane(ManagedWidget):
         )
         self.query_one("#timings-table").display = bool(view.timings)
         self.query_one("#timings-empty").display = not view.timings
-        self._timings.sync(
+        timing_rows = [
             (
                 t.name,
                 [
@@ -110,7 +118,12 @@ class ProfilePane(ManagedWidget):
                 ],
             )
             for t in view.timings
+        ]
+        plain = [[c.plain if isinstance(c, Text) else c for c in cells] for _, cells in timing_rows]
+        self._timings.show_columns(
+            columns_that_fit(TIMING_COLUMNS, TIMINGS_DROP_FIRST, plain, self.size.width)
         )
+        self._timings.sync(timing_rows)
         self._show_alloc(view)
 
     def _show_alloc(self, view: ProfileView) -> None:
