@@ -114,8 +114,20 @@ def test_lru_evictions_are_counted_exactly(shop: object) -> None:
 
 
 def test_only_caches_with_counters_are_caches() -> None:
+    from cachetools import LRUCache, cached
+
+    @cached(LRUCache(10), info=True)
+    def counted(x: int) -> int:
+        return x
+
+    class Proxy:  # a module attribute whose attribute access raises (a request proxy)
+        def __getattr__(self, name: str) -> object:
+            raise RuntimeError("working outside of a request")
+
     assert cache_kind(functools.lru_cache(maxsize=2)(len)) == "lru_cache"
+    assert cache_kind(counted) == "cachetools"
     assert cache_kind(len) is None and cache_kind(functools.partial(len)) is None
+    assert cache_kind(Proxy()) is None  # looked at without touching its attributes
 
 
 def test_an_engine_over_the_programs_registry_shows_them_in_its_snapshot(shop: object) -> None:

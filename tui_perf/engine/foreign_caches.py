@@ -16,6 +16,7 @@ import os
 import sys
 import sysconfig
 import time
+import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -35,11 +36,21 @@ def _library_roots() -> tuple[str, ...]:
 
 
 def cache_kind(value: object) -> str | None:
-    """ "lru_cache", "cachetools", or None for anything that is not a cache with counters."""
-    if type(value).__name__ == "_lru_cache_wrapper" and hasattr(value, "cache_info"):
+    """The kind of cache with counters `value` is ("lru_cache", "cachetools"), or None.
+
+    Only the type and a plain function's own `__dict__` are looked at, never `getattr` on
+    an arbitrary object: a module attribute may be a proxy whose attribute access raises or
+    does work (a web framework's request proxy, a lazy module).
+    """
+    kind = type(value)
+    if kind.__name__ == "_lru_cache_wrapper" and kind.__module__ == "functools":
         return "lru_cache"
-    if callable(getattr(value, "cache_info", None)) and hasattr(value, "cache"):
-        return "cachetools"
+    if kind.__module__.startswith("cachetools") and callable(getattr(kind, "cache_info", None)):
+        return "cachetools"  # cachetools 6+: a wrapper class (looked up on the class)
+    if isinstance(value, types.FunctionType):
+        own = value.__dict__  # older cachetools: a plain function with these set on it
+        if callable(own.get("cache_info")) and "cache" in own:
+            return "cachetools"
     return None
 
 
@@ -119,10 +130,11 @@ class ForeignCaches:
                 kind = cache_kind(value)
                 if kind is not None:
                     yield f"{mod_name}.{attr}", (kind, value)
-                elif isinstance(value, type) and value.__module__ == mod_name:
+                elif isinstance(value, type) and value.__dict__.get("__module__") == mod_name:
                     for member, inner in list(vars(value).items()):
                         budget -= 1
-                        inner = getattr(inner, "__func__", inner)  # static and class methods
+                        if isinstance(inner, staticmethod | classmethod):
+                            inner = inner.__func__  # a static or class method's function
                         kind = cache_kind(inner)
                         if kind is not None:
                             yield f"{mod_name}.{value.__qualname__}.{member}", (kind, inner)
