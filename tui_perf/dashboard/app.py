@@ -178,9 +178,9 @@ class Dashboard(App[None]):
     def on_resize(self, event: events.Resize) -> None:
         # Narrow terminals: a compact footer without the palette hint (ctrl+p still works,
         # and ? lists it) keeps every key's whole name on the line.
-        footer = self.query_one(Footer)
-        footer.compact = event.size.width < 110
-        footer.show_command_palette = event.size.width >= 110
+        for footer in self.query(Footer):  # none while the app is closing
+            footer.compact = event.size.width < 110
+            footer.show_command_palette = event.size.width >= 110
 
     def on_mount(self) -> None:
         """Join the memory guard's ladder, then start the workers (last, per Textual)."""
