@@ -121,7 +121,17 @@ class ConnectionPool:
     async def _connect(self) -> _Conn:
         import aiosqlite
 
-        db = await aiosqlite.connect(self.path, isolation_level=None)
+        connecting = aiosqlite.connect(self.path, isolation_level=None)
+        try:
+            db = await connecting
+        except BaseException:
+            # aiosqlite stops its thread after a failed connect, and that thread then calls
+            # back into this loop: wait for it here, or it finds the loop closed (a program
+            # that gives up and exits) and dies with "Event loop is closed".
+            thread = getattr(connecting, "_thread", None)
+            if thread is not None and thread.is_alive():
+                await asyncio.to_thread(thread.join, 2.0)
+            raise
         try:
             if self._setup is not None:
                 await self._setup(db)
