@@ -350,3 +350,41 @@ def test_start_stop_reset_at_run_time_and_the_cost_is_measured() -> None:
         profiler.stop()
         stop.set()
         t.join(5)
+
+
+# -- the pending table between rounds and reads ----------------------------------------------
+
+
+def _distinct_frames(n: int) -> list[object]:
+    """`n` real frames of `n` distinct functions (distinct stacks to the sampler)."""
+    frames = []
+    for i in range(n):
+        scope: dict[str, object] = {"sys": sys}
+        exec(f"def f{i}():\n    return sys._getframe()\n", scope)
+        frames.append(scope[f"f{i}"]())  # type: ignore[operator]
+    return frames
+
+
+def test_samples_wait_in_a_bounded_table_and_every_one_reaches_the_tree() -> None:
+    """A round only records stacks; they reach the function table when read or when the
+    pending table is full, so the round stays cheap and the memory stays bounded."""
+    frames = _distinct_frames(1300)
+    at = iter(frames)
+    clock = FakeClock()
+    profiler = Profiler(
+        ProfilerConfig(show_idle=True),
+        clock=clock,
+        frames=lambda: {1: next(at)},
+        thread_clocks=NoClocks(),
+    )
+    profiler.sample_once()  # the first round reads the clocks only
+    largest = 0
+    for _ in range(len(frames) - 1):
+        clock.advance(0.01)
+        profiler.sample_once()
+        largest = max(largest, len(profiler._pending))
+    assert largest <= 513  # folded past 512 distinct stacks
+    tree = profiler.tree  # reading folds the rest
+    assert tree.samples == len(frames) - 1
+    functions = {r.key.function for r in profiler.rows()}
+    assert {f"f{i}" for i in range(1, len(frames))} <= functions

@@ -19,12 +19,19 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import CodeType, FrameType
 
 from tui_perf.model.errors import ConfigError
 from tui_perf.profile.frames import FrameKey, KeyCache, ThreadClocks, WaitDetector
 from tui_perf.profile.tree import CallTree, FunctionRow, TreeLimits
 
 Clock = Callable[[], float]
+_ThreadInfo = tuple[str, "int | None"]
+
+#: past this many distinct pending stacks (or frames in them) a round folds them at once,
+#: so the pending table stays small whatever the program does
+_PENDING_STACKS = 512
+_PENDING_FRAMES = 32_768
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +92,14 @@ class Profiler:
         self.thread_clocks = thread_clocks or ThreadClocks()
         self.keys = KeyCache()
         self.waits = WaitDetector()
-        self.tree = CallTree(self.config.limits)
+        self._tree = CallTree(self.config.limits)
         self.lock = threading.Lock()
+        #: (thread name, task tag, code objects innermost first) -> [weight_s, samples]
+        self._pending: dict[tuple[str, FrameKey | None, tuple[CodeType, ...]], list[float]] = {}
+        self._pending_idle: dict[str, list[float]] = {}  # thread name -> [wall_s, samples]
+        self._pending_frames = 0
+        self._info: dict[int, _ThreadInfo] = {}
+        self._info_at = float("-inf")
         self.rate_hz = self.config.rate_hz
         self._cpu: dict[int, float] = {}  # native id -> CPU seconds at the last round
         self._last_round: float | None = None
@@ -133,7 +146,10 @@ class Profiler:
 
     def reset(self) -> None:
         with self.lock:
-            self.tree = CallTree(self.config.limits)
+            self._tree = CallTree(self.config.limits)
+            self._pending.clear()
+            self._pending_idle.clear()
+            self._pending_frames = 0
             self._cost_cpu = self._cost_wall = 0.0
             self._duration = 0.0
             if self._started_at is not None:
@@ -142,25 +158,31 @@ class Profiler:
     # -- the round ---------------------------------------------------------------------
 
     def sample_once(self) -> None:
-        """Sample every thread but this one once, and add the samples to the tree."""
+        """Sample every thread but this one once, and add the samples to the tree.
+
+        The round only records each running thread's stack as a tuple of code objects and
+        adds its weight to a pending table; `_fold` turns the pending stacks into the
+        tree's rows once a second or when read. A hot loop repeats a few stacks, so the
+        per-function bookkeeping is paid per distinct stack, not per sample: the round,
+        paid with the host's GIL held, stays a few dict operations per thread.
+        """
         now = self.clock()
         last, self._last_round = self._last_round, now
         wall = now - last if last is not None else 0.0
         me = threading.get_ident()
         frames = self._frames()
-        threads = {t.ident: t for t in threading.enumerate()}
+        info = self._thread_info(frames, now)
         tags = _running_tasks() if self.config.tag_tasks else {}
         seen: dict[int, float] = {}
         config = self.config
+        read_clock = self.thread_clocks.read
         with self.lock:
-            tree = self.tree
+            pending, pending_idle = self._pending, self._pending_idle
             for ident, frame in frames.items():
                 if ident == me:
                     continue
-                thread = threads.get(ident)
-                name = thread.name if thread is not None else f"thread {ident}"
-                native = thread.native_id if thread is not None else None
-                cpu_now = self.thread_clocks.read(native)
+                name, native = info[ident]
+                cpu_now = read_clock(native)
                 cpu_before = self._cpu.get(native) if native is not None else None
                 if cpu_now is not None and native is not None:
                     seen[native] = cpu_now
@@ -177,22 +199,65 @@ class Profiler:
                 )
                 weight = used if used is not None else wall
                 if idle and not config.show_idle:
-                    tree.add_idle(name, wall)
+                    row = pending_idle.get(name)
+                    if row is None:
+                        pending_idle[name] = [wall, 1]
+                    else:
+                        row[0] += wall
+                        row[1] += 1
                     continue
-                stack = self.keys.stack(frame)  # type: ignore[arg-type]
-                if config.hide_launcher:
-                    stack = _after_launcher(stack)
-                tag = tags.get(ident)
-                if tag is not None:
-                    stack.insert(0, tag)
-                tree.add(name, stack, weight)
+                codes = _codes(frame)  # type: ignore[arg-type]
+                key = (name, tags.get(ident), codes)
+                row = pending.get(key)
+                if row is None:
+                    pending[key] = [weight, 1]
+                    self._pending_frames += len(codes)
+                else:
+                    row[0] += weight
+                    row[1] += 1
+            if len(pending) > _PENDING_STACKS or self._pending_frames > _PENDING_FRAMES:
+                self._fold()
         self._cpu = seen
+
+    def _thread_info(self, frames: dict[int, object], now: float) -> dict[int, _ThreadInfo]:
+        """Thread ident -> (name, native id), re-read each second or when a thread is new."""
+        info = self._info
+        if now - self._info_at >= 1.0 or not info.keys() >= frames.keys():
+            info = {t.ident: (t.name, t.native_id) for t in threading.enumerate() if t.ident}
+            for ident in frames:  # a thread threading does not know (started from C)
+                info.setdefault(ident, (f"thread {ident}", None))
+            self._info, self._info_at = info, now
+        return info
+
+    def _fold(self) -> None:
+        """Move the pending samples into the tree. The caller holds `self.lock`."""
+        pending, self._pending = self._pending, {}
+        idle, self._pending_idle = self._pending_idle, {}
+        self._pending_frames = 0
+        tree, key_of, hide = self._tree, self.keys.key, self.config.hide_launcher
+        for (name, tag, codes), (weight, count) in pending.items():
+            stack = [key_of(code) for code in reversed(codes)]
+            if hide:
+                stack = _after_launcher(stack)
+            if tag is not None:
+                stack.insert(0, tag)
+            tree.add(name, stack, weight, int(count))
+        for name, (weight, count) in idle.items():
+            tree.add_idle(name, weight, int(count))
+
+    @property
+    def tree(self) -> CallTree:
+        """The tree with every sample so far (read it under no lock of your own)."""
+        with self.lock:
+            self._fold()
+            return self._tree
 
     def _run(self) -> None:
         self._own_ident = threading.get_ident()
         next_at = self.clock()
         cpu0, wall0 = self.cpu_clock(), self.clock()
         self._window = (cpu0, wall0)
+        folded_at = wall0
         while not self._stop.is_set():
             # the host's threads come and go mid-round: a round that trips is skipped
             with contextlib.suppress(Exception):
@@ -202,6 +267,10 @@ class Profiler:
             self._cost_wall += wall - wall0
             cpu0, wall0 = cpu, wall
             self._adapt(cpu, wall)
+            if wall - folded_at >= 1.0:  # readers see at most a second's lag unread
+                with self.lock:
+                    self._fold()
+                folded_at = wall
             next_at += 1.0 / self.rate_hz
             delay = next_at - self.clock()
             if delay < 0:  # late (the GIL, a loaded machine): start again from now
@@ -231,7 +300,8 @@ class Profiler:
 
     def status(self) -> ProfilerStatus:
         with self.lock:
-            tree = self.tree
+            self._fold()
+            tree = self._tree
             samples, idle, active = tree.samples, tree.idle_samples, tree.active_s
             threads = len(tree.threads)
         duration = self._duration
@@ -253,11 +323,22 @@ class Profiler:
 
     def rows(self, thread: str | None = None) -> list[FunctionRow]:
         with self.lock:
-            return self.tree.rows(thread)
+            self._fold()
+            return self._tree.rows(thread)
 
     def tree_copy(self) -> CallTree:
         with self.lock:
-            return self.tree.copy()
+            self._fold()
+            return self._tree.copy()
+
+
+def _codes(frame: FrameType | None) -> tuple[CodeType, ...]:
+    """The code objects of a thread's frames, innermost first."""
+    codes = []
+    while frame is not None:
+        codes.append(frame.f_code)
+        frame = frame.f_back
+    return tuple(codes)
 
 
 def _after_launcher(stack: list[FrameKey]) -> list[FrameKey]:

@@ -89,9 +89,10 @@ class CallTree:
         self.idle_s = 0.0
         self.dropped_functions = 0
 
-    def add(self, thread: str, frames: Sequence[FrameKey], weight: float) -> None:
-        """One sample of a running thread: `frames` outermost first, `weight` seconds."""
-        self.samples += 1
+    def add(self, thread: str, frames: Sequence[FrameKey], weight: float, samples: int = 1) -> None:
+        """`samples` samples of a running thread with one stack: `frames` outermost first,
+        `weight` seconds in all."""
+        self.samples += samples
         self.active_s += weight
         thread = self._thread(thread)
         self.threads[thread][0] += weight
@@ -104,14 +105,25 @@ class CallTree:
                 continue  # recursion: a function is on this sample's stack once
             seen.add(key)
             is_leaf = key == leaf
-            self._bump(self.functions, key, OTHER_FUNCTIONS, weight, is_leaf)
+            self._bump(self.functions, key, OTHER_FUNCTIONS, weight, samples, is_leaf)
             self._bump(
-                self.thread_functions, (thread, key), (thread, OTHER_FUNCTIONS), weight, is_leaf
+                self.thread_functions,
+                (thread, key),
+                (thread, OTHER_FUNCTIONS),
+                weight,
+                samples,
+                is_leaf,
             )
-        self._add_stack(thread, frames, weight)
+        self._add_stack(thread, frames, weight, samples)
 
     def _bump(
-        self, table: dict[Any, list[float]], key: Any, other: Any, weight: float, leaf: bool
+        self,
+        table: dict[Any, list[float]],
+        key: Any,
+        other: Any,
+        weight: float,
+        samples: int,
+        leaf: bool,
     ) -> None:
         row = table.get(key)
         if row is None:
@@ -122,13 +134,13 @@ class CallTree:
             if row is None:
                 row = table[key] = [0.0, 0.0, 0, 0]
         row[1] += weight
-        row[3] += 1
+        row[3] += samples
         if leaf:
             row[0] += weight
-            row[2] += 1
+            row[2] += samples
 
-    def add_idle(self, thread: str, weight: float) -> None:
-        self.idle_samples += 1
+    def add_idle(self, thread: str, weight: float, samples: int = 1) -> None:
+        self.idle_samples += samples
         self.idle_s += weight
         self.threads[self._thread(thread)][1] += weight
 
@@ -139,7 +151,9 @@ class CallTree:
             self.threads.setdefault(thread, [0.0, 0.0])
         return thread
 
-    def _add_stack(self, thread: str, frames: Sequence[FrameKey], weight: float) -> None:
+    def _add_stack(
+        self, thread: str, frames: Sequence[FrameKey], weight: float, samples: int
+    ) -> None:
         limits = self.limits
         if len(frames) > limits.max_depth:
             path: Stack = (thread, TRUNCATED, *frames[len(frames) - limits.max_depth + 1 :])
@@ -156,7 +170,7 @@ class CallTree:
             if row is None:
                 row = self.stacks[path] = [0.0, 0]
         row[0] += weight
-        row[1] += 1
+        row[1] += samples
 
     # -- reading -----------------------------------------------------------------------
 
