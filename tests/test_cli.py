@@ -191,8 +191,9 @@ def test_history_names_each_process_and_filters_by_command(
     args = ["snapshot", "--save", "--interval", "0", "--pid", str(os.getpid())]
     assert main([*args, "--history", str(path)]) == 0
     capsys.readouterr()
-    mine = " ".join(__import__("psutil").Process().cmdline())
-    word = sys.argv[0].rsplit("/", 1)[-1] or "python"
+    cmdline = __import__("psutil").Process().cmdline()
+    mine = " ".join(cmdline)
+    word = cmdline[0].rsplit("/", 1)[-1]  # the interpreter's name: pytest or python -m pytest
     assert main(["history", "--history", str(path), "--command", word, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     (proc,) = [p for p in data["processes"] if p["pid"] == os.getpid()]
