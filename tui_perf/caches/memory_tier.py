@@ -19,10 +19,39 @@ from typing import Any
 
 import cachetools
 
+from tui_perf.caches.sampling import KeySampler, spatial_hash
 from tui_perf.model.errors import ConfigError
 from tui_perf.model.snapshot import TierStats
 
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING"})()
+
+_TAG_SALT = 0x5BD1E995
+
+
+class _Sampled:
+    """A key the key-stream sampler follows, as stored in the policy.
+
+    Stored under this wrapper, a sampled key is not found by the hit path's plain dict
+    read: its lookups take the slow path, which records them (`tui_perf.advice.mrc`). The
+    other keys' hits pay nothing for the sampling. Equal only to another wrapper of an
+    equal key, so it never collides with a plain key.
+    """
+
+    __slots__ = ("_hash", "key")
+
+    def __init__(self, key: Hashable) -> None:
+        self.key = key
+        self._hash = hash(key) ^ _TAG_SALT
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is _Sampled and self.key == other.key
+
+    def __repr__(self) -> str:
+        return f"<sampled {self.key!r}>"
+
 
 _POLICIES: dict[str, type[cachetools.Cache[Any, Any]]] = {
     "lru": cachetools.LRUCache,
@@ -111,6 +140,10 @@ class MemoryTier:
             {} if ttl is not None and policy in ("lru", "lfu", "fifo", "rr") else None
         )
         self._side_expirations = 0
+        # key-stream sampling (`sample_keys`): the sampler, and whether wrapped keys may be
+        # stored (they stay after sampling stops, so lookups keep looking for them)
+        self.keystream: KeySampler | None = None
+        self._tagging = False
         # cachetools keeps values in this dict; reading it touches no recency or frequency.
         self._storage: dict[Any, Any] | None = getattr(self.cache, "_Cache__data", None)
         if self._expires is not None:
@@ -130,17 +163,42 @@ class MemoryTier:
             try:
                 value = self.cache[key]
             except KeyError:
-                self.misses += 1
-                return MISSING
+                return self._get_slow(key)
             self.hits += 1
             return value
+
+    def _get_slow(self, key: Hashable) -> Any:
+        """After the plain key missed: a sampled key's lookup, or a miss. Under the lock."""
+        if self._tagging:
+            try:
+                value = self.cache[_Sampled(key)]
+            except KeyError:
+                pass
+            else:
+                self.hits += 1
+                self._record(key)
+                return value
+        self.misses += 1
+        self._record(key)
+        return MISSING
+
+    def _record(self, key: Hashable) -> None:
+        sampler = self.keystream
+        if sampler is None:
+            return
+        try:
+            h = spatial_hash(key)
+        except TypeError:  # unhashable: the lookup itself will say so
+            return
+        if h < sampler.threshold:
+            sampler.add(h, self._timer(), self.hits + self.misses)
 
     def _get_unlocked(self, key: Hashable) -> Any:
         try:
             value = self._data[key]
         except KeyError:
-            self.misses += 1
-            return MISSING
+            with self.lock:
+                return self._get_slow(key)
         touch = self._touch
         if touch is not None:
             try:  # noqa: SIM105 - a frame less on every hit
@@ -154,6 +212,7 @@ class MemoryTier:
         with self.lock:  # re-entrant: `get` takes it again
             if self._expired(key):
                 self.misses += 1
+                self._record(key)
                 return MISSING
             return MemoryTier.get(self, key)
 
@@ -166,19 +225,32 @@ class MemoryTier:
         if deadline is None or deadline > self._timer():
             return False
         del expires[key]
-        if key in self.cache:
-            del self.cache[key]
+        stored = self._stored(key)
+        if stored is not None:
+            del self.cache[stored]
             self._side_expirations += 1
         return True
+
+    def _stored(self, key: Hashable) -> Hashable | None:
+        """The form `key` is stored under (itself, or wrapped when sampled), or None.
+        `in` on a cachetools cache is expiry-aware and touches nothing."""
+        if key in self.cache:
+            return key
+        if self._tagging:
+            tagged = _Sampled(key)
+            if tagged in self.cache:
+                return tagged
+        return None
 
     def peek(self, key: Hashable) -> Any:
         """The value or `MISSING`: counts nothing, touches no recency or frequency."""
         with self.lock:
-            if self._expired(key) or key not in self.cache:  # `in` is expiry-aware, no touch
+            stored = None if self._expired(key) else self._stored(key)
+            if stored is None:
                 return MISSING
             if self._storage is not None:
-                return self._storage[key]
-            return self.cache[key]  # a cachetools without the storage dict: may touch
+                return self._storage[stored]
+            return self.cache[stored]  # a cachetools without the storage dict: may touch
 
     @property
     def per_item_ttl(self) -> bool:
@@ -190,9 +262,15 @@ class MemoryTier:
         if ttl is not None and not self.per_item_ttl:
             raise ConfigError("a TTL per item needs policy='tlru' or a tier created with a ttl")
         with self.lock:
+            stored = key
+            if self._tagging:
+                stored = self._store_as(key)
+                other = key if stored is not key else _Sampled(key)
+                if other in self.cache:  # sampled since it was stored, or no longer
+                    del self.cache[other]
             self._next_ttl = ttl
             try:
-                self.cache[key] = value
+                self.cache[stored] = value
             except ValueError:  # larger than the whole tier: not cached, not an error
                 return
             finally:
@@ -203,23 +281,71 @@ class MemoryTier:
                 assert life is not None
                 expires[key] = self._timer() + life
                 if len(expires) > 2 * len(self.cache) + 64:  # forget what the policy evicted
-                    for gone in [k for k in expires if k not in self.cache]:
+                    for gone in [k for k in expires if self._stored(k) is None]:
                         del expires[gone]
             self.sets += 1
+
+    def _store_as(self, key: Hashable) -> Hashable:
+        sampler = self.keystream
+        if sampler is not None and spatial_hash(key) < sampler.threshold:
+            return _Sampled(key)
+        return key
+
+    def resize(self, maxsize: int) -> int:
+        """Change `maxsize` in place (the hit path keeps reading the same storage);
+        shrinking evicts by the policy. Returns how many entries were evicted."""
+        if maxsize < 1:
+            raise ConfigError(f"maxsize must be at least 1, got {maxsize}")
+        with self.lock:
+            c = self.cache
+            if not hasattr(c, "_Cache__maxsize"):
+                raise ConfigError("this cachetools version cannot be resized in place")
+            c._Cache__maxsize = maxsize
+            evicted = 0
+            while c.currsize > maxsize:
+                c.popitem()
+                evicted += 1
+            return evicted
+
+    def set_ttl(self, ttl: float) -> None:
+        """Change the TTL of entries stored from now on (those stored keep theirs)."""
+        if not ttl > 0:
+            raise ConfigError(f"ttl must be above 0 seconds, got {ttl}")
+        with self.lock:
+            if self.policy == "ttl":
+                if not hasattr(self.cache, "_TTLCache__ttl"):
+                    raise ConfigError("this cachetools version cannot change a TTL in place")
+                self.cache._TTLCache__ttl = ttl
+            elif self.default_ttl is None:
+                raise ConfigError("this cache has no TTL to change")
+            self.default_ttl = ttl
+
+    def sample_keys(self, sampler: KeySampler | None) -> None:
+        """Follow this tier's key stream with `sampler` (None stops). Lookups of sampled
+        keys take the slow path and are recorded there; other keys' hits are untouched."""
+        if sampler is not None and self._storage is None:
+            raise ConfigError("this cachetools version hides its storage: keys not sampled")
+        with self.lock:
+            self.keystream = sampler
+            if sampler is not None:
+                self._tagging = True
 
     def delete(self, key: Hashable) -> bool:
         with self.lock:
             if self._expires:
                 self._expires.pop(key, None)
-            try:
-                del self.cache[key]
-            except KeyError:
+            stored = self._stored(key)
+            if stored is None:
                 return False
+            del self.cache[stored]
             return True
 
     def keys(self) -> list[Any]:
         with self.lock:
-            return list(self.cache.keys())
+            keys = list(self.cache.keys())
+        if self._tagging:
+            return [k.key if type(k) is _Sampled else k for k in keys]
+        return keys
 
     def __contains__(self, key: Hashable) -> bool:
         return self.peek(key) is not MISSING
