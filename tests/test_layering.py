@@ -21,7 +21,10 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("engine", ("tui_perf.engine",)),
     ("library", ("tui_perf.caches", "tui_perf.pools")),
     ("store", ("tui_perf.store",)),
-    ("capabilities", ("tui_perf.capabilities", "tui_perf.bench", "tui_perf.profile")),
+    (
+        "capabilities",
+        ("tui_perf.capabilities", "tui_perf.bench", "tui_perf.profile", "tui_perf.advice"),
+    ),
     ("agent", ("tui_perf.agent",)),
     ("dashboard", ("tui_perf.dashboard", "tui_perf.widgets", "tui_perf.styles")),
     ("face", ("tui_perf.cli", "tui_perf.__main__")),

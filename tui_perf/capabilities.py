@@ -13,7 +13,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from tui_perf.engine.core import Engine
 
-MODULES: tuple[str, ...] = ("tui_perf.bench.commands", "tui_perf.profile.commands")
+MODULES: tuple[str, ...] = (
+    "tui_perf.bench.commands",
+    "tui_perf.profile.commands",
+    "tui_perf.advice.commands",
+)
 
 
 def load() -> None:

@@ -204,7 +204,7 @@ class RemoteSource:
                 queue.get_nowait()
             queue.put_nowait(None)
 
-    async def command(self, name: str, **args: Any) -> dict[str, Any]:
+    async def command(self, name: str, /, **args: Any) -> dict[str, Any]:
         writer = self._writer
         if writer is None or not self.connected:
             raise TuiPerfError("not connected to the agent")

@@ -112,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     hist.add_argument("--all", action="store_true", help="every row in the window, not the last 40")
     hist.add_argument("--json", action="store_true", help="print as JSON")
 
+    from tui_perf.cli import advise as advise_cli
     from tui_perf.cli import profile as profile_cli
     from tui_perf.cli.agent import add_parsers
     from tui_perf.cli.bench import add_parser
@@ -119,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_parser(sub)
     add_parsers(sub)
     profile_cli.add_parser(sub)
+    advise_cli.add_parser(sub)
     return parser
 
 
@@ -158,6 +160,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_profile(args)
         if args.command == "snapshot":
             return cmd_snapshot(args)
+        if args.command == "advise":
+            from tui_perf.cli.advise import cmd_advise
+
+            return cmd_advise(args)
         if args.command == "history":
             return cmd_history(args)
         return cmd_default(args)

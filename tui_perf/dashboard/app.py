@@ -483,7 +483,7 @@ class Dashboard(App[None]):
         self.run_command("alloc_mark")
 
     @work(group="commands")
-    async def run_command(self, name: str, **args: Any) -> None:
+    async def run_command(self, name: str, /, **args: Any) -> None:
         """Send a command to the source; report its result as a notification."""
         self._running_command = {
             "next_gc_strategy": "next_strategy",

@@ -26,7 +26,7 @@ class Source(Protocol):
 
     def snapshots(self) -> AsyncIterator[Snapshot]: ...
 
-    async def command(self, name: str, **args: Any) -> dict[str, Any]: ...
+    async def command(self, name: str, /, **args: Any) -> dict[str, Any]: ...
 
     async def close(self) -> None: ...
 
@@ -52,7 +52,7 @@ class LocalSource:
             yield snap
             await asyncio.sleep(max(0.0, self.interval - (loop.time() - started)))
 
-    async def command(self, name: str, **args: Any) -> dict[str, Any]:
+    async def command(self, name: str, /, **args: Any) -> dict[str, Any]:
         return await asyncio.to_thread(self.engine.command, name, **args)
 
     async def close(self) -> None:
@@ -94,7 +94,7 @@ class ScriptedSource:
         while True:
             yield await q.get()
 
-    async def command(self, name: str, **args: Any) -> dict[str, Any]:
+    async def command(self, name: str, /, **args: Any) -> dict[str, Any]:
         self.commands.append((name, args))
         if name not in self.replies:
             raise ConfigError(f"unknown command {name!r}")

@@ -85,3 +85,86 @@ def census(engine: Engine, limit: int) -> dict[str, Any]:
     if controller is None:
         raise ConfigError("this engine has no GC controller")
     return {"census": [list(x) for x in controller.census(limit)]}
+
+
+# -- the actions advice names (taken by hand from the Advice pane, or by the tuner) --------
+
+
+def _cache(engine: Engine, name: str) -> Any:
+    for cache in engine.registry.caches():
+        if cache.name == name:
+            return cache
+    raise ConfigError(f"no cache named {name!r}")
+
+
+def _memory_tier(engine: Engine, name: str) -> Any:
+    tier = getattr(_cache(engine, name), "l1", None)
+    if tier is None or not hasattr(tier, "resize"):
+        raise ConfigError(f"cache {name!r} has no memory tier to change")
+    return tier
+
+
+@COMMANDS.register(
+    "set_cache_size",
+    "Resize a cache",
+    Arg("name", str),
+    Arg("maxsize", int, low=1, high=1 << 31),
+)
+def set_cache_size(engine: Engine, name: str, maxsize: int) -> dict[str, Any]:
+    tier = _memory_tier(engine, name)
+    before = int(tier.cache.maxsize)
+    evicted = tier.resize(maxsize)
+    engine.emit("cache", f"cache {name}: maxsize {before:,} -> {maxsize:,}")
+    return {"name": name, "before": before, "maxsize": maxsize, "evicted": evicted}
+
+
+@COMMANDS.register(
+    "set_cache_ttl", "Cache TTL", Arg("name", str), Arg("ttl", float, low=0.001, high=1e9)
+)
+def set_cache_ttl(engine: Engine, name: str, ttl: float) -> dict[str, Any]:
+    tier = _memory_tier(engine, name)
+    before = tier.default_ttl
+    tier.set_ttl(ttl)
+    engine.emit("cache", f"cache {name}: ttl {before:g} s -> {ttl:g} s")
+    return {"name": name, "before": before, "ttl": ttl}
+
+
+def _pool(engine: Engine, name: str) -> Any:
+    for pool in engine.registry.pools():
+        if pool.name == name:
+            if not hasattr(pool, "resize"):
+                raise ConfigError(f"pool {name!r} cannot be resized at run time")
+            return pool
+    raise ConfigError(f"no pool named {name!r}")
+
+
+@COMMANDS.register(
+    "resize_pool", "Resize a pool", Arg("name", str), Arg("max_size", int, low=1, high=1 << 20)
+)
+def resize_pool(engine: Engine, name: str, max_size: int) -> dict[str, Any]:
+    pool = _pool(engine, name)
+    before = pool.max_size
+    pool.resize(max_size=max_size)
+    engine.emit("pool", f"pool {name}: max_size {before} -> {max_size}")
+    return {"name": name, "before": before, "max_size": max_size}
+
+
+@COMMANDS.register(
+    "set_pool_idle", "Pool idle limit", Arg("name", str), Arg("max_idle", int, low=0, high=1 << 20)
+)
+def set_pool_idle(engine: Engine, name: str, max_idle: int) -> dict[str, Any]:
+    pool = _pool(engine, name)
+    before = pool.max_idle
+    dropped = pool.resize(max_idle=max_idle)
+    engine.emit("pool", f"pool {name}: max_idle {before} -> {max_idle} ({dropped} dropped)")
+    return {"name": name, "before": before, "max_idle": max_idle, "dropped": dropped}
+
+
+@COMMANDS.register("gc_freeze", "Freeze the heap")
+def gc_freeze(engine: Engine) -> dict[str, Any]:
+    controller = engine.gc_controller
+    if controller is None:
+        raise ConfigError("this engine has no GC controller")
+    frozen = controller.freeze_after_warmup()
+    engine.emit("gc", f"froze {frozen:,} objects: full collections skip them")
+    return {"frozen": frozen}

@@ -15,12 +15,14 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from tui_perf.model.advice import AdviceStats
 from tui_perf.model.errors import SnapshotFormatError
 
 #: 2 added `Snapshot.profile`; a version-1 dict still reads (the field defaults to None).
 #: 3 added `BenchResult.sizes` and `.refs` (per process); older dicts read with `()`.
 #: 4 added `CleanupReport.held_by`; older dicts read with `()`.
-FORMAT_VERSION = 4
+#: 5 added `Snapshot.advice`; older dicts read with None.
+FORMAT_VERSION = 5
 
 T = TypeVar("T")
 
@@ -339,6 +341,7 @@ class Snapshot:
     thresholds: tuple[int, ...] = ()
     bench_progress: BenchProgress | None = None
     profile: ProfileStats | None = None
+    advice: AdviceStats | None = None
     format_version: int = field(default=FORMAT_VERSION)
 
     def to_dict(self) -> dict[str, Any]:

@@ -242,6 +242,27 @@ class ObjectPool(Generic[T]):
             self._idle.clear()
             return n
 
+    def resize(self, *, max_size: int | None = None, max_idle: int | None = None) -> int:
+        """Change the limits at run time (advice taken by hand or by the tuner). A larger
+        `max_size` wakes the waiters; a smaller `max_idle` drops the idle objects past it.
+        Returns how many idle objects were dropped."""
+        if max_size is not None and max_size < 1:
+            raise ConfigError(f"max_size must be at least 1, got {max_size}")
+        if max_idle is not None and max_idle < 0:
+            raise ConfigError(f"max_idle must be 0 or more, got {max_idle}")
+        dropped = 0
+        with self._lock:
+            if max_size is not None:
+                self.max_size = max_size
+                if self._waiting:
+                    self._cond.notify_all()
+            if max_idle is not None:
+                self.max_idle = max_idle
+                while len(self._idle) > max_idle:
+                    self._idle.popleft()  # the coldest first
+                    dropped += 1
+        return dropped
+
     @property
     def in_use(self) -> int:
         return len(self._leases)

@@ -1,0 +1,397 @@
+"""Each built-in rule fires on a window made to trigger it and stays silent on a healthy one
+and on a window too short to judge; user rules, silencing, and a rule that raises."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from types import MappingProxyType
+
+import pytest
+
+from tui_perf.advice import AdviceSettings, Advisor, Rule, Window
+from tui_perf.advice.rules import (
+    CacheNotPaying,
+    CacheTooSmall,
+    GcLongPauses,
+    GcTimeShare,
+    LeakSuspect,
+    PoolIdle,
+    PoolLeaks,
+    PoolWaits,
+    TtlTooShort,
+)
+from tui_perf.model.advice import CurveStat, Finding
+from tui_perf.model.errors import ConfigError
+from tui_perf.model.snapshot import (
+    CacheStats,
+    CleanupReport,
+    GCStats,
+    MemorySample,
+    PoolStats,
+    Snapshot,
+    TierStats,
+)
+
+MiB = 1024 * 1024
+T0 = 1_700_000_000.0
+N = 60  # a minute of snapshots at 1 Hz
+
+
+def snap(
+    i: int,
+    *,
+    rss: float = 200 * MiB,
+    gc: GCStats | None = None,
+    caches: tuple[CacheStats, ...] = (),
+    pools: tuple[PoolStats, ...] = (),
+    cleanups: tuple[CleanupReport, ...] = (),
+    tier: str = "NORMAL",
+) -> Snapshot:
+    return Snapshot(
+        timestamp=T0 + i,
+        pid=1,
+        seq=i + 1,
+        memory=MemorySample(T0 + i, int(rss), int(rss) * 2, 10.0, 4, budget=1024 * MiB),
+        gc=gc if gc is not None else healthy_gc(i),
+        tier=tier,
+        caches=caches,
+        pools=pools,
+        cleanups=cleanups,
+        thresholds=(600 * MiB, 800 * MiB, 950 * MiB),
+    )
+
+
+def healthy_gc(i: int, **kw: object) -> GCStats:
+    base = dict(
+        enabled=True,
+        counts=(10, 2, 1),
+        thresholds=(700, 10, 10),
+        collections=(100 + i, 10, 1),
+        collected=(0, 0, 0),
+        uncollectable=(0, 0, 0),
+        gc_time_fraction=0.005,
+        pause_p95_ms=0.5,
+        pause_p99_ms=1.0,
+        pause_max_ms=2.0,
+    )
+    base.update(kw)
+    return GCStats(**base)  # type: ignore[arg-type]
+
+
+def cache(
+    i: int,
+    *,
+    name: str = "users",
+    hit: float = 0.5,
+    evict: int = 10,
+    expire: int = 0,
+    maxsize: int = 1000,
+    rate: int = 100,
+) -> CacheStats:
+    lookups = rate * i
+    hits = int(hit * lookups)
+    return CacheStats(
+        name,
+        (
+            TierStats(
+                "L1",
+                "lru",
+                hits=hits,
+                misses=lookups - hits,
+                evictions=evict * i,
+                expirations=expire * i,
+                size=maxsize,
+                maxsize=maxsize,
+            ),
+        ),
+    )
+
+
+def curve(name: str = "users", *, points: tuple[tuple[int, float], ...], **kw: object) -> CurveStat:
+    base: dict[str, object] = dict(
+        cache=name,
+        current_size=1000,
+        points=points,
+        references=6000,
+        sampled=3000,
+        rate=0.25,
+        bytes_per_entry=400,
+    )
+    base.update(kw)
+    return CurveStat(**base)  # type: ignore[arg-type]
+
+
+GROWING = ((250, 0.2), (500, 0.35), (1000, 0.5), (2000, 0.65), (4000, 0.8), (8000, 0.82))
+FLAT = ((250, 0.49), (500, 0.5), (1000, 0.5), (2000, 0.5), (4000, 0.51), (8000, 0.51))
+
+
+def window(snaps: list[Snapshot], **curves: CurveStat) -> Window:
+    return Window(tuple(snaps), MappingProxyType(dict(curves)))
+
+
+def findings(rule: Rule, w: Window) -> list[Finding]:
+    result = rule.check(w)
+    if result is None:
+        return []
+    return [result] if isinstance(result, Finding) else list(result)
+
+
+# -- caches ---------------------------------------------------------------------------------
+
+
+def test_cache_too_small_names_the_size_that_reaches_most_of_the_gain() -> None:
+    w = window([snap(i, caches=(cache(i),)) for i in range(N)], users=curve(points=GROWING))
+    (f,) = findings(CacheTooSmall(), w)
+    assert f.severity == "warning" and f.subject == "users"
+    # 90% of the best gain (0.5 -> 0.82) is 0.788: 4000 entries is the first to reach it
+    assert f.action is not None and f.action.arguments() == {"name": "users", "maxsize": 4000}
+    assert "50.0% -> 80.0%" in f.estimate and "MiB more" in f.estimate
+    assert dict(f.evidence)["hit rate (measured)"] == "50.0%"
+    assert "SHARDS" in f.method and f.confidence == "high"
+
+
+def test_cache_too_small_respects_the_memory_budget_cap() -> None:
+    # 1 GiB budget x 0.25 / 200 KiB an entry = 1310 entries: only 2000+ would help
+    fat = curve(points=GROWING, bytes_per_entry=200 * 1024)
+    w = window([snap(i, caches=(cache(i),)) for i in range(N)], users=fat)
+    assert findings(CacheTooSmall(), w) == []
+
+
+@pytest.mark.parametrize("case", ["flat curve", "no evictions", "too few lookups", "short window"])
+def test_cache_too_small_is_silent_on_a_healthy_or_unjudgeable_cache(case: str) -> None:
+    points, evict, rate, n = GROWING, 10, 100, N
+    if case == "flat curve":
+        points = FLAT
+    elif case == "no evictions":
+        evict = 0
+    elif case == "too few lookups":
+        rate = 10
+    else:
+        n = 5
+    w = window(
+        [snap(i, caches=(cache(i, evict=evict, rate=rate),)) for i in range(n)],
+        users=curve(points=points),
+    )
+    assert findings(CacheTooSmall(), w) == []
+
+
+def test_a_cache_that_does_not_pay_is_reported_and_a_useful_one_is_not() -> None:
+    low = ((250, 0.01), (1000, 0.02), (8000, 0.04))
+    w = window([snap(i, caches=(cache(i, hit=0.02),)) for i in range(N)], users=curve(points=low))
+    (f,) = findings(CacheNotPaying(), w)
+    assert f.severity == "info" and "2.0%" in f.title and "4.0%" in f.title
+    assert "not measured" in f.method  # says what it did not measure
+    healthy = window([snap(i, caches=(cache(i, hit=0.6),)) for i in range(N)])
+    assert findings(CacheNotPaying(), healthy) == []
+    # a low hit rate that a larger size would fix is cache-too-small's, not this rule's
+    w2 = window(
+        [snap(i, caches=(cache(i, hit=0.02),)) for i in range(N)], users=curve(points=GROWING)
+    )
+    assert findings(CacheNotPaying(), w2) == []
+
+
+def test_ttl_too_short_proposes_the_shortest_longer_ttl_that_gains() -> None:
+    ttl_curve = curve(
+        points=FLAT, ttl_s=1.0, longer_ttl=((1.0, 0.30), (2.0, 0.33), (4.0, 0.45), (8.0, 0.5))
+    )
+    snaps = [snap(i, caches=(cache(i, hit=0.3, expire=20),)) for i in range(N)]
+    (f,) = findings(TtlTooShort(), window(snaps, users=ttl_curve))
+    assert f.action is not None and f.action.arguments() == {"name": "users", "ttl": 4.0}
+    quiet = [snap(i, caches=(cache(i, hit=0.3, expire=0),)) for i in range(N)]
+    assert findings(TtlTooShort(), window(quiet, users=ttl_curve)) == []
+
+
+# -- garbage collection ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("share", "severity"), [(0.08, "warning"), (0.2, "critical"), (0.01, None)]
+)
+def test_gc_time_share(share: float, severity: str | None) -> None:
+    w = window([snap(i, gc=healthy_gc(i, gc_time_fraction=share)) for i in range(N)])
+    found = findings(GcTimeShare(), w)
+    if severity is None:
+        assert found == []
+        return
+    (f,) = found
+    assert f.severity == severity
+    assert f.action is not None and f.action.arguments() == {"name": "throughput"}
+    saving = share * (1 - AdviceSettings().throughput_pause_ratio)
+    assert f"about {100 * saving:.1f}% of wall time back" == f.estimate
+    assert "benchmarks/results/gc.json" in f.method
+
+
+def test_gc_time_share_is_silent_when_throughput_is_on_already() -> None:
+    w = window(
+        [snap(i, gc=healthy_gc(i, gc_time_fraction=0.2, strategy="throughput")) for i in range(N)]
+    )
+    assert findings(GcTimeShare(), w) == []
+
+
+def test_long_full_collections_with_nothing_frozen_suggest_freezing() -> None:
+    def gc(i: int, frozen: int = 0) -> GCStats:
+        return healthy_gc(
+            i, collections=(100 + i, 10 + i, 1 + i // 10), pause_max_ms=250.0, frozen=frozen
+        )
+
+    (f,) = findings(GcLongPauses(), window([snap(i, gc=gc(i)) for i in range(N)]))
+    assert f.action is not None and f.action.command == "gc_freeze"
+    assert f.confidence == "low"  # it says the effect is not measured beforehand
+    assert findings(GcLongPauses(), window([snap(i, gc=gc(i, 5000)) for i in range(N)])) == []
+    assert findings(GcLongPauses(), window([snap(i) for i in range(N)])) == []
+
+
+# -- memory ---------------------------------------------------------------------------------
+
+
+def test_steady_rss_growth_with_no_cleanup_is_a_leak_suspect_with_the_growing_types() -> None:
+    snaps = [
+        snap(
+            i,
+            rss=300 * MiB + i * 1.5 * MiB,
+            gc=healthy_gc(i, census=(("Node", 100 + 50 * i), ("dict", 10))),
+        )
+        for i in range(N)
+    ]
+    (f,) = findings(LeakSuspect(), window(snaps))
+    evidence = dict(f.evidence)
+    assert evidence["RSS growth"] == "90.0 MiB/min"
+    assert evidence["cyclic garbage: Node"] == "+2,950"
+    assert "next memory tier in about" in f.estimate
+    assert f.action is not None and f.action.command == "alloc_start"
+
+
+@pytest.mark.parametrize("case", ["flat", "sawtooth", "ladder keeps up"])
+def test_no_leak_suspect_when_memory_is_flat_noisy_or_freed(case: str) -> None:
+    def rss(i: int) -> float:
+        if case == "flat":
+            return 300 * MiB
+        if case == "sawtooth":
+            return 300 * MiB + (i % 2) * 40 * MiB
+        return 300 * MiB + i * 1.5 * MiB
+
+    def cleanups(i: int) -> tuple[CleanupReport, ...]:
+        if case != "ladder keeps up" or i % 10:
+            return ()
+        return (
+            CleanupReport(
+                T0 + i,
+                "tier",
+                "HIGH",
+                "NORMAL",
+                int(rss(i)) + 20 * MiB,
+                int(rss(i)) - 10 * MiB,
+                0.1,
+            ),
+        )
+
+    w = window([snap(i, rss=rss(i), cleanups=cleanups(i)) for i in range(N)])
+    assert findings(LeakSuspect(), w) == []
+
+
+# -- pools ----------------------------------------------------------------------------------
+
+
+def pool(i: int, **kw: object) -> PoolStats:
+    base: dict[str, object] = dict(name="db", kind="object", requests=100 * i, max_size=4)
+    base.update(kw)
+    return PoolStats(**base)  # type: ignore[arg-type]
+
+
+def test_pool_waits_propose_doubling_and_a_healthy_pool_is_left_alone() -> None:
+    slow = [snap(i, pools=(pool(i, waits=5 * i, wait_p95_ms=120.0, in_use=4),)) for i in range(N)]
+    (f,) = findings(PoolWaits(), window(slow))
+    assert f.action is not None and f.action.arguments() == {"name": "db", "max_size": 8}
+    fine = [snap(i, pools=(pool(i, waits=0, wait_p95_ms=0.0, in_use=1),)) for i in range(N)]
+    assert findings(PoolWaits(), window(fine)) == []
+
+
+def test_an_idle_pool_is_told_to_keep_fewer_and_a_busy_one_is_not() -> None:
+    idle = [snap(i, pools=(pool(i, idle=8, in_use=i % 2),)) for i in range(N)]
+    (f,) = findings(PoolIdle(), window(idle))
+    assert f.action is not None and f.action.arguments() == {"name": "db", "max_idle": 1}
+    busy = [snap(i, pools=(pool(i, idle=1, in_use=3),)) for i in range(N)]
+    assert findings(PoolIdle(), window(busy)) == []
+
+
+def test_pool_leaks_show_the_line_that_acquired_them() -> None:
+    where = "3 leaked (last acquired at app.py:42 in handler)"
+    leaking = [
+        snap(i, pools=(pool(i, leaks=i // 20, reason=where, healthy=False),)) for i in range(N)
+    ]
+    (f,) = findings(PoolLeaks(), window(leaking))
+    assert dict(f.evidence)["where"] == where
+    assert findings(PoolLeaks(), window([snap(i, pools=(pool(i),)) for i in range(N)])) == []
+
+
+# -- the advisor ----------------------------------------------------------------------------
+
+
+def sick_window() -> Window:
+    return window(
+        [snap(i, gc=healthy_gc(i, gc_time_fraction=0.2), caches=(cache(i),)) for i in range(N)],
+        users=curve(points=GROWING),
+    )
+
+
+def test_the_advisor_sorts_by_severity_and_a_healthy_process_gets_nothing() -> None:
+    advice = Advisor().check(sick_window())
+    assert [f.rule for f in advice.findings] == ["gc-time-share", "cache-too-small"]
+    healthy = window(
+        [snap(i, caches=(cache(i, evict=0),)) for i in range(N)], users=curve(points=FLAT)
+    )
+    assert Advisor().check(healthy).findings == ()
+
+
+def test_too_little_data_says_nothing() -> None:
+    short = window(
+        [snap(i, gc=healthy_gc(i, gc_time_fraction=0.2), caches=(cache(i),)) for i in range(5)],
+        users=curve(points=GROWING),
+    )
+    assert Advisor().check(short).findings == ()
+    assert Advisor().check(window([])).findings == ()
+
+
+class SlowTicks(Rule):
+    id = "many-threads"
+    description = "a user's own rule: too many threads"
+
+    def check(self, window: Window) -> Finding | None:
+        threads = window.last.memory.num_threads
+        if threads < 3:
+            return None
+        return Finding(
+            self.id, "info", f"{threads} threads", (("threads", str(threads)),), window.describe()
+        )
+
+
+class Broken(Rule):
+    id = "broken"
+
+    def check(self, window: Window) -> Finding | None:
+        raise ZeroDivisionError("oops")
+
+
+def test_custom_rules_silencing_and_a_rule_that_raises() -> None:
+    advisor = Advisor()
+    advisor.add_rule(SlowTicks())
+    advisor.add_rule(Broken())
+    advice = advisor.check(sick_window())
+    assert "many-threads" in [f.rule for f in advice.findings]
+    assert advice.notes == ("rule broken failed: ZeroDivisionError: oops",)
+    advisor.silence("gc-time-share")
+    assert "gc-time-share" not in [f.rule for f in advisor.check(sick_window()).findings]
+    with pytest.raises(ConfigError, match="no rule with id 'nope'"):
+        advisor.silence("nope")
+    with pytest.raises(ConfigError, match="already"):
+        advisor.add_rule(SlowTicks())
+
+
+def test_settings_are_data_and_bad_ones_are_named() -> None:
+    strict = AdviceSettings(gc_share_warning=0.001, gc_share_critical=0.5)
+    w = window([snap(i) for i in range(N)])  # 0.5% of wall time in GC
+    (f,) = findings(GcTimeShare(strict), w)
+    assert f.severity == "warning"
+    with pytest.raises(ConfigError, match="min_gain"):
+        AdviceSettings(min_gain=0)
+    assert replace(strict, min_snapshots=3).min_snapshots == 3

@@ -1,0 +1,110 @@
+"""The advice capability on an engine: a window of its snapshots, the key streams of its
+caches, the advisor, the `advice` snapshot section, and the commands `advise`,
+`advice_silence` and `advice_unsilence`.
+
+The section is refreshed every `every_s` seconds (rules read a window, not one tick); the
+key-stream samplers are drained at every tick, on the engine's thread.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import Any
+
+from tui_perf.advice.advisor import Advisor
+from tui_perf.advice.keystreams import KeyStreams
+from tui_perf.advice.window import Window
+from tui_perf.engine.commands import COMMANDS, Arg
+from tui_perf.engine.core import Engine
+from tui_perf.model.advice import AdviceStats
+from tui_perf.model.snapshot import Snapshot, to_dict
+
+
+class AdviceState:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        advisor: Advisor | None = None,
+        window_s: float = 120.0,
+        every_s: float = 5.0,
+        keystreams: KeyStreams | None = None,
+    ) -> None:
+        self.engine = engine
+        self.advisor = advisor or Advisor()
+        self.window_s = window_s
+        self.every_s = every_s
+        self.keystreams = keystreams if keystreams is not None else KeyStreams()
+        self.snapshots: deque[Snapshot] = deque()
+        self._lock = threading.Lock()
+        self._latest: AdviceStats | None = None
+        self._checked_at = float("-inf")
+        engine.subscribe(self._keep)
+        engine.add_section(self.section)
+
+    def _keep(self, snap: Snapshot) -> None:
+        with self._lock:
+            self.snapshots.append(snap)
+            while self.snapshots and snap.timestamp - self.snapshots[0].timestamp > self.window_s:
+                self.snapshots.popleft()
+
+    def section(self) -> dict[str, Any]:
+        if self.engine.local:
+            self.keystreams.follow(self.engine.registry.caches())
+            self.keystreams.drain()
+        now = time.monotonic()
+        if now - self._checked_at >= self.every_s:
+            self._checked_at = now
+            self._latest = self.check()
+        return {"advice": self._latest}
+
+    def window(self, force_curves: bool = False) -> Window:
+        with self._lock:
+            snaps = tuple(self.snapshots)
+        return Window(snaps, self.keystreams.curves(force_curves))
+
+    def check(self, force_curves: bool = False) -> AdviceStats:
+        window = self.window(force_curves)
+        advice = self.advisor.check(window)
+        return AdviceStats(
+            findings=advice.findings,
+            curves=tuple(window.curves[name] for name in sorted(window.curves)),
+            window_s=window.duration_s,
+            snapshots=len(window.snapshots),
+            rules=len(self.advisor.rules),
+            silenced=tuple(sorted(self.advisor.silenced)),
+            notes=advice.notes,
+        )
+
+
+def state_of(engine: Engine) -> AdviceState:
+    return engine.extension("advice", AdviceState)
+
+
+def attach(engine: Engine) -> None:
+    """Called by `capabilities.attach`: the window fills from the first tick, so advice is
+    there when someone asks. Only inside the process (caches are sampled there)."""
+    if engine.local:
+        state_of(engine)
+
+
+@COMMANDS.register("advise", "Advice now")
+def advise(engine: Engine) -> dict[str, Any]:
+    stats = state_of(engine).check(force_curves=True)
+    return to_dict(stats)
+
+
+@COMMANDS.register("advice_silence", "Silence a rule", Arg("rule", str))
+def advice_silence(engine: Engine, rule: str) -> dict[str, Any]:
+    state = state_of(engine)
+    state.advisor.silence(rule)
+    return {"silenced": sorted(state.advisor.silenced)}
+
+
+@COMMANDS.register("advice_unsilence", "Unsilence a rule", Arg("rule", str))
+def advice_unsilence(engine: Engine, rule: str) -> dict[str, Any]:
+    state = state_of(engine)
+    state.advisor.unsilence(rule)
+    return {"silenced": sorted(state.advisor.silenced)}

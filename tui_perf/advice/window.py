@@ -1,0 +1,108 @@
+"""`Window`: the snapshots a rule reads, oldest first, with the caches' predicted curves, and
+the small measurements every rule needs (counter deltas, rates, a slope)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import pairwise
+from types import MappingProxyType
+
+from tui_perf.model.advice import CurveStat
+from tui_perf.model.snapshot import CacheStats, PoolStats, Snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    snapshots: tuple[Snapshot, ...]
+    #: cache name -> its predicted curve (only caches whose key stream is sampled)
+    curves: Mapping[str, CurveStat] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def first(self) -> Snapshot:
+        return self.snapshots[0]
+
+    @property
+    def last(self) -> Snapshot:
+        return self.snapshots[-1]
+
+    @property
+    def duration_s(self) -> float:
+        if len(self.snapshots) < 2:
+            return 0.0
+        return self.last.timestamp - self.first.timestamp
+
+    def describe(self) -> str:
+        """ "last 60 s (61 snapshots)": where a finding's evidence came from."""
+        return f"last {self.duration_s:.0f} s ({len(self.snapshots)} snapshots)"
+
+    def long_enough(self, seconds: float, snapshots: int) -> bool:
+        return len(self.snapshots) >= snapshots and self.duration_s >= seconds
+
+    def caches(self, name: str) -> list[CacheStats]:
+        """The named cache in each snapshot that has it, oldest first."""
+        out = []
+        for snap in self.snapshots:
+            for cache in snap.caches:
+                if cache.name == name:
+                    out.append(cache)
+                    break
+        return out
+
+    def pools(self, name: str) -> list[PoolStats]:
+        out = []
+        for snap in self.snapshots:
+            for pool in snap.pools:
+                if pool.name == name:
+                    out.append(pool)
+                    break
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class CacheDelta:
+    """What a cache's L1 did over the window (running counters, last minus first)."""
+
+    lookups: int
+    hits: int
+    evictions: int
+    expirations: int
+    size: int
+    maxsize: int | None
+    bytes: int | None
+
+    @property
+    def hit_rate(self) -> float | None:
+        return self.hits / self.lookups if self.lookups else None
+
+
+def cache_delta(series: Sequence[CacheStats]) -> CacheDelta | None:
+    """None with fewer than two readings, or when the counters went back (a reset)."""
+    if len(series) < 2 or not series[0].tiers or not series[-1].tiers:
+        return None
+    a, b = series[0], series[-1]
+    lookups, hits = b.lookups - a.lookups, b.hits - a.hits
+    la, lb = a.tiers[0], b.tiers[0]
+    evictions, expirations = lb.evictions - la.evictions, lb.expirations - la.expirations
+    if min(lookups, hits, evictions, expirations) < 0:
+        return None
+    return CacheDelta(lookups, hits, evictions, expirations, lb.size, lb.maxsize, lb.bytes)
+
+
+def slope_per_s(points: Sequence[tuple[float, float]]) -> float:
+    """Least-squares slope of y over x; 0 with fewer than two distinct x."""
+    n = len(points)
+    if n < 2:
+        return 0.0
+    mx = sum(x for x, _ in points) / n
+    my = sum(y for _, y in points) / n
+    sxx = sum((x - mx) ** 2 for x, _ in points)
+    if sxx <= 0:
+        return 0.0
+    return sum((x - mx) * (y - my) for x, y in points) / sxx
+
+
+def rising_share(values: Sequence[float]) -> float:
+    """The share of steps that went up: near 1 for steady growth, near 0.5 for noise."""
+    steps = [b - a for a, b in pairwise(values) if b != a]
+    return sum(1 for s in steps if s > 0) / len(steps) if steps else 0.0
