@@ -11,8 +11,9 @@ import pytest
 
 from tests.test_agent import Session, Target, runtime, target  # noqa: F401 - fixtures
 from tui_perf.advice import BUILTIN
+from tui_perf.advice.report import report_lines
 from tui_perf.agent.client import RemoteSource
-from tui_perf.cli.advise import exit_code, report_lines
+from tui_perf.cli.advise import exit_code
 from tui_perf.cli.main import main
 from tui_perf.model.advice import AdviceStats, Finding
 from tui_perf.model.snapshot import Snapshot

@@ -307,10 +307,19 @@ def test_pool_waits_propose_doubling_and_a_healthy_pool_is_left_alone() -> None:
 
 
 def test_an_idle_pool_is_told_to_keep_fewer_and_a_busy_one_is_not() -> None:
-    idle = [snap(i, pools=(pool(i, idle=8, in_use=i % 2),)) for i in range(N)]
+    # asked once in a minute, holding eight idle
+    idle = [
+        snap(
+            i,
+            pools=(pool(i, idle=8, requests=500 + (i > 30)),),
+        )
+        for i in range(N)
+    ]
     (f,) = findings(PoolIdle(), window(idle))
     assert f.action is not None and f.action.arguments() == {"name": "db", "max_idle": 1}
-    busy = [snap(i, pools=(pool(i, idle=1, in_use=3),)) for i in range(N)]
+    assert dict(f.evidence)["intervals with no request"] == f"{N - 2} of {N - 1}"
+    # asked every second, though no snapshot catches an object in use: not idle
+    busy = [snap(i, pools=(pool(i, idle=8, in_use=0),)) for i in range(N)]
     assert findings(PoolIdle(), window(busy)) == []
 
 

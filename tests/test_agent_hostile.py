@@ -20,6 +20,7 @@ import pytest
 
 from tests.conftest import ROOT, _free_port
 from tests.helpers.scripted import MiB, ScriptedProbe
+from tui_perf import capabilities
 from tui_perf.agent.client import RemoteSource
 from tui_perf.agent.protocol import encode
 from tui_perf.caches.multilevel import MultiLevelCache
@@ -200,6 +201,7 @@ def _engine_with_caches() -> Engine:
         cache.set("k", 1)
         cache.get("k")
         eng.__dict__.setdefault("keep", []).append(cache)
+    capabilities.attach(eng)  # the advice section too: one gauge per rule
     eng.tick()
     return eng
 
@@ -224,6 +226,7 @@ def test_the_scrape_parses_and_every_series_is_unique() -> None:
             assert key not in seen, key
             seen.add(key)
     assert ("tui_perf_memory_tier", (("tier", "NORMAL"),)) in seen  # a state set
+    assert ("tui_perf_advice_severity", (("rule", "gc-time-share"),)) in seen
     assert not any(dict(labels).get("quantile") for _, labels in seen)
 
 

@@ -522,3 +522,31 @@ async def test_a_cell_that_grows_widens_its_column_instead_of_being_cut() -> Non
         rows.sync([("f", ["f", "1,206,900"])])  # a counter that grew three digits
         await pilot.pause()
         assert table.columns[table.ordered_columns[1].key].get_render_width(table) >= 9
+
+
+async def test_advice_pane_arrows_pick_a_finding_and_enter_takes_its_action() -> None:
+    from dataclasses import replace
+
+    from tests.helpers.dashboard import advice_stats
+    from tui_perf.widgets.advice import AdvicePane
+
+    snaps = history(40)
+    snaps[-1] = replace(snaps[-1], advice=advice_stats(snaps))
+    reply = {"name": "users.profile", "before": 64, "maxsize": 256, "evicted": 0}
+    source = ScriptedSource(snaps, replies={"set_cache_size": reply})
+    app = Dashboard(source, chart_interval=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, 40)
+        await pilot.press("9")
+        await pilot.pause()
+        pane = app.query_one(AdvicePane)
+        assert pane.selected_finding == "leak-suspect"
+        await pilot.press("down")  # the cache finding: its curve is the one charted
+        await pilot.pause()
+        assert pane.selected_finding == "cache-too-small:users.profile"
+        assert pane.view is not None and pane.view.curve is not None
+        assert pane.view.action == 'set_cache_size name="users.profile" maxsize=256'
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.pause()
+        assert source.commands == [("set_cache_size", {"name": "users.profile", "maxsize": 256})]

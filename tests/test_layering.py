@@ -31,7 +31,12 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 #: what a pane may read: views and the model, never the engine
-PANE_MAY_IMPORT = ("tui_perf.model", "tui_perf.dashboard.views", "tui_perf.widgets")
+PANE_MAY_IMPORT = (
+    "tui_perf.model",
+    "tui_perf.dashboard.views",
+    "tui_perf.dashboard.advice_views",
+    "tui_perf.widgets",
+)
 #: the widget memory manager is a rung of the ladder: it keeps row state in a pool and
 #: registers with the engine's registry
 MANAGER_MAY_ALSO_IMPORT = ("tui_perf.pools", "tui_perf.engine.registry", "tui_perf.engine.memory")

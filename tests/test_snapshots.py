@@ -14,7 +14,15 @@ from collections.abc import Awaitable, Callable
 import pytest
 from textual.pilot import Pilot
 
-from tests.helpers.dashboard import T0, cleanup, history, profile_stats, settle, snapshot
+from tests.helpers.dashboard import (
+    T0,
+    advice_stats,
+    cleanup,
+    history,
+    profile_stats,
+    settle,
+    snapshot,
+)
 from tui_perf.bench.compare import judge
 from tui_perf.dashboard.app import PANES, Dashboard, SourceUpdate
 from tui_perf.dashboard.sources import ScriptedSource
@@ -58,7 +66,7 @@ def with_extras(snaps: list[Snapshot]) -> list[Snapshot]:
     out[-1] = snapshot(
         N - 1, census=(("tui_perf.dashboard.demo.DemoNode", 1840), ("dict", 1840), ("list", 920))
     )
-    out[-1] = _replace(out[-1], profile=profile_stats(out[-1].timestamp))
+    out[-1] = _replace(out[-1], profile=profile_stats(out[-1].timestamp), advice=advice_stats(out))
     return out
 
 

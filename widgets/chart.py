@@ -30,6 +30,8 @@ class ChartSpec:
     hlines: tuple[tuple[float, str], ...] = ()  # (y, color): thresholds
     ylim: tuple[float, float] | None = None
     integer_x: bool = False  # x is a count (runs): tick whole numbers only
+    vlines: tuple[tuple[float, str], ...] = ()  # (x, color): "you are here"
+    xticks: tuple[tuple[float, str], ...] = ()  # (x, label): ticks named by the caller
     empty: str = "waiting for data"
 
 
@@ -109,6 +111,10 @@ class Chart(PlotextPlot, ManagedWidget):
                 )
         for y, color in spec.hlines:
             plt.hline(y, color)
+        for x, color in spec.vlines:
+            plt.vline(x, color)
+        if spec.xticks:
+            plt.xticks([x for x, _ in spec.xticks], [label for _, label in spec.xticks])
         if spec.ylim is not None:
             plt.ylim(*spec.ylim)
         if spec.integer_x:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.pilot import Pilot
 
 from tui_perf.dashboard.app import Dashboard
+from tui_perf.model.advice import AdviceStats, CurveStat
 from tui_perf.model.snapshot import (
     AllocSite,
     AllocStats,
@@ -260,4 +261,32 @@ def profile_stats(now: float, alloc: bool = True) -> ProfileStats:
         )
         if alloc
         else None,
+    )
+
+
+def advice_stats(snaps: list[Snapshot]) -> AdviceStats:
+    """The real rules over the scripted minute, with a scripted curve for users.profile (a
+    64-entry cache whose predicted hit rate climbs to 94% by 512 entries)."""
+    from types import MappingProxyType
+
+    from tui_perf.advice import BUILTIN, Advisor, Window
+
+    curve = CurveStat(
+        "users.profile",
+        64,
+        points=((16, 0.55), (32, 0.68), (64, 0.8), (128, 0.88), (256, 0.93), (512, 0.94)),
+        policies=(("lru", 0.8), ("lfu", 0.83), ("fifo", 0.74), ("rr", 0.75)),
+        references=39_005,
+        sampled=9_750,
+        rate=0.25,
+        bytes_per_entry=520,
+    )
+    window = Window(tuple(snaps), MappingProxyType({"users.profile": curve}))
+    advice = Advisor().check(window)
+    return AdviceStats(
+        findings=advice.findings,
+        curves=(curve,),
+        window_s=window.duration_s,
+        snapshots=len(snaps),
+        rules=len(BUILTIN),
     )

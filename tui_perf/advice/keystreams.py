@@ -21,7 +21,17 @@ FACTORS = (0.25, 0.5, 1, 2, 4, 8)
 TTL_FACTORS = (1, 2, 4, 8)
 
 
+#: what one sampled lookup costs the program beyond a plain hit: the hit path misses,
+#: `MemoryTier.sampled_hit` finds the key and records it (measured by
+#: benchmarks/bench_advice.py on CPython 3.11; rounded up)
+SAMPLED_LOOKUP_S = 1.0e-6
+
+
 class KeyStreams:
+    """`max_cost`: the share of a core the sampled lookups may cost the program, estimated
+    from each cache's lookups since the last drain; past it a cache's rate goes down. A busy
+    cache is sampled thinly, a quiet one densely (up to `rate_for` its size)."""
+
     def __init__(
         self,
         *,
@@ -29,13 +39,17 @@ class KeyStreams:
         clock: Callable[[], float] = time.monotonic,
         max_keys: int = 8192,
         max_stream: int = 20_000,
+        max_cost: float = 0.005,
     ) -> None:
         self.refresh_s = refresh_s
         self.clock = clock
         self.max_keys = max_keys
         self.max_stream = max_stream
+        self.max_cost = max_cost
         #: id(tier) -> (weak tier, sampler, cache name)
         self._followed: dict[int, tuple[weakref.ref[MemoryTier], ShardsSampler, str]] = {}
+        #: id(tier) -> (lookups, time) at the last drain
+        self._last: dict[int, tuple[int, float]] = {}
         self._curves: dict[str, CurveStat] = {}
         self._refreshed_at = float("-inf")
 
@@ -60,6 +74,7 @@ class KeyStreams:
             self._followed[id(tier)] = (weakref.ref(tier), sampler, cache.name)
         for key in [k for k in self._followed if k not in live]:
             ref, _, _ = self._followed.pop(key)
+            self._last.pop(key, None)
             tier = ref()
             if tier is not None:
                 tier.sample_keys(None)
@@ -72,10 +87,20 @@ class KeyStreams:
         self._followed.clear()
 
     def drain(self) -> None:
-        for ref, sampler, _ in list(self._followed.values()):
+        now = self.clock()
+        for key, (ref, sampler, _) in list(self._followed.items()):
             tier = ref()
-            if tier is not None:
-                sampler.drain(tier.hits + tier.misses)
+            if tier is None:
+                continue
+            lookups = tier.hits + tier.misses
+            before = self._last.get(key)
+            self._last[key] = (lookups, now)
+            if before is not None and now > before[1]:
+                per_s = (lookups - before[0]) / (now - before[1])
+                cost = per_s * sampler.rate * SAMPLED_LOOKUP_S
+                if cost > self.max_cost:
+                    sampler.lower_rate(sampler.rate * self.max_cost / cost)
+            sampler.drain(lookups)
 
     def curves(self, force: bool = False) -> dict[str, CurveStat]:
         now = self.clock()

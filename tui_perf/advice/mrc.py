@@ -102,7 +102,7 @@ class ShardsSampler:
         rate: float = 0.01,
         *,
         max_keys: int = 8192,
-        max_stream: int = 65_536,
+        max_stream: int = 20_000,
         max_batch: int = 20_000,
         adjust: bool = True,
     ) -> None:
@@ -184,6 +184,13 @@ class ShardsSampler:
             self._lower_threshold()
         if self._now >= len(self._fenwick.tree) - 1:
             self._compact()
+
+    def lower_rate(self, rate: float) -> None:
+        """Sample fewer keys from now on (never more: a key sampled late would look cold)."""
+        threshold = max(1, int(rate * MODULUS))
+        if threshold < self.threshold:
+            self.threshold = threshold
+            self._prune()
 
     def _lower_threshold(self) -> None:
         """Fixed-size SHARDS: drop the keys with the largest hashes, the threshold with them."""

@@ -9,6 +9,7 @@ an estimate, how the estimate was made.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import pairwise
 
 from tui_perf.advice.settings import AdviceSettings
 from tui_perf.advice.window import Window, cache_delta, rising_share, slope_per_s
@@ -350,7 +351,8 @@ class LeakSuspect(Rule):
         ahead = [t for t in thresholds if t > rss]
         if ahead:
             minutes = (ahead[0] - rss) / slope / 60
-            estimate = f"at this rate the next memory tier in about {minutes:.0f} min"
+            when = f"about {minutes:.0f} min" if minutes >= 1 else "under a minute"
+            estimate = f"at this rate the next memory tier in {when}"
         critical = window.last.tier in ("HIGH", "CRITICAL")
         return Finding(
             self.id,
@@ -423,41 +425,46 @@ class PoolWaits(Rule):
 
 class PoolIdle(Rule):
     id = "pool-idle"
-    description = "a pool keeps idle objects it never hands out"
+    description = "a pool keeps idle objects while nobody asks for one"
 
     def check(self, window: Window) -> Result:
+        """Idle most of the time means no requests in most intervals: a pool's in-use count
+        read once a second misses checkouts shorter than that, so it cannot say how many
+        objects a busy pool needs at once."""
         if not self.judgeable(window):
             return None
         s = self.settings
         out = []
         for pool in window.last.pools:
             series = window.pools(pool.name)
-            if len(series) < s.min_snapshots:
+            if len(series) < s.min_snapshots or pool.idle < s.pool_min_idle:
                 continue
-            idle = [p for p in series if p.idle >= s.pool_min_idle]
-            if len(idle) < s.pool_idle_share * len(series):
+            steps = list(pairwise(series))
+            quiet = sum(1 for a, b in steps if b.requests == a.requests)
+            if quiet < s.pool_idle_share * len(steps):
                 continue
             peak = max(p.in_use for p in series)
-            if peak >= min(p.idle for p in series):
-                continue
             keep = max(1, peak)
+            if keep >= pool.idle:
+                continue
+            requests = series[-1].requests - series[0].requests
             out.append(
                 Finding(
                     self.id,
                     "info",
-                    f"pool {pool.name} keeps {pool.idle} idle; at most {peak} were in use",
+                    f"pool {pool.name} keeps {pool.idle} idle and is asked for one in "
+                    f"{len(steps) - quiet} of {len(steps)} seconds",
                     (
                         ("idle (last)", str(pool.idle)),
-                        ("in use, peak", str(peak)),
-                        (
-                            "snapshots with idle >= " + str(s.pool_min_idle),
-                            f"{len(idle)} of {len(series)}",
-                        ),
+                        ("requests in the window", f"{requests:,}"),
+                        ("intervals with no request", f"{quiet} of {len(steps)}"),
+                        ("in use, peak seen", str(peak)),
                     ),
                     window.describe(),
                     Action.of("set_pool_idle", name=pool.name, max_idle=keep),
-                    f"{pool.idle - keep} fewer idle objects held",
-                    "idle and in-use counts read from the pool at every snapshot",
+                    f"{pool.idle - keep} fewer idle objects held; a burst past {keep} makes "
+                    "new ones",
+                    "requests counted by the pool between snapshots",
                     "medium",
                     pool.name,
                 )

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from tui_perf.engine.core import Engine
+from tui_perf.model.advice import AdviceStats, severity_rank
 from tui_perf.model.errors import ConfigError
 
 TIERS = ("NORMAL", "ELEVATED", "HIGH", "CRITICAL")
@@ -122,6 +123,28 @@ class SnapshotCollector:
             leaks.add_metric([name], pool.leaks)
             healthy.add_metric([name], 1.0 if pool.healthy else 0.0)
         yield from (in_use, leaks, healthy)
+        if snap.advice is not None:
+            yield advice_family(snap.advice)
+
+
+def advice_family(advice: AdviceStats) -> Any:
+    """One series per rule: its worst finding now, 0 none, 1 info, 2 warning, 3 critical
+    (alert on >= 2 in Prometheus, as on `tui-perf advise`'s exit code)."""
+    from prometheus_client.core import GaugeMetricFamily
+
+    from tui_perf.advice.rules import BUILTIN
+
+    worst: dict[str, int] = {cls.id: 0 for cls in BUILTIN}
+    for f in advice.findings:
+        worst[f.rule] = max(worst.get(f.rule, 0), severity_rank(f.severity) + 1)
+    family = GaugeMetricFamily(
+        "tui_perf_advice_severity",
+        "Worst finding of each advice rule: 0 none, 1 info, 2 warning, 3 critical.",
+        labels=["rule"],
+    )
+    for rule in sorted(worst):
+        family.add_metric([rule], float(worst[rule]))
+    return family
 
 
 def check_port_free(port: int, addr: str = "127.0.0.1") -> None:

@@ -157,7 +157,12 @@ def _sync_wrapper(
     flights_lock = threading.Lock()
     l1 = cache.l1
 
+    sampled_hit = l1.sampled_hit
+
     def miss(k: Hashable, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        value = sampled_hit(k)  # a key the advice's key-stream sampler follows: a hit
+        if value is not MISSING:
+            return value
         value = cache.get(k, MISSING)
         if value is not MISSING:
             return value

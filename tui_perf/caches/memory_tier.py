@@ -25,32 +25,23 @@ from tui_perf.model.snapshot import TierStats
 
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING"})()
 
-_TAG_SALT = 0x5BD1E995
+#: the first item of a sampled key's stored form, `(_TAG, key)`: a tuple, so hashing and
+#: comparing it stay in C; no key of a program's can equal it (the sentinel is private)
+_TAG: Any = type("SampledKey", (), {"__repr__": lambda self: "<sampled>"})()
 
 
-class _Sampled:
+def _tagged(key: Hashable) -> tuple[Any, Hashable]:
     """A key the key-stream sampler follows, as stored in the policy.
 
-    Stored under this wrapper, a sampled key is not found by the hit path's plain dict
-    read: its lookups take the slow path, which records them (`tui_perf.advice.mrc`). The
-    other keys' hits pay nothing for the sampling. Equal only to another wrapper of an
-    equal key, so it never collides with a plain key.
+    Stored in this form, a sampled key is not found by the hit path's plain dict read: its
+    lookups take the slow path, which records them (`tui_perf.advice.mrc`). The other keys'
+    hits pay nothing for the sampling.
     """
+    return (_TAG, key)
 
-    __slots__ = ("_hash", "key")
 
-    def __init__(self, key: Hashable) -> None:
-        self.key = key
-        self._hash = hash(key) ^ _TAG_SALT
-
-    def __hash__(self) -> int:
-        return self._hash
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is _Sampled and self.key == other.key
-
-    def __repr__(self) -> str:
-        return f"<sampled {self.key!r}>"
+def _is_tagged(stored: object) -> bool:
+    return isinstance(stored, tuple) and len(stored) == 2 and stored[0] is _TAG
 
 
 _POLICIES: dict[str, type[cachetools.Cache[Any, Any]]] = {
@@ -148,6 +139,8 @@ class MemoryTier:
         self._storage: dict[Any, Any] | None = getattr(self.cache, "_Cache__data", None)
         if self._expires is not None:
             self.get = self._get_expiring  # type: ignore[method-assign]
+        self._data: dict[Any, Any] | None = None
+        self._touch: Callable[[Any], None] | None = None
         fast = self.fast_lookup()
         if fast is not None:  # lru, fifo, rr: reads need no lock (see fast_lookup)
             self._data, self._touch = fast
@@ -171,7 +164,7 @@ class MemoryTier:
         """After the plain key missed: a sampled key's lookup, or a miss. Under the lock."""
         if self._tagging:
             try:
-                value = self.cache[_Sampled(key)]
+                value = self.cache[_tagged(key)]
             except KeyError:
                 pass
             else:
@@ -182,20 +175,52 @@ class MemoryTier:
         self._record(key)
         return MISSING
 
-    def _record(self, key: Hashable) -> None:
+    def sampled_hit(self, key: Hashable) -> Any:
+        """For a hit path that missed `key`: its value if it is stored as a sampled key
+        (counted as a hit and recorded), else `MISSING` (nothing counted). Lock-free where
+        `fast_lookup` is (lru, fifo, rr); elsewhere, always `MISSING`."""
+        data = self._data
+        if data is None or not self._tagging:
+            return MISSING
+        stored = (_TAG, key)
+        try:
+            value = data[stored]
+        except KeyError:
+            return MISSING
+        touch = self._touch
+        if touch is not None:
+            try:  # noqa: SIM105 - as on the hit path
+                touch(stored)
+            except KeyError:
+                pass
+        self.hits += 1
+        if not self._record(key) and self.policy == "lru":
+            # no longer sampled (the rate went down): stored plain again, so its hits take
+            # the fast path; an LRU hit moves it to the front anyway. FIFO and RR entries
+            # are left to age out, which keeps their order exact.
+            with self.lock:
+                if stored in self.cache:
+                    del self.cache[stored]
+                    self.cache[key] = value
+        return value
+
+    def _record(self, key: Hashable) -> bool:
+        """Record a lookup of `key` if it is sampled; returns whether it is."""
         sampler = self.keystream
         if sampler is None:
-            return
+            return False
         try:
             h = spatial_hash(key)
         except TypeError:  # unhashable: the lookup itself will say so
-            return
+            return False
         if h < sampler.threshold:
             sampler.add(h, self._timer(), self.hits + self.misses)
+            return True
+        return False
 
     def _get_unlocked(self, key: Hashable) -> Any:
         try:
-            value = self._data[key]
+            value = self._data[key]  # type: ignore[index]  # bound only when _data is set
         except KeyError:
             with self.lock:
                 return self._get_slow(key)
@@ -237,7 +262,7 @@ class MemoryTier:
         if key in self.cache:
             return key
         if self._tagging:
-            tagged = _Sampled(key)
+            tagged = _tagged(key)
             if tagged in self.cache:
                 return tagged
         return None
@@ -265,7 +290,7 @@ class MemoryTier:
             stored = key
             if self._tagging:
                 stored = self._store_as(key)
-                other = key if stored is not key else _Sampled(key)
+                other = key if stored is not key else _tagged(key)
                 if other in self.cache:  # sampled since it was stored, or no longer
                     del self.cache[other]
             self._next_ttl = ttl
@@ -288,7 +313,7 @@ class MemoryTier:
     def _store_as(self, key: Hashable) -> Hashable:
         sampler = self.keystream
         if sampler is not None and spatial_hash(key) < sampler.threshold:
-            return _Sampled(key)
+            return _tagged(key)
         return key
 
     def resize(self, maxsize: int) -> int:
@@ -344,7 +369,7 @@ class MemoryTier:
         with self.lock:
             keys = list(self.cache.keys())
         if self._tagging:
-            return [k.key if type(k) is _Sampled else k for k in keys]
+            return [k[1] if _is_tagged(k) else k for k in keys]
         return keys
 
     def __contains__(self, key: Hashable) -> bool:

@@ -27,6 +27,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 from textual.worker import Worker
 
+from tui_perf.dashboard.advice_views import advice_view
 from tui_perf.dashboard.bench_runs import judge_and_keep, load_bench_history
 from tui_perf.dashboard.results import COMMAND_TITLES, describe_result
 from tui_perf.dashboard.screens import HelpScreen, QuitScreen
@@ -45,6 +46,7 @@ from tui_perf.dashboard.views import (
 )
 from tui_perf.model.errors import TuiPerfError
 from tui_perf.model.snapshot import Event, Snapshot
+from tui_perf.widgets.advice import AdvicePane
 from tui_perf.widgets.bench import BenchPane, BenchPaneView
 from tui_perf.widgets.caches import SORTS, CachesPane, CachesView
 from tui_perf.widgets.events import EventsPane
@@ -57,8 +59,18 @@ from tui_perf.widgets.profile import ProfilePane
 
 log = logging.getLogger(__name__)
 
-PANES = ("overview", "memory", "gc", "caches", "pools", "bench", "events", "profile")
-TITLES = ("Overview", "Memory", "GC", "Caches", "Pools", "Benchmarks", "Events", "Profile")
+PANES = ("overview", "memory", "gc", "caches", "pools", "bench", "events", "profile", "advice")
+TITLES = (
+    "Overview",
+    "Memory",
+    "GC",
+    "Caches",
+    "Pools",
+    "Benchmarks",
+    "Events",
+    "Profile",
+    "Advice",
+)
 #: keys that act on the Profile pane only (sampling, flame graph, allocation mark)
 PROFILE_ACTIONS = {"toggle_profiling", "export_flame", "mark_alloc"}
 INTERPRETER_ACTIONS = {
@@ -168,6 +180,7 @@ class Dashboard(App[None]):
                     BenchPane,
                     EventsPane,
                     ProfilePane,
+                    AdvicePane,
                 ),
                 strict=True,
             ):
@@ -194,6 +207,7 @@ class Dashboard(App[None]):
         self._bench = self.query_one(BenchPane)
         self._events = self.query_one(EventsPane)
         self._profile = self.query_one(ProfilePane)
+        self._advice = self.query_one(AdvicePane)
         if isinstance(self.source, LocalSource) and self.source.engine.local:
             from tui_perf.engine.memory import Tier
 
@@ -317,6 +331,8 @@ class Dashboard(App[None]):
                 self._events.view = tuple(h.events)
             elif pane == "profile":
                 self._profile.view = profile_view(h, self._profile.sort)
+            elif pane == "advice":
+                self._advice.view = advice_view(h, self._advice.selected_finding)
 
     @on(TabbedContent.TabActivated)
     def _tab_shown(self, event: TabbedContent.TabActivated) -> None:
@@ -331,8 +347,23 @@ class Dashboard(App[None]):
                 self.screen.set_focus(None)
         self.refresh_bindings()
 
+    def on_advice_pane_apply(self, message: AdvicePane.Apply) -> None:
+        """Enter on a finding: send its action to the watched process; the result comes
+        back as a notification and an event (kept in the history file)."""
+        latest = self.history.latest
+        if latest is None or latest.advice is None:
+            return
+        finding = next((f for f in latest.advice.findings if f.key == message.key), None)
+        if finding is None or finding.action is None:
+            self.notify("this finding has no action to take", timeout=4)
+            return
+        if self.target_ended or not self.source.local_interpreter:
+            self.notify("the watched process cannot take actions now", severity="warning")
+            return
+        self.run_command(finding.action.command, **finding.action.arguments())
+
     def on_data_table_row_highlighted(self) -> None:
-        """A new row in Caches or Benchmarks: chart it."""
+        """A new row in Caches, Benchmarks or Advice: chart it."""
         if not self.paused:
             self.refresh_view()
 

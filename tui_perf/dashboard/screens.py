@@ -26,13 +26,15 @@ collector, caches, pools and benchmarks. Keys act on the watched process.
   [b]o[/]      Caches: next sort · Profile: own or total time
   [b]↑ ↓[/]    pick the row whose chart is shown
   [b]p f m[/]  Profile: sampling, flame graph file, mark allocations
-  [b]1-8[/]    panes · [b]?[/] this help · [b]ctrl+p[/] all commands
+  [b]enter[/]  Advice: take the selected finding's action
+  [b]1-9[/]    panes · [b]?[/] this help · [b]ctrl+p[/] all commands
   [b]q[/]      quit (a program `run` started: stop it, or leave it)
 
 Tiers: NORMAL → ELEVATED → HIGH → CRITICAL, from RSS against the budget. A tier drops \
 only once RSS is a margin below its threshold. From HIGH the cleanup ladder runs by itself.
 
-Hit rates are hits over lookups; "freed" figures are RSS measured before and after.
+Hit rates are hits over lookups; "freed" figures are RSS measured before and after. \
+Each finding in Advice shows the figures it rests on and how its estimate was made.
 """
 
 
