@@ -15,6 +15,7 @@ from tui_perf.advice.report import report_lines
 from tui_perf.agent.client import RemoteSource
 from tui_perf.cli.advise import exit_code
 from tui_perf.cli.main import main
+from tui_perf.dashboard.results import describe_result
 from tui_perf.model.advice import AdviceStats, Finding
 from tui_perf.model.snapshot import Snapshot
 
@@ -43,6 +44,7 @@ def test_advice_and_an_action_taken_through_the_agent(target: Target) -> None:  
     points = {size: rate for size, rate in square["points"]}  # type: ignore[union-attr]
     assert points[16] > 0.5 and points[128] == points[16] and points[4] < points[16]
     assert reply == {"name": "target.square", "before": 16, "maxsize": 64, "evicted": 0}
+    assert describe_result("set_cache_size", reply).startswith("target.square: maxsize 16 → 64;")
     tier = next(c for c in snaps[-1].caches if c.name == "target.square").tiers[0]
     assert tier.maxsize == 64
     assert any("maxsize 16 -> 64" in e.message for s in snaps for e in s.events)

@@ -530,8 +530,20 @@ async def test_advice_pane_arrows_pick_a_finding_and_enter_takes_its_action() ->
     from tests.helpers.dashboard import advice_stats
     from tui_perf.widgets.advice import AdvicePane
 
+    from tui_perf.model.advice import Action, Finding
+
     snaps = history(40)
-    snaps[-1] = replace(snaps[-1], advice=advice_stats(snaps))
+    gc_finding = Finding(
+        "gc-time-share",
+        "critical",
+        "garbage collection takes 20.0% of wall time",
+        (("GC time share (mean)", "20.0%"),),
+        "last 39 s (40 snapshots)",
+        Action.of("set_gc_strategy", name="throughput"),
+    )
+    stats = advice_stats(snaps)
+    stats = replace(stats, findings=(gc_finding, *stats.findings))
+    snaps[-1] = replace(snaps[-1], advice=stats)
     reply = {"name": "users.profile", "before": 64, "maxsize": 256, "evicted": 0}
     source = ScriptedSource(snaps, replies={"set_cache_size": reply})
     app = Dashboard(source, chart_interval=0)
@@ -540,7 +552,7 @@ async def test_advice_pane_arrows_pick_a_finding_and_enter_takes_its_action() ->
         await pilot.press("9")
         await pilot.pause()
         pane = app.query_one(AdvicePane)
-        assert pane.selected_finding == "leak-suspect"
+        assert pane.selected_finding == "gc-time-share"
         await pilot.press("down")  # the cache finding: its curve is the one charted
         await pilot.pause()
         assert pane.selected_finding == "cache-too-small:users.profile"

@@ -88,7 +88,7 @@ class CacheTooSmall(Rule):
             delta = cache_delta(window.caches(name))
             if delta is None or delta.lookups < s.min_lookups or delta.evictions == 0:
                 continue
-            measured = delta.hit_rate or 0.0
+            measured = delta.l1_hit_rate or 0.0
             confidence, here = _confidence(curve, measured)
             base = here if here is not None else measured
             cap = None
@@ -111,7 +111,8 @@ class CacheTooSmall(Rule):
                 more = (
                     f", about {fmt_bytes((size - curve.current_size) * curve.bytes_per_entry)} more"
                 )
-            capped = f" (capped at {cap:,} entries by the memory budget)" if cap else ""
+            beyond_cap = cap is not None and any(sz > cap for sz, _ in curve.points)
+            capped = f" (the memory budget caps it at {cap:,} entries)" if beyond_cap else ""
             out.append(
                 Finding(
                     self.id,
@@ -119,11 +120,14 @@ class CacheTooSmall(Rule):
                     f"cache {name} is too small: {curve.current_size:,} -> {size:,} entries "
                     f"would hit {_pts(rate - base)}",
                     (
-                        ("hit rate (measured)", _pct(measured)),
+                        ("hit rate, memory tier (measured)", _pct(measured)),
                         ("lookups", f"{delta.lookups:,}"),
                         ("evictions", f"{delta.evictions:,}"),
                         ("size", f"{delta.size:,} of {curve.current_size:,}"),
-                        *((f"predicted at {sz:,}", _pct(r)) for sz, r in curve.points),
+                        (
+                            "predicted (LRU)",
+                            " · ".join(f"{100 * r:.0f}% at {sz:,}" for sz, r in curve.points),
+                        ),
                     ),
                     window.describe(),
                     Action.of("set_cache_size", name=name, maxsize=size),
@@ -218,7 +222,7 @@ class TtlTooShort(Rule):
                     f"cache {name}: entries expire after {curve.ttl_s:g} s and come back; "
                     f"{ttl:g} s would hit {_pts(rate - now)}",
                     (
-                        ("hit rate (measured)", _pct(delta.hit_rate or 0.0)),
+                        ("hit rate, memory tier (measured)", _pct(delta.l1_hit_rate or 0.0)),
                         ("expirations", f"{delta.expirations:,}"),
                         ("lookups", f"{delta.lookups:,}"),
                         *((f"simulated at ttl {t:g} s", _pct(r)) for t, r in curve.longer_ttl),
@@ -317,15 +321,17 @@ class LeakSuspect(Rule):
     description = "RSS climbs steadily and the cleanup ladder frees little"
 
     def check(self, window: Window) -> Result:
-        if not self.judgeable(window):
-            return None
         s = self.settings
+        if not window.long_enough(s.leak_min_window_s, s.min_snapshots):
+            return None
         points = [(snap.timestamp, float(snap.memory.rss)) for snap in window.snapshots]
         slope = slope_per_s(points)
         rising = rising_share([y for _, y in points])
         if slope < s.rss_growth_per_s or rising < s.rss_rising_share:
             return None
         grown = points[-1][1] - points[0][1]
+        if grown <= 0 or max_drawdown([y for _, y in points]) > s.leak_max_drawdown * grown:
+            return None  # it gives memory back: a sawtooth or batches, not a leak
         freed = sum(
             max(0, c.rss_before - c.rss_after) for snap in window.snapshots for c in snap.cleanups
         )
@@ -367,6 +373,15 @@ class LeakSuspect(Rule):
             + ("" if alloc is not None else "; trace allocations to see the growing lines"),
             "medium" if rising >= 0.9 else "low",
         )
+
+
+def max_drawdown(values: list[float]) -> float:
+    """The largest fall from a running peak."""
+    peak, worst = float("-inf"), 0.0
+    for v in values:
+        peak = max(peak, v)
+        worst = max(worst, peak - v)
+    return worst
 
 
 def _growing_types(window: Window) -> list[tuple[str, int]]:

@@ -36,6 +36,10 @@ class AdviceSettings:
     #: memory: RSS growth (bytes a second) and the share of rising steps of a leak suspect
     rss_growth_per_s: float = 64 * 1024
     rss_rising_share: float = 0.75
+    #: a leak is judged over a longer window than the rest, and a climb that gave back more
+    #: than this share of its growth at once (a sawtooth, a batch) is not one
+    leak_min_window_s: float = 90.0
+    leak_max_drawdown: float = 0.25
     #: pools: waiting time at p95 that asks for a larger pool, and idle share to shrink
     pool_wait_p95_ms: float = 50.0
     pool_idle_share: float = 0.9

@@ -64,7 +64,8 @@ class CacheDelta:
     """What a cache's L1 did over the window (running counters, last minus first)."""
 
     lookups: int
-    hits: int
+    hits: int  # answered by any tier
+    l1_hits: int  # answered by the memory tier: what its curve predicts
     evictions: int
     expirations: int
     size: int
@@ -75,6 +76,10 @@ class CacheDelta:
     def hit_rate(self) -> float | None:
         return self.hits / self.lookups if self.lookups else None
 
+    @property
+    def l1_hit_rate(self) -> float | None:
+        return self.l1_hits / self.lookups if self.lookups else None
+
 
 def cache_delta(series: Sequence[CacheStats]) -> CacheDelta | None:
     """None with fewer than two readings, or when the counters went back (a reset)."""
@@ -83,10 +88,11 @@ def cache_delta(series: Sequence[CacheStats]) -> CacheDelta | None:
     a, b = series[0], series[-1]
     lookups, hits = b.lookups - a.lookups, b.hits - a.hits
     la, lb = a.tiers[0], b.tiers[0]
+    l1_hits = lb.hits - la.hits
     evictions, expirations = lb.evictions - la.evictions, lb.expirations - la.expirations
-    if min(lookups, hits, evictions, expirations) < 0:
+    if min(lookups, hits, l1_hits, evictions, expirations) < 0:
         return None
-    return CacheDelta(lookups, hits, evictions, expirations, lb.size, lb.maxsize, lb.bytes)
+    return CacheDelta(lookups, hits, l1_hits, evictions, expirations, lb.size, lb.maxsize, lb.bytes)
 
 
 def slope_per_s(points: Sequence[tuple[float, float]]) -> float:

@@ -63,8 +63,9 @@ def advice_view(history: History, selected: str = "") -> AdviceView | None:
 
 
 def status_line(stats: AdviceStats) -> str:
+    n = len(stats.findings)
     line = (
-        f"{len(stats.findings)} findings · window {stats.window_s:.0f} s "
+        f"{n} finding{'' if n == 1 else 's'} · window {stats.window_s:.0f} s "
         f"({stats.snapshots} snapshots) · {stats.rules} rules"
     )
     if stats.silenced:

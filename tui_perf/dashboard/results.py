@@ -24,6 +24,12 @@ COMMAND_TITLES = {
     "profile_stop": "Profiler",
     "profile_export": "Flame graph",
     "alloc_mark": "Allocations",
+    "alloc_start": "Allocations",
+    "set_cache_size": "Cache size",
+    "set_cache_ttl": "Cache TTL",
+    "resize_pool": "Pool size",
+    "set_pool_idle": "Pool idle limit",
+    "gc_freeze": "GC freeze",
 }
 
 
@@ -73,4 +79,26 @@ def describe_result(name: str, result: dict[str, Any]) -> str:
     if name == "alloc_mark":
         started = "tracing started; " if result.get("started") else ""
         return f"{started}allocations marked at {fmt_bytes(result.get('traced', 0))} traced"
+    if name == "alloc_start":
+        return (
+            f"tracing allocations (tracebacks {result.get('frames', 1)} frames deep): "
+            "the growing lines show in Profile"
+        )
+    if name == "set_cache_size":
+        evicted = f"; {result['evicted']:,} evicted" if result.get("evicted") else ""
+        return (
+            f"{result['name']}: maxsize {result['before']:,} → {result['maxsize']:,}{evicted}; "
+            "Advice judges the change over its next window"
+        )
+    if name == "set_cache_ttl":
+        return f"{result['name']}: ttl {result['before']:g} s → {result['ttl']:g} s"
+    if name == "resize_pool":
+        return f"{result['name']}: max_size {result['before']} → {result['max_size']}"
+    if name == "set_pool_idle":
+        return (
+            f"{result['name']}: max_idle {result['before']} → {result['max_idle']} "
+            f"({result['dropped']} idle dropped)"
+        )
+    if name == "gc_freeze":
+        return f"{result['frozen']:,} objects frozen: full collections skip them"
     return str(result)
