@@ -190,6 +190,44 @@ def test_a_cache_that_does_not_pay_is_reported_and_a_useful_one_is_not() -> None
     assert findings(CacheNotPaying(), w2) == []
 
 
+def timed(i: int, mean_s: float, overhead_s: float, hit: float = 0.3) -> CacheStats:
+    """A cache `cached` measured: its misses computed for `mean_s` each, plus overhead."""
+    base = cache(i, hit=hit, evict=0)
+    misses = base.tiers[0].misses
+    return replace(
+        base, computes=misses, compute_s=misses * mean_s, miss_overhead_s=misses * overhead_s
+    )
+
+
+def test_a_cache_whose_function_is_cheaper_than_its_lookups_does_not_pay() -> None:
+    cheap = [snap(i, caches=(timed(i, 100e-9, 2e-6),)) for i in range(N)]
+    (f,) = findings(CacheNotPaying(), window(cheap))
+    assert "costs more than it saves" in f.title and f.confidence == "high"
+    evidence = dict(f.evidence)
+    assert evidence["function's own time, mean"] == "100 ns"
+    assert evidence["miss path beyond it, mean"] == "2.00 µs"
+    assert f.estimate.startswith("calling the function directly saves about ")
+    # the same hit rate over a function that takes a millisecond pays handsomely
+    dear = [snap(i, caches=(timed(i, 1e-3, 2e-6),)) for i in range(N)]
+    assert findings(CacheNotPaying(), window(dear)) == []
+
+
+def test_cached_measures_its_functions_time_and_its_miss_path() -> None:
+    from tui_perf.caches.decorator import cached
+    from tui_perf.engine.registry import Registry
+
+    @cached(maxsize=8, registry=Registry())
+    def work(n: int) -> int:
+        return sum(range(n))
+
+    for n in (20_000, 20_001, 20_000):
+        work(n)
+    stats = work.cache.stats()  # type: ignore[attr-defined]
+    assert stats.computes == 2  # two misses computed; the hit did not
+    assert stats.compute_s > 0 and stats.miss_overhead_s > 0
+    assert stats.miss_overhead_s < stats.compute_s  # a sum of 20,000 outweighs a store
+
+
 def test_ttl_too_short_proposes_the_shortest_longer_ttl_that_gains() -> None:
     ttl_curve = curve(
         points=FLAT, ttl_s=1.0, longer_ttl=((1.0, 0.30), (2.0, 0.33), (4.0, 0.45), (8.0, 0.5))

@@ -528,9 +528,8 @@ async def test_advice_pane_arrows_pick_a_finding_and_enter_takes_its_action() ->
     from dataclasses import replace
 
     from tests.helpers.dashboard import advice_stats
-    from tui_perf.widgets.advice import AdvicePane
-
     from tui_perf.model.advice import Action, Finding
+    from tui_perf.widgets.advice import AdvicePane
 
     snaps = history(40)
     gc_finding = Finding(

@@ -12,9 +12,9 @@ from collections.abc import Iterable
 from itertools import pairwise
 
 from tui_perf.advice.settings import AdviceSettings
-from tui_perf.advice.window import Window, cache_delta, rising_share, slope_per_s
+from tui_perf.advice.window import CacheDelta, Window, cache_delta, rising_share, slope_per_s
 from tui_perf.model.advice import Action, CurveStat, Finding
-from tui_perf.model.format import fmt_bytes
+from tui_perf.model.format import fmt_bytes, fmt_seconds
 
 Result = Finding | Iterable[Finding] | None
 MIB = 1024 * 1024
@@ -142,7 +142,7 @@ class CacheTooSmall(Rule):
 
 class CacheNotPaying(Rule):
     id = "cache-not-paying"
-    description = "a cache that almost never hits, at any size the curve shows"
+    description = "a cache whose lookups cost more than its hits save"
 
     def check(self, window: Window) -> Result:
         if not self.judgeable(window):
@@ -154,41 +154,85 @@ class CacheNotPaying(Rule):
             delta = cache_delta(window.caches(name))
             if delta is None or delta.lookups < s.min_lookups:
                 continue
-            measured = delta.hit_rate or 0.0
-            if measured >= s.low_hit_rate:
-                continue
-            curve = window.curves.get(name)
-            best = max((r for _, r in curve.points), default=0.0) if curve else None
-            if best is not None and best >= s.low_hit_rate:
-                continue  # a larger size would pay: cache-too-small says so
-            reach = (
-                f"; even {curve.points[-1][0]:,} entries would reach only {_pct(best or 0.0)}"
-                if curve and curve.points
-                else ""
+            found = (
+                self._weighed(name, delta, window)
+                if delta.computes
+                else self._by_hit_rate(name, delta, window)
             )
-            out.append(
-                Finding(
-                    self.id,
-                    "info",
-                    f"cache {name} hits {_pct(measured)} of {delta.lookups:,} lookups{reach}",
-                    (
-                        ("hit rate (measured)", _pct(measured)),
-                        ("lookups", f"{delta.lookups:,}"),
-                        ("hits", f"{delta.hits:,}"),
-                    ),
-                    window.describe(),
-                    None,
-                    "each lookup builds a key and stores a value that is rarely read again; "
-                    "calling the function directly saves that",
-                    "hit rate measured over the window"
-                    + (" and the predicted curve" if curve else " (no key-stream sample)")
-                    + "; the function's own time is not measured, so the saving is not "
-                    "estimated",
-                    "medium" if curve else "low",
-                    name,
-                )
-            )
+            if found is not None:
+                out.append(found)
         return out
+
+    def _weighed(self, name: str, delta: CacheDelta, window: Window) -> Finding | None:
+        """The function's own time and the miss path's overhead, measured by `cached`:
+        hits save a computation each, less a hit's cost; misses cost their overhead."""
+        s = self.settings
+        mean = delta.compute_s / delta.computes
+        saved = delta.hits * (mean - s.hit_cost_s)
+        net = saved - delta.miss_overhead_s
+        if net > 0:
+            return None
+        per_s = -net / window.duration_s if window.duration_s else 0.0
+        overhead = delta.miss_overhead_s / delta.computes
+        return Finding(
+            self.id,
+            "info",
+            f"cache {name} costs more than it saves: its function takes "
+            f"{fmt_seconds(mean)} and {_pct(delta.hit_rate or 0.0)} of calls hit",
+            (
+                ("hit rate (measured)", _pct(delta.hit_rate or 0.0)),
+                ("lookups", f"{delta.lookups:,}"),
+                ("function's own time, mean", fmt_seconds(mean)),
+                ("miss path beyond it, mean", fmt_seconds(overhead)),
+                ("saved by hits", fmt_seconds(max(0.0, saved))),
+                ("spent on misses", fmt_seconds(delta.miss_overhead_s)),
+            ),
+            window.describe(),
+            None,
+            f"calling the function directly saves about {fmt_seconds(per_s)} a second",
+            "the function's time and the miss path's time measured by @cached on each of "
+            f"{delta.computes:,} misses; a hit counted at {fmt_seconds(s.hit_cost_s)} (the "
+            "@cached hit path in benchmarks/results/cache.json)",
+            "high" if delta.computes >= 100 else "medium",
+            name,
+        )
+
+    def _by_hit_rate(self, name: str, delta: CacheDelta, window: Window) -> Finding | None:
+        """No timings (a cache used directly, not through `cached`): a hit rate near zero
+        that no size would lift."""
+        s = self.settings
+        measured = delta.hit_rate or 0.0
+        if measured >= s.low_hit_rate:
+            return None
+        curve = window.curves.get(name)
+        best = max((r for _, r in curve.points), default=0.0) if curve else None
+        if best is not None and best >= s.low_hit_rate:
+            return None  # a larger size would pay: cache-too-small says so
+        reach = (
+            f"; even {curve.points[-1][0]:,} entries would reach only {_pct(best or 0.0)}"
+            if curve and curve.points
+            else ""
+        )
+        return Finding(
+            self.id,
+            "info",
+            f"cache {name} hits {_pct(measured)} of {delta.lookups:,} lookups{reach}",
+            (
+                ("hit rate (measured)", _pct(measured)),
+                ("lookups", f"{delta.lookups:,}"),
+                ("hits", f"{delta.hits:,}"),
+            ),
+            window.describe(),
+            None,
+            "each lookup builds a key and stores a value that is rarely read again; "
+            "calling the function directly saves that",
+            "hit rate measured over the window"
+            + (" and the predicted curve" if curve else " (no key-stream sample)")
+            + "; the function's own time is not measured (the cache is not used through "
+            "@cached), so the saving is not estimated",
+            "medium" if curve else "low",
+            name,
+        )
 
 
 class TtlTooShort(Rule):

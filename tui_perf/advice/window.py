@@ -71,6 +71,9 @@ class CacheDelta:
     size: int
     maxsize: int | None
     bytes: int | None
+    computes: int = 0  # measured by `cached` on its misses
+    compute_s: float = 0.0
+    miss_overhead_s: float = 0.0
 
     @property
     def hit_rate(self) -> float | None:
@@ -92,7 +95,19 @@ def cache_delta(series: Sequence[CacheStats]) -> CacheDelta | None:
     evictions, expirations = lb.evictions - la.evictions, lb.expirations - la.expirations
     if min(lookups, hits, l1_hits, evictions, expirations) < 0:
         return None
-    return CacheDelta(lookups, hits, l1_hits, evictions, expirations, lb.size, lb.maxsize, lb.bytes)
+    return CacheDelta(
+        lookups,
+        hits,
+        l1_hits,
+        evictions,
+        expirations,
+        lb.size,
+        lb.maxsize,
+        lb.bytes,
+        max(0, b.computes - a.computes),
+        max(0.0, b.compute_s - a.compute_s),
+        max(0.0, b.miss_overhead_s - a.miss_overhead_s),
+    )
 
 
 def slope_per_s(points: Sequence[tuple[float, float]]) -> float:

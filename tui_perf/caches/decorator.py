@@ -13,6 +13,7 @@ import inspect
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Hashable
+from time import perf_counter_ns
 from typing import Any, NamedTuple, TypeVar, cast, overload
 
 from tui_perf.caches.codecs import Codec
@@ -163,6 +164,7 @@ def _sync_wrapper(
         value = sampled_hit(k)  # a key the advice's key-stream sampler follows: a hit
         if value is not MISSING:
             return value
+        started = perf_counter_ns()
         value = cache.get(k, MISSING)
         if value is not MISSING:
             return value
@@ -179,8 +181,14 @@ def _sync_wrapper(
         try:
             value = l1.peek(k)  # another thread may have finished just before we led
             if value is MISSING:
+                t0 = perf_counter_ns()
                 value = fn(*args, **kwargs)
+                t1 = perf_counter_ns()
                 cache.set(k, value)
+                # what a miss costs beyond the function itself, for advice to weigh
+                cache.computes += 1
+                cache.compute_ns += t1 - t0
+                cache.miss_overhead_ns += perf_counter_ns() - started - (t1 - t0)
             flight.value = value
             return value
         except BaseException as exc:
@@ -245,8 +253,13 @@ def _async_wrapper(
     l1 = cache.l1
 
     async def compute(k: Hashable, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        value = await fn(*args, **kwargs)
+        t0 = perf_counter_ns()
+        value = await fn(*args, **kwargs)  # wall time across its awaits
+        t1 = perf_counter_ns()
         await cache.aset(k, value)
+        cache.computes += 1
+        cache.compute_ns += t1 - t0
+        cache.miss_overhead_ns += perf_counter_ns() - t1
         return value
 
     async def wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -88,6 +88,11 @@ class MultiLevelCache:
             l2 if isinstance(l2, GuardedTier) or l2 is None else GuardedTier(l2, owner=name)
         )
         self.pinned = pinned
+        #: what `cached` measures on its misses: computations, their own time, and the
+        #: time the miss path took around them (nanoseconds); advice weighs them
+        self.computes = 0
+        self.compute_ns = 0
+        self.miss_overhead_ns = 0
         self.flush_l2_on_pressure = flush_l2_on_pressure
         self.promotions = 0
         self.errors = 0
@@ -352,7 +357,14 @@ class MultiLevelCache:
         if self.l2 is not None:
             l2 = self.l2.stats()
             tiers.append(dataclasses.replace(l2, promotions=self.promotions))
-        return CacheStats(self.name, tuple(tiers), self.pinned)
+        return CacheStats(
+            self.name,
+            tuple(tiers),
+            self.pinned,
+            computes=self.computes,
+            compute_s=self.compute_ns / 1e9,
+            miss_overhead_s=self.miss_overhead_ns / 1e9,
+        )
 
     # -- lifecycle ---------------------------------------------------------------------
 

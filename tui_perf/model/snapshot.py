@@ -21,7 +21,8 @@ from tui_perf.model.errors import SnapshotFormatError
 #: 2 added `Snapshot.profile`; a version-1 dict still reads (the field defaults to None).
 #: 3 added `BenchResult.sizes` and `.refs` (per process); older dicts read with `()`.
 #: 4 added `CleanupReport.held_by`; older dicts read with `()`.
-#: 5 added `Snapshot.advice`; older dicts read with None.
+#: 5 added `Snapshot.advice` and `CacheStats.computes`, `.compute_s`, `.miss_overhead_s`;
+#: older dicts read with None and zeros.
 FORMAT_VERSION = 5
 
 T = TypeVar("T")
@@ -105,6 +106,11 @@ class CacheStats:
     name: str
     tiers: tuple[TierStats, ...]
     pinned: bool = False
+    #: measured by `cached` on its misses: how many computed, their own time, and the time
+    #: the miss path spent around them (key, single-flight, storing), in seconds
+    computes: int = 0
+    compute_s: float = 0.0
+    miss_overhead_s: float = 0.0
 
     @property
     def hits(self) -> int:
