@@ -158,3 +158,20 @@ def test_the_checker_catches_an_upward_import(tmp_path: Path) -> None:
         assert any("engine imports tui_perf.bench.runner" in v for v in _violations())
     finally:
         del MODULES["tui_perf.engine.planted"]
+
+
+def test_the_wheel_lists_every_package_on_disk() -> None:
+    """`pip install .` (not -e) ships only the packages pyproject names: a package left out
+    installs a `tui-perf` that fails on its first import of it."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    dirs = {"tui_perf": ROOT / "tui_perf"} | {
+        name: ROOT / folder for name, folder in config["package-dir"].items()
+    }
+    on_disk = {
+        f"{root}.{init.parent.relative_to(folder).as_posix().replace('/', '.')}".rstrip(".")
+        for root, folder in dirs.items()
+        for init in folder.rglob("__init__.py")
+    }
+    assert on_disk - set(config["packages"]) == set()
