@@ -10,6 +10,7 @@ import pytest
 
 from tui_perf.advice import AdviceSettings, Advisor, Rule, Window
 from tui_perf.advice.rules import (
+    BenchWorkers,
     CacheNotPaying,
     CacheTooSmall,
     GcLongPauses,
@@ -23,6 +24,7 @@ from tui_perf.advice.rules import (
 from tui_perf.model.advice import CurveStat, Finding
 from tui_perf.model.errors import ConfigError
 from tui_perf.model.snapshot import (
+    BenchResult,
     CacheStats,
     CleanupReport,
     GCStats,
@@ -46,6 +48,7 @@ def snap(
     pools: tuple[PoolStats, ...] = (),
     cleanups: tuple[CleanupReport, ...] = (),
     tier: str = "NORMAL",
+    bench: tuple[BenchResult, ...] = (),
 ) -> Snapshot:
     return Snapshot(
         timestamp=T0 + i,
@@ -58,6 +61,7 @@ def snap(
         pools=pools,
         cleanups=cleanups,
         thresholds=(600 * MiB, 800 * MiB, 950 * MiB),
+        bench=bench,
     )
 
 
@@ -448,3 +452,57 @@ def test_settings_are_data_and_bad_ones_are_named() -> None:
     with pytest.raises(ConfigError, match="min_gain"):
         AdviceSettings(min_gain=0)
     assert replace(strict, min_snapshots=3).min_snapshots == 3
+
+
+# -- benchmarks -----------------------------------------------------------------------------
+
+
+def scaled(serial: float, counts: tuple[int, ...], wobble: float = 0.0, name: str = "crunch"):
+    """Results at each worker count, times by Amdahl's law (1 s at one worker), each off by
+    +-`wobble` in turn, as a run's medians are."""
+    out = []
+    for i, n in enumerate(counts):
+        t = (serial + (1 - serial) / n) * (1 + (wobble if i % 2 else -wobble))
+        out.append(BenchResult(f"{name}[size=10,workers={n}]", "g", (t,), 1, t, 0.0))
+    return tuple(out)
+
+
+def bench_window(results: tuple[BenchResult, ...]) -> Window:
+    return window([snap(i) for i in range(N - 1)] + [snap(N - 1, bench=results)])
+
+
+def test_bench_workers_names_the_knee_of_the_fitted_serial_fraction() -> None:
+    # s = 0.35: doubling past n saves under 10% from n > 0.65 * 0.4 / 0.035 = 7.4: knee 8
+    (f,) = findings(BenchWorkers(), bench_window(scaled(0.35, (1, 2, 4, 8), wobble=0.01)))
+    assert f.rule == "bench-workers" and f.subject == "crunch[size=10]"
+    assert "8 workers is the knee" in f.title and f.severity == "info"
+    assert float(dict(f.evidence)["serial fraction (fitted)"]) == pytest.approx(0.35, abs=0.02)
+    assert "at most 2.8x" in f.estimate and "Amdahl" in f.method
+    assert f.confidence == "high" and f.action is None
+
+
+def test_bench_workers_says_more_workers_do_not_help_when_nothing_scales() -> None:
+    (f,) = findings(BenchWorkers(), bench_window(scaled(1.0, (1, 2, 3, 4), wobble=0.02)))
+    assert "do not help" in f.title and f.severity == "warning"
+    assert "at most 1.0x" in f.estimate
+
+
+def test_bench_workers_marks_a_knee_past_the_measured_counts_as_extrapolated() -> None:
+    (f,) = findings(BenchWorkers(), bench_window(scaled(0.05, (1, 2, 4))))
+    assert "extrapolated" in dict(f.evidence)["knee"] and f.confidence == "low"
+
+
+@pytest.mark.parametrize(
+    "results",
+    [
+        scaled(0.5, (1, 2)),  # two counts fit any curve
+        scaled(0.5, (1, 2, 4, 8), wobble=0.4),  # times the law does not describe
+        (BenchResult("plain", "g", (1.0,), 1, 1.0, 0.0),),
+        (),
+    ],
+    ids=["two counts", "bad fit", "no worker parameter", "no benchmark run"],
+)
+def test_bench_workers_is_silent_without_a_scaling_series(
+    results: tuple[BenchResult, ...],
+) -> None:
+    assert findings(BenchWorkers(), bench_window(results)) == []

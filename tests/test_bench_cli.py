@@ -282,10 +282,44 @@ def test_names_are_text_bare_decorators_work_and_the_last_line_says_why(tmp_path
     assert "odd[/x]" in first.stdout and "bare" in first.stdout  # not read as markup
     assert [b["name"] for b in json.loads(out.read_text())["benchmarks"]] == ["odd[/x]", "bare"]
     assert first.stdout.strip().splitlines()[-1] == (
-        "exit 0: no baseline yet (2 measured and saved for next time)"
+        "exit 0: no baseline yet (2 measured, saved for next time)"
     )
     again = bench(tmp_path, str(path), "--quick", "--fail-on-regression", "1000")
     assert again.returncode == 0, again.stdout
     last = again.stdout.strip().splitlines()[-1]
     assert last.startswith("exit 0: nothing slower than the last 5 runs, pooled (")
     assert len(max(again.stdout.splitlines(), key=len)) > 80  # piped: the table is not cut
+
+
+SCALING = """
+import time
+from concurrent.futures import ThreadPoolExecutor
+from tui_perf.bench import benchmark
+
+@benchmark(params={"workers": [1, 2, 3, 4]})
+def waits(loops, workers):
+    # 12 waits of 2 ms over `workers` threads: all of it parallel
+    with ThreadPoolExecutor(workers) as pool:
+        for _ in range(loops):
+            list(pool.map(time.sleep, [0.002] * 12))
+
+@benchmark(params={"workers": [1, 2, 3, 4]})
+def spins(loops, workers):
+    # 12 pure-Python loops over `workers` threads: the GIL runs one at a time
+    with ThreadPoolExecutor(workers) as pool:
+        for _ in range(loops):
+            list(pool.map(lambda n: sum(range(n)), [20_000] * 12))
+"""
+
+
+def test_a_benchmark_at_several_worker_counts_gets_amdahls_knee(tmp_path: Path) -> None:
+    """Real reruns in fresh processes: waiting scales, the GIL-bound loop does not."""
+    path = tmp_path / "bench_scaling.py"
+    path.write_text(SCALING)
+    out = bench(tmp_path, str(path), "--quick", "--no-save")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    waits = next(line for line in lines if "benchmark waits:" in line)
+    spins = next(line for line in lines if "benchmark spins:" in line)
+    assert "still scaling at 4 workers" in waits, out.stdout
+    assert "do not help" in spins, out.stdout

@@ -47,15 +47,33 @@ class AdviceSettings:
     pool_wait_p95_ms: float = 50.0
     pool_idle_share: float = 0.9
     pool_min_idle: int = 4
+    #: benchmarks: parameter names that count workers, the counts a fit needs, the fit's
+    #: largest rms error (over the mean time) still trusted, and the saving per doubling
+    #: below which more workers are not worth it
+    bench_worker_params: tuple[str, ...] = ("workers", "threads", "processes", "jobs")
+    bench_min_counts: int = 3
+    bench_max_fit_error: float = 0.10
+    bench_min_doubling_gain: float = 0.10
 
     def __post_init__(self) -> None:
-        for name in ("min_gain", "gain_share", "max_cache_share", "low_hit_rate"):
+        for name in (
+            "min_gain",
+            "gain_share",
+            "max_cache_share",
+            "low_hit_rate",
+            "bench_max_fit_error",
+        ):
             value = getattr(self, name)
             if not 0 < value <= 1:
                 raise ConfigError(f"advice setting {name} must be in (0, 1], got {value}")
         if self.min_snapshots < 2:
             raise ConfigError(
                 f"advice setting min_snapshots must be 2 or more, got {self.min_snapshots}"
+            )
+        if not 0 < self.bench_min_doubling_gain < 0.5:
+            raise ConfigError(
+                "advice setting bench_min_doubling_gain must be in (0, 0.5): a doubling "
+                f"saves at most half, got {self.bench_min_doubling_gain}"
             )
         if self.gc_share_critical < self.gc_share_warning:
             raise ConfigError("advice setting gc_share_critical must be >= gc_share_warning")

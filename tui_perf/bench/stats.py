@@ -127,3 +127,44 @@ def ratio_ci(
         ratios.append(c / b)
     tail = (1 - confidence) / 2 * 100
     return percentile(ratios, tail), percentile(ratios, 100 - tail)
+
+
+@dataclass(frozen=True, slots=True)
+class AmdahlFit:
+    """Amdahl's law fitted to times at several worker counts: T(n) = T1 (s + (1 - s) / n)."""
+
+    serial: float  # s, the fraction no worker count speeds up, clamped to [0, 1]
+    t1: float  # the fitted time at one worker
+    rms_error: float  # root-mean-square residual over the mean time: how well the law fits
+
+    def predict(self, workers: int) -> float:
+        return self.t1 * (self.serial + (1 - self.serial) / workers)
+
+    @property
+    def max_speedup(self) -> float:
+        return 1 / self.serial if self.serial > 0 else math.inf
+
+    def knee(self, min_gain: float) -> int | None:
+        """The smallest worker count past which doubling saves less than `min_gain` of the
+        time; None when the fit says the work is all parallel (no count is a knee).
+
+        T(n) - T(2n) < g T(n)  <=>  n > (1 - s)(1/2 - g) / (g s).
+        """
+        if self.serial <= 0:
+            return None
+        bound = (1 - self.serial) * (0.5 - min_gain) / (min_gain * self.serial)
+        return max(1, math.floor(bound) + 1)
+
+
+def amdahl_fit(workers: Sequence[int], seconds: Sequence[float]) -> AmdahlFit:
+    """Least squares of T = a + b x with x = 1/n (linear in x); s = a / (a + b)."""
+    xs = [1 / n for n in workers]
+    mx, my = statistics.fmean(xs), statistics.fmean(seconds)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, seconds, strict=True)) / sxx if sxx else 0.0
+    intercept = my - slope * mx
+    t1 = intercept + slope
+    serial = min(1.0, max(0.0, intercept / t1)) if t1 > 0 else 1.0
+    residuals = [y - (intercept + slope * x) for x, y in zip(xs, seconds, strict=True)]
+    rms = math.sqrt(statistics.fmean(r * r for r in residuals))
+    return AmdahlFit(serial, t1 if t1 > 0 else my, rms / my if my > 0 else math.inf)

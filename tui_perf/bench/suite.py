@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tui_perf.bench.registry import REGISTERED, Benchmark, benchmark
+from tui_perf.bench.stats import amdahl_fit
 
 _SUITE_START = len(REGISTERED)
 _state: dict[str, Any] = {}
@@ -162,19 +163,8 @@ class Speedup:
 
 
 def fit_amdahl(workers: list[int], speedups: list[float]) -> float:
-    """Serial fraction s from Amdahl's law, 1/S(n) = s + (1 - s)/n, by least squares.
-
-    Linear in x = 1/n: y = 1/S = (1 - s) x + s. Clamped to [0, 1].
-    """
-    xs = [1 / n for n in workers]
-    ys = [1 / s for s in speedups]
-    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    sxx = sum((x - mx) ** 2 for x in xs)
-    if sxx == 0:
-        return 1.0
-    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
-    intercept = my - slope * mx
-    return min(1.0, max(0.0, intercept))
+    """Serial fraction s from Amdahl's law, 1/S(n) = s + (1 - s)/n, by least squares."""
+    return amdahl_fit(workers, [1 / s for s in speedups]).serial
 
 
 def parallel_speedup(

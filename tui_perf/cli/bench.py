@@ -217,6 +217,7 @@ async def _bench(
     _print_results(console, runs, verdicts, noise, spec.label, run_id if not args.no_save else None)
     _print_warnings(console, runs, verdicts, noise, threshold, config)
     _print_history(console, history)
+    _print_worker_advice(console, runs)
     parallel = None
     if not args.targets and not args.quick and not args.filter:
         parallel = _print_parallel(console)
@@ -226,13 +227,21 @@ async def _bench(
     code = EXIT_BAD if failed else EXIT_OK
     if not failed and any(v.verdict == SLOWER for v in verdicts.values()):
         code = EXIT_REGRESSION
-    console.print(esc(summary_line(code, runs, verdicts, spec.label)), highlight=False)
+    console.print(
+        esc(summary_line(code, runs, verdicts, spec.label, not args.no_save)), highlight=False
+    )
     for run in failed:
         print(f"tui-perf: error: benchmark {run.name} failed: {run.error}", file=sys.stderr)
     return code
 
 
-def summary_line(code: int, runs: list[BenchRun], verdicts: dict[str, Verdict], label: str) -> str:
+def summary_line(
+    code: int,
+    runs: list[BenchRun],
+    verdicts: dict[str, Verdict],
+    label: str,
+    saved: bool = True,
+) -> str:
     """The last line: the exit code and why, so a CI log says it without scrolling."""
     if code == EXIT_BAD:
         failed = [r.name for r in runs if r.error]
@@ -245,7 +254,8 @@ def summary_line(code: int, runs: list[BenchRun], verdicts: dict[str, Verdict], 
         ]
         return f"exit {code}: slower than {label}: {'; '.join(slower)}"
     if not verdicts:
-        return f"exit {code}: no baseline yet ({len(runs)} measured and saved for next time)"
+        kept = "saved for next time" if saved else "not saved: --no-save"
+        return f"exit {code}: no baseline yet ({len(runs)} measured, {kept})"
     counts: dict[str, int] = {}
     for v in verdicts.values():
         counts[v.verdict] = counts.get(v.verdict, 0) + 1
@@ -447,6 +457,22 @@ def _cmd_ab(args: argparse.Namespace, config: RunConfig) -> int:
     if args.json:
         _write_json(args.json, "ab", {"ab": [old, new]}, runs, {new: verdict}, {}, None)
     return EXIT_REGRESSION if verdict.verdict == SLOWER else EXIT_OK
+
+
+def _print_worker_advice(console: Any, runs: list[BenchRun]) -> None:
+    """Benchmarks measured at several worker counts get Amdahl's fit and its knee."""
+    from tui_perf.advice.report import finding_lines
+    from tui_perf.advice.rules import worker_findings
+    from tui_perf.model.snapshot import BenchResult
+
+    results = [
+        BenchResult(r.name, r.group, tuple(r.values), r.loops, r.summary.median, r.summary.stdev)
+        for r in runs
+        if not r.error and r.values
+    ]
+    for finding in worker_findings(results):
+        for line in finding_lines(finding):
+            console.print(esc(line), highlight=False)
 
 
 def _print_parallel(console: Any) -> list[dict[str, Any]]:

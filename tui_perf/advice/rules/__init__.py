@@ -9,6 +9,7 @@ an estimate, how the estimate was made.
 from __future__ import annotations
 
 from tui_perf.advice.rules.base import Result, Rule
+from tui_perf.advice.rules.bench import BenchWorkers, worker_findings
 from tui_perf.advice.rules.caches import CacheNotPaying, CacheTooSmall, TtlTooShort
 from tui_perf.advice.rules.memory import GcLongPauses, GcTimeShare, LeakSuspect, max_drawdown
 from tui_perf.advice.rules.pools import PoolIdle, PoolLeaks, PoolWaits
@@ -24,6 +25,7 @@ BUILTIN: tuple[type[Rule], ...] = (
     PoolWaits,
     PoolIdle,
     PoolLeaks,
+    BenchWorkers,
 )
 
 
@@ -33,6 +35,7 @@ def builtin_rules(settings: AdviceSettings | None = None) -> list[Rule]:
 
 __all__ = [
     "BUILTIN",
+    "BenchWorkers",
     "CacheNotPaying",
     "CacheTooSmall",
     "GcLongPauses",
@@ -46,4 +49,5 @@ __all__ = [
     "TtlTooShort",
     "builtin_rules",
     "max_drawdown",
+    "worker_findings",
 ]
