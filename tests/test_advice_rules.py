@@ -216,6 +216,17 @@ def test_a_cache_whose_function_is_cheaper_than_its_lookups_does_not_pay() -> No
     assert findings(CacheNotPaying(), window(dear)) == []
 
 
+def test_a_cache_that_would_pay_at_a_size_the_budget_allows_is_left_to_cache_too_small() -> None:
+    # 8 µs of work behind a 14 µs miss path: at 30% hits it loses, at 80% it pays
+    losing = [snap(i, caches=(timed(i, 8e-6, 14e-6),)) for i in range(N)]
+    assert len(findings(CacheNotPaying(), window(losing))) == 1
+    assert findings(CacheNotPaying(), window(losing, users=curve(points=GROWING))) == []
+    # ...unless the sizes that would pay are past the budget's cap (1 GiB x 0.25 / 200 KiB
+    # an entry = 1,310 entries, where the curve reaches 50% at most: still losing)
+    fat = curve(points=GROWING, bytes_per_entry=200 * 1024)
+    assert len(findings(CacheNotPaying(), window(losing, users=fat))) == 1
+
+
 def test_cached_measures_its_functions_time_and_its_miss_path() -> None:
     from tui_perf.caches.decorator import cached
     from tui_perf.engine.registry import Registry

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tui_perf.advice.rules.base import Result, Rule, _pct, _pts
+from tui_perf.advice.settings import AdviceSettings
 from tui_perf.advice.window import CacheDelta, Window, cache_delta
 from tui_perf.model.advice import Action, CurveStat, Finding
 from tui_perf.model.format import fmt_bytes, fmt_seconds
@@ -34,6 +35,14 @@ def _method(curve: CurveStat, here: float | None, measured: float) -> str:
     )
 
 
+def _size_cap(budget: int | None, curve: CurveStat, s: AdviceSettings) -> int | None:
+    """The most entries one cache may take: its share of the memory budget over the
+    measured bytes per entry (None when either is unknown)."""
+    if budget and curve.bytes_per_entry:
+        return int(budget * s.max_cache_share / curve.bytes_per_entry)
+    return None
+
+
 class CacheTooSmall(Rule):
     id = "cache-too-small"
     description = "a cache evicts keys that come back: a larger size would hit more"
@@ -51,9 +60,7 @@ class CacheTooSmall(Rule):
             measured = delta.l1_hit_rate or 0.0
             confidence, here = _confidence(curve, measured)
             base = here if here is not None else measured
-            cap = None
-            if budget and curve.bytes_per_entry:
-                cap = int(budget * s.max_cache_share / curve.bytes_per_entry)
+            cap = _size_cap(budget, curve, s)
             bigger = [
                 (size, rate)
                 for size, rate in curve.points
@@ -132,8 +139,14 @@ class CacheNotPaying(Rule):
         net = saved - delta.miss_overhead_s
         if net > 0:
             return None
-        per_s = -net / window.duration_s if window.duration_s else 0.0
         overhead = delta.miss_overhead_s / delta.computes
+        curve = window.curves.get(name)
+        if curve is not None:
+            cap = _size_cap(window.last.memory.budget, curve, s)
+            best = max((r for size, r in curve.points if cap is None or size <= cap), default=0.0)
+            if best * (mean - s.hit_cost_s) > (1 - best) * overhead:
+                return None  # at a size the budget allows it would pay: cache-too-small says so
+        per_s = -net / window.duration_s if window.duration_s else 0.0
         return Finding(
             self.id,
             "info",
