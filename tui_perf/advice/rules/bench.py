@@ -9,6 +9,7 @@ results handed to `worker_findings` directly (`tui-perf bench` does).
 
 from __future__ import annotations
 
+import math
 import re
 from collections import defaultdict
 from collections.abc import Sequence
@@ -32,7 +33,7 @@ def scaling_series(
     series: dict[str, dict[int, float]] = defaultdict(dict)
     for result in results:
         match = _NAME.match(result.name)
-        if match is None or result.median_s <= 0:
+        if match is None or not 0 < result.median_s < math.inf:  # NaN fails both
             continue
         pairs = [p.partition("=") for p in match["params"].split(",")]
         workers = [(k, v) for k, _, v in pairs if k in params and v.isdigit() and int(v) > 0]
