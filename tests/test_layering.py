@@ -23,7 +23,13 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("store", ("tui_perf.store",)),
     (
         "capabilities",
-        ("tui_perf.capabilities", "tui_perf.bench", "tui_perf.profile", "tui_perf.advice"),
+        (
+            "tui_perf.capabilities",
+            "tui_perf.bench",
+            "tui_perf.profile",
+            "tui_perf.advice",
+            "tui_perf.tune",
+        ),
     ),
     ("agent", ("tui_perf.agent",)),
     ("dashboard", ("tui_perf.dashboard", "tui_perf.widgets", "tui_perf.styles")),

@@ -17,6 +17,7 @@ MODULES: tuple[str, ...] = (
     "tui_perf.bench.commands",
     "tui_perf.profile.commands",
     "tui_perf.advice.commands",
+    "tui_perf.tune.commands",  # after advice: it reads the advice window
 )
 
 

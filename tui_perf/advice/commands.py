@@ -9,7 +9,6 @@ key-stream samplers are drained at every tick, on the engine's thread.
 from __future__ import annotations
 
 import threading
-import time
 from collections import deque
 from typing import Any
 
@@ -36,7 +35,8 @@ class AdviceState:
         self.advisor = advisor or Advisor()
         self.window_s = window_s
         self.every_s = every_s
-        self.keystreams = keystreams if keystreams is not None else KeyStreams()
+        # the engine's clock: rates and refreshes follow its time (tests script it)
+        self.keystreams = keystreams if keystreams is not None else KeyStreams(clock=engine.clock)
         self.snapshots: deque[Snapshot] = deque()
         self._lock = threading.Lock()
         self._latest: AdviceStats | None = None
@@ -54,11 +54,16 @@ class AdviceState:
         if self.engine.local:
             self.keystreams.follow(self.engine.registry.caches())
             self.keystreams.drain()
-        now = time.monotonic()
+        now = self.engine.clock()
         if now - self._checked_at >= self.every_s:
             self._checked_at = now
             self._latest = self.check()
         return {"advice": self._latest}
+
+    @property
+    def latest(self) -> AdviceStats | None:
+        """The advice of the last refresh (every `every_s`), None before the first."""
+        return self._latest
 
     def window(self, force_curves: bool = False) -> Window:
         with self._lock:

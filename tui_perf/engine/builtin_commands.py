@@ -168,3 +168,12 @@ def gc_freeze(engine: Engine) -> dict[str, Any]:
     frozen = controller.freeze_after_warmup()
     engine.emit("gc", f"froze {frozen:,} objects: full collections skip them")
     return {"frozen": frozen}
+
+
+@COMMANDS.register("gc_unfreeze", "Unfreeze the heap")
+def gc_unfreeze(engine: Engine) -> dict[str, Any]:
+    """Undo `gc_freeze`: the frozen objects go back to the collector (the tuner's rollback)."""
+    before = gc.get_freeze_count()
+    gc.unfreeze()
+    engine.emit("gc", f"unfroze {before:,} objects: full collections see them again")
+    return {"unfrozen": before}

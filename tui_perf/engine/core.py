@@ -54,6 +54,10 @@ class EngineConfig:
     discover_caches_s: float | None = 30.0
     guard: GuardConfig = field(default_factory=GuardConfig)
     gc: GCConfig = field(default_factory=GCConfig)
+    #: the tuner (`tui_perf.tune`): on from the start, and its profile: a shipped or
+    #: user profile's name, a TOML file's path, or "auto" (chosen from the machine)
+    tune: bool = False
+    profile: str = "auto"
 
     def __post_init__(self) -> None:
         if not self.interval > 0:

@@ -204,7 +204,10 @@ class GCController:
         self._ends = array("q", bytes(8 * RING))
         self._durations = array("q", bytes(8 * RING))
         self._n = 0
+        self._total_ns = 0  # every pause since install: differences give any interval's share
         self._t0 = -1  # -1: no collection under way
+        #: tier -> strategy when adaptive; a tuning profile may replace entries at run time
+        self.adaptive_map: dict[str, str] = dict(self.config.adaptive_map)
         self.last_census: tuple[tuple[str, int], ...] = ()
         self.emit: Callable[[str, str, str], object] = lambda kind, msg, level: None
 
@@ -251,6 +254,7 @@ class GCController:
         i = self._n % RING
         self._ends[i] = end
         self._durations[i] = end - t0
+        self._total_ns += end - t0
         self._n += 1
         self._t0 = -1
 
@@ -282,7 +286,7 @@ class GCController:
     def on_tier(self, tier_name: str) -> None:
         """Follow the memory tier when adaptive."""
         if self.adaptive:
-            target = self.config.adaptive_map.get(tier_name)
+            target = self.adaptive_map.get(tier_name)
             if target is not None and target != self.strategy:
                 self.set_strategy(target, reason=f"tier {tier_name}")
 
@@ -329,6 +333,7 @@ class GCController:
             pause_p99_ms=nearest_rank(pauses, 99) / 1e6,
             pause_max_ms=(pauses[-1] if pauses else 0) / 1e6,
             gc_time_fraction=min(1.0, sum(pauses) / (window * 1e9)),
+            pause_total_s=self._total_ns / 1e9,
             census=self.last_census,
         )
 

@@ -17,13 +17,15 @@ from typing import Any, TypeVar
 
 from tui_perf.model.advice import AdviceStats
 from tui_perf.model.errors import SnapshotFormatError
+from tui_perf.model.tune import TuneStats
 
 #: 2 added `Snapshot.profile`; a version-1 dict still reads (the field defaults to None).
 #: 3 added `BenchResult.sizes` and `.refs` (per process); older dicts read with `()`.
 #: 4 added `CleanupReport.held_by`; older dicts read with `()`.
 #: 5 added `Snapshot.advice` and `CacheStats.computes`, `.compute_s`, `.miss_overhead_s`;
 #: older dicts read with None and zeros.
-FORMAT_VERSION = 5
+#: 6 added `Snapshot.tuning` and `GCStats.pause_total_s`; older dicts read with None, 0.
+FORMAT_VERSION = 6
 
 T = TypeVar("T")
 
@@ -65,6 +67,9 @@ class GCStats:
     pause_max_ms: float = 0.0
     gc_time_fraction: float = 0.0
     census: tuple[tuple[str, int], ...] = ()
+    #: every measured pause since the controller started, in seconds: the difference
+    #: between two snapshots is the GC time of that interval
+    pause_total_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,6 +353,7 @@ class Snapshot:
     bench_progress: BenchProgress | None = None
     profile: ProfileStats | None = None
     advice: AdviceStats | None = None
+    tuning: TuneStats | None = None
     format_version: int = field(default=FORMAT_VERSION)
 
     def to_dict(self) -> dict[str, Any]:
