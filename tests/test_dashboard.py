@@ -70,6 +70,30 @@ async def test_a_toggles_adaptive_gc(engine: Engine) -> None:
         await wait_for(pilot, lambda: not engine.gc_controller.adaptive)
 
 
+async def test_t_turns_the_tuner_on_and_off_and_the_advice_pane_says_so(engine: Engine) -> None:
+    from tui_perf.tune.commands import state_of
+
+    app = app_for(engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, 2)
+        await pilot.press("9")
+        await wait_for(pilot, lambda: "tuner off · t: try the advice" in _tuning_text(app))
+        await pilot.press("t")
+        await wait_for(pilot, lambda: state_of(engine).tuner is not None)
+        tuner = state_of(engine).tuner
+        assert tuner is not None and tuner.enabled
+        await wait_for(pilot, lambda: _tuning_text(app).startswith("tuner on · profile "))
+        await pilot.press("t")
+        await wait_for(pilot, lambda: not tuner.enabled)
+        await wait_for(pilot, lambda: "tuner off (t turns it on)" in _tuning_text(app))
+
+
+def _tuning_text(app: Dashboard) -> str:
+    from textual.widgets import Static
+
+    return str(app.query_one("#advice-tuning", Static).render())
+
+
 async def test_c_really_empties_the_caches(engine: Engine) -> None:
     cache = engine.cache  # type: ignore[attr-defined]
     for i in range(10):

@@ -30,6 +30,7 @@ class AdvicePane(ManagedWidget):
     DEFAULT_CSS = """
     AdvicePane { layout: vertical; height: 1fr; }
     AdvicePane #advice-status { height: 1; padding: 0 1; color: $text-muted; }
+    AdvicePane #advice-tuning { height: auto; max-height: 4; padding: 0 1; color: $text-muted; }
     AdvicePane #advice-empty { padding: 1 2; color: $text-muted; height: auto; }
     AdvicePane #advice-table { height: auto; min-height: 2; max-height: 7; }
     AdvicePane #advice-detail { height: auto; max-height: 14; padding: 0 1; overflow-y: auto; }
@@ -47,6 +48,7 @@ class AdvicePane(ManagedWidget):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="advice-status", markup=False)
+        yield Static("", id="advice-tuning", markup=False)
         yield Static(EMPTY, id="advice-empty")
         table: DataTable[str] = DataTable(id="advice-table", cursor_type="row", zebra_stripes=True)
         for label in COLUMNS:
@@ -86,6 +88,10 @@ class AdvicePane(ManagedWidget):
     def _show(self, view: AdviceView) -> None:
         status = self.query_one("#advice-status", Static)
         status.update(view.status or "advice: waiting for the first window")
+        tuning = self.query_one("#advice-tuning", Static)
+        width = max(20, self.size.width - 2)
+        tuning.update("\n".join(_cut(line, width) for line in view.tuning))
+        tuning.display = bool(view.tuning)
         empty = not view.rows
         notice = self.query_one("#advice-empty", Static)
         notice.display = empty

@@ -34,6 +34,8 @@ def start(
     prometheus_port: int | None = None,
     engine: Engine | None = None,
     measure_gc_pauses: bool = True,
+    tune: bool = False,
+    profile: str = "auto",
 ) -> Agent:
     """Run an engine on a daemon thread in this process and serve it; returns the `Agent`.
 
@@ -41,13 +43,24 @@ def start(
     anything starts); after that nothing the agent does raises into this process.
     `measure_gc_pauses=False` skips timing every collection (about 2 µs each) for hosts that
     allocate so much that this shows; the GC pane then has no pause figures.
+    `tune=True` turns the tuner on (`tui_perf.tune`) with `profile`: "auto", a shipped or
+    user profile's name, or a TOML file's path.
     """
     if prometheus_port is not None:
         from tui_perf.agent.exporter import check_port_free
 
         check_port_free(prometheus_port)  # before any thread starts: nothing to roll back
+    if profile != "auto":
+        from tui_perf.tune.profiles import load_profile
+
+        load_profile(profile)  # a bad profile is a ConfigError here, before anything starts
     engine = engine or Engine(
-        EngineConfig(interval=interval, gc=GCConfig(measure_pauses=measure_gc_pauses))
+        EngineConfig(
+            interval=interval,
+            gc=GCConfig(measure_pauses=measure_gc_pauses),
+            tune=tune,
+            profile=profile,
+        )
     )
     agent = Agent(
         engine, socket_path=socket_path, tcp=tcp, token=token, allow_remote=allow_remote

@@ -24,6 +24,8 @@ def main() -> None:
             socket_path=os.environ.get("TUI_PERF_AGENT_SOCKET") or None,
             interval=float(os.environ.get("TUI_PERF_INTERVAL", "1")),
             prometheus_port=int(port) if port else None,
+            tune=bool(os.environ.get("TUI_PERF_TUNE")),
+            profile=os.environ.get("TUI_PERF_PROFILE") or "auto",
         )
     except Exception:  # the program matters more than its monitor
         logging.getLogger("tui_perf.agent").warning("tui-perf agent did not start", exc_info=True)

@@ -45,6 +45,19 @@ def add_parsers(sub: Any) -> None:
         metavar="PORT",
         help="also serve Prometheus metrics on 127.0.0.1:PORT",
     )
+    run.add_argument(
+        "--tune",
+        action="store_true",
+        help="turn the tuner on: it takes the advice one change at a time, measures each "
+        "and keeps only what helped (`t` in the dashboard toggles it)",
+    )
+    run.add_argument(
+        "--profile",
+        default="auto",
+        metavar="NAME|FILE",
+        help="the tuning profile: auto (the default), a shipped or user profile "
+        "(tui-perf profiles lists them) or a TOML file",
+    )
     run.add_argument("--history", type=Path, metavar="FILE", help="history file")
     run.add_argument("--internals", action="store_true", help=INTERNALS_HELP)
     run.add_argument(
@@ -86,8 +99,8 @@ def add_parsers(sub: Any) -> None:
     watch.add_argument("--internals", action="store_true", help=INTERNALS_HELP)
 
 
-_RUN_VALUED = {"--interval", "--prometheus", "--history"}
-_RUN_FLAGS = {"--no-dashboard", "--no-history", "--internals", "-h", "--help"}
+_RUN_VALUED = {"--interval", "--prometheus", "--history", "--profile"}
+_RUN_FLAGS = {"--no-dashboard", "--no-history", "--internals", "--tune", "-h", "--help"}
 
 
 def split_run_argv(
@@ -295,6 +308,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise TuiPerfError("--interval must be above 0 seconds")
     if args.history is not None:
         check_history_file(args.history)  # before the program starts, not after
+    if args.profile != "auto":
+        from tui_perf.tune.profiles import load_profile
+
+        load_profile(args.profile)  # a bad name or key: one line now, not a log line later
     if not args.no_dashboard:
         _need_terminal()
     log_path = _log_path(
@@ -303,6 +320,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     env = {**os.environ, "TUI_PERF_INTERVAL": str(args.interval)}
     if args.prometheus:
         env["TUI_PERF_PROMETHEUS_PORT"] = str(args.prometheus)
+    env["TUI_PERF_TUNE"] = "1" if args.tune else ""
+    env["TUI_PERF_PROFILE"] = (
+        str(Path(args.profile).resolve()) if args.profile.endswith(".toml") else args.profile
+    )
     with log_path.open("wb") as log:
         child = subprocess.Popen(
             [sys.executable, "-m", "tui_perf.agent.bootstrap", *target],

@@ -114,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from tui_perf.cli import advise as advise_cli
     from tui_perf.cli import profile as profile_cli
+    from tui_perf.cli import tune as tune_cli
     from tui_perf.cli.agent import add_parsers
     from tui_perf.cli.bench import add_parser
 
@@ -121,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_parsers(sub)
     profile_cli.add_parser(sub)
     advise_cli.add_parser(sub)
+    tune_cli.add_parsers(sub)
     return parser
 
 
@@ -166,6 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_advise(args)
         if args.command == "history":
             return cmd_history(args)
+        if args.command in ("tune", "profiles"):
+            from tui_perf.cli import tune as tune_cli
+
+            return int(getattr(tune_cli, f"cmd_{args.command}")(args))
         return cmd_default(args)
     except TuiPerfError as exc:
         print(f"tui-perf: error: {exc}", file=sys.stderr)

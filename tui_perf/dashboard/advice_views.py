@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from tui_perf.advice.report import finding_lines
 from tui_perf.dashboard.views import History
 from tui_perf.model.advice import AdviceStats, CurveStat, Finding
+from tui_perf.model.tune import KEPT, MEASURING, ROLLED_BACK, TuneStats
 
 SEVERITY_MARK = {"critical": "‼ critical", "warning": "! warning", "info": "· info"}
 
@@ -32,15 +33,19 @@ class AdviceView:
     status: str
     #: the action Enter takes for the selected finding, as text ("" when none)
     action: str
+    #: the tuner: its state, then its latest trials, newest first ("" lines: none)
+    tuning: tuple[str, ...] = ()
 
 
-def advice_view(history: History, selected: str = "") -> AdviceView | None:
+def advice_view(history: History, selected: str = "", local: bool = True) -> AdviceView | None:
+    """`local`: the source reaches the watched interpreter (the tuner can run there)."""
     latest = history.latest
     if latest is None:
         return None
     stats = latest.advice
+    tuning = tuning_lines(latest.tuning, local)
     if stats is None:
-        return AdviceView((), "", (), None, "", "")
+        return AdviceView((), "", (), None, "", "", tuning)
     rows = tuple(
         FindingRow(
             f.key,
@@ -59,7 +64,28 @@ def advice_view(history: History, selected: str = "") -> AdviceView | None:
         curve,
         status_line(stats),
         chosen.action.text() if chosen is not None and chosen.action is not None else "",
+        tuning,
     )
+
+
+VERDICT_MARK = {KEPT: "✓ kept", ROLLED_BACK: "↶ rolled back", MEASURING: "… measuring"}
+
+
+def tuning_lines(stats: TuneStats | None, local: bool, trials: int = 3) -> tuple[str, ...]:
+    """The tuner in a few lines: on or off and its profile, what holds it, its last trials."""
+    if stats is None:
+        if not local:
+            return ()
+        return ("tuner off · t: try the advice one change at a time, keep what measurably helps",)
+    state = "on" if stats.enabled else "off (t turns it on)"
+    head = f"tuner {state} · profile {stats.profile} ({stats.why})"
+    if stats.enabled and stats.holding:
+        head += f" · {stats.holding}"
+    lines = [head]
+    for t in stats.trials[:trials]:
+        mark = VERDICT_MARK.get(t.verdict, f"✗ {t.verdict}")
+        lines.append(f"  {mark}  {t.command} · {t.reason}")
+    return tuple(lines)
 
 
 def status_line(stats: AdviceStats) -> str:

@@ -74,6 +74,7 @@ TITLES = (
 #: keys that act on the Profile pane only (sampling, flame graph, allocation mark)
 PROFILE_ACTIONS = {"toggle_profiling", "export_flame", "mark_alloc"}
 INTERPRETER_ACTIONS = {
+    "toggle_tuning",
     "emergency_cleanup",
     "gc_collect",
     "next_strategy",
@@ -121,6 +122,7 @@ class Dashboard(App[None]):
         Binding("b", "run_benchmarks", "Bench"),
         Binding("space", "toggle_pause", "Pause", key_display="␣"),
         Binding("o", "cycle_sort", "Sort", show=False),
+        Binding("t", "toggle_tuning", "Tune", show=False),
         *(
             Binding(str(i + 1), f"show_pane('{p}')", TITLES[i], show=False)
             for i, p in enumerate(PANES)
@@ -332,7 +334,9 @@ class Dashboard(App[None]):
             elif pane == "profile":
                 self._profile.view = profile_view(h, self._profile.sort)
             elif pane == "advice":
-                self._advice.view = advice_view(h, self._advice.selected_finding)
+                self._advice.view = advice_view(
+                    h, self._advice.selected_finding, self.source.local_interpreter
+                )
 
     @on(TabbedContent.TabActivated)
     def _tab_shown(self, event: TabbedContent.TabActivated) -> None:
@@ -505,6 +509,12 @@ class Dashboard(App[None]):
         running = latest is not None and latest.profile is not None and latest.profile.running
         self.run_command("profile_stop" if running else "profile_start")
 
+    def action_toggle_tuning(self) -> None:
+        """Turn the tuner on or off in the watched process."""
+        latest = self.history.latest
+        on = not (latest is not None and latest.tuning is not None and latest.tuning.enabled)
+        self.run_command("set_tuning", on=on)
+
     def action_export_flame(self) -> None:
         """Write the profile as a speedscope flame graph file; the notification says where."""
         self.run_command("profile_export", format="speedscope")
@@ -524,6 +534,7 @@ class Dashboard(App[None]):
             "profile_stop": "toggle_profiling",
             "profile_export": "export_flame",
             "alloc_mark": "mark_alloc",
+            "set_tuning": "toggle_tuning",
         }.get(name, name)
         self.refresh_bindings()
         title = COMMAND_TITLES.get(name, name.replace("_", " ").capitalize())
@@ -569,6 +580,7 @@ class Dashboard(App[None]):
             ("Profile: sampling on/off", "sample every thread's stack", "toggle_profiling"),
             ("Profile: write a flame graph", "speedscope JSON file", "export_flame"),
             ("Profile: mark allocations", "growth is measured from here", "mark_alloc"),
+            ("Tuner on/off", "take the advice, keep what measurably helped", "toggle_tuning"),
         ):
             if self.check_action(action, ()):
                 yield SystemCommand(title, help_text, getattr(self, f"action_{action}"))

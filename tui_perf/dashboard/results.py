@@ -30,6 +30,8 @@ COMMAND_TITLES = {
     "resize_pool": "Pool size",
     "set_pool_idle": "Pool idle limit",
     "gc_freeze": "GC freeze",
+    "gc_unfreeze": "GC freeze",
+    "set_tuning": "Tuner",
 }
 
 
@@ -58,6 +60,9 @@ def describe_result(name: str, result: dict[str, Any]) -> str:
     if name in ("next_gc_strategy", "set_gc_strategy"):
         off = "; adaptive GC is now off (a)" if result.get("adaptive_turned_off") else ""
         return f"strategy: {result['strategy']}{off}"
+    if name == "set_tuning":
+        state = "on" if result["enabled"] else "off"
+        return f"tuner {state}; profile {result['profile']} ({result['why']})"
     if name == "set_adaptive":
         return f"adaptive GC {'on' if result['adaptive'] else 'off'} ({result['strategy']})"
     if name == "flush_cache":

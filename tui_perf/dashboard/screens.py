@@ -26,7 +26,7 @@ collector, caches, pools and benchmarks. Keys act on the watched process.
   [b]o[/]      Caches: next sort · Profile: own or total time
   [b]↑ ↓[/]    pick the row whose chart is shown
   [b]p f m[/]  Profile: sampling, flame graph file, mark allocations
-  [b]enter[/]  Advice: take the selected finding's action
+  [b]enter[/]  Advice: take the selected finding's action · [b]t[/] tuner on/off
   [b]1-9[/]    panes · [b]?[/] this help · [b]ctrl+p[/] all commands
   [b]q[/]      quit (a program `run` started: stop it, or leave it)
 

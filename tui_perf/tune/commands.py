@@ -18,6 +18,7 @@ from tui_perf.advice.commands import state_of as advice_of
 from tui_perf.engine.commands import COMMANDS, Arg
 from tui_perf.engine.core import Engine
 from tui_perf.model.errors import ConfigError
+from tui_perf.model.format import fmt_bytes
 from tui_perf.model.snapshot import to_dict
 from tui_perf.model.tune import MEASURING, TrialStat
 from tui_perf.tune.profiles import TuneProfile, load_profile
@@ -66,7 +67,18 @@ class TuneState:
         return load_profile(picked), f"auto: {why}"
 
     def _apply(self, profile: TuneProfile) -> None:
-        """The profile's GC settings; the caps and guardrails the tuner reads itself."""
+        """The profile's budget (unless the config set one) and GC settings; the caps and
+        guardrails the tuner reads itself."""
+        if self.engine.config.budget_mib is None:
+            system = probe_system()
+            budget = int(system.memory_limit * profile.memory.budget_share)
+            self.engine.guard.budget = budget
+            self.engine.sampler.budget = budget
+            self.engine.emit(
+                "tune",
+                f"memory budget {fmt_bytes(budget)}: {profile.memory.budget_share:.0%} of the "
+                f"{system.limited_by} limit (profile {profile.name})",
+            )
         controller = self.engine.gc_controller
         if controller is None:
             return
