@@ -325,3 +325,17 @@ def test_the_cgroup_cpu_quota_is_read_as_cores(tmp_path: Path) -> None:
     (tmp_path / "cpu.max").write_text("max 100000\n")
     assert cgroup_cpu_quota(tmp_path) is None
     assert cgroup_cpu_quota(tmp_path / "absent") is None
+
+
+def test_the_tuner_sizes_a_cache_from_its_curve_for_most_of_the_gain_within_the_caps() -> None:
+    from tui_perf.model.advice import CurveStat
+
+    points = ((50, 0.2), (100, 0.3), (200, 0.5), (400, 0.7), (800, 0.78), (1600, 0.8))
+    curve = CurveStat("users", 100, points, references=10_000, sampled=10_000, rate=1.0)
+    for cap, size in ((100_000, 1600), (800, 800)):  # 98% of the gain: 0.79, or 0.7704
+        target = Target(lambda s: 0.3)
+        tuner = Tuner(parse_profile("p", FAST.replace("100000", str(cap))), target.run)
+        for _ in range(40):
+            target.snaps.append(target.tick())
+            tuner.step(target.snaps, [grow(400)], {"users": curve})
+        assert target.commands[0] == ("set_cache_size", {"name": "users", "maxsize": size})

@@ -152,11 +152,11 @@ class Tuner:
             budget = last.memory.budget
             if curve is not None and curve.bytes_per_entry and budget:
                 cap = min(cap, int(budget * p.caches.max_share / curve.bytes_per_entry))
-            size = min(int(args["maxsize"]), cap)
             current = next(
                 (c.tiers[0].maxsize for c in last.caches if c.name == args["name"] and c.tiers),
                 None,
             )
+            size = min(_size_for(curve, cap, p.caches.gain_share) or int(args["maxsize"]), cap)
             if current is not None and size <= current:
                 return None
             return Action.of("set_cache_size", name=args["name"], maxsize=size)
@@ -301,6 +301,22 @@ class Tuner:
         return TuneStats(
             self.enabled, self.profile.name, self.why, tuple(self.trials), cooling, self.holding
         )
+
+
+def _size_for(curve: CurveStat | None, cap: int, share: float) -> int | None:
+    """The smallest size within `cap` whose predicted hit rate reaches `share` of the gain
+    the curve shows over its current size; None without a curve or a gain."""
+    if curve is None:
+        return None
+    here = dict(curve.points).get(curve.current_size)
+    bigger = [(s, r) for s, r in curve.points if curve.current_size < s <= cap]
+    if here is None or not bigger:
+        return None
+    best = max(r for _, r in bigger)
+    if best <= here:
+        return None
+    target = here + share * (best - here)
+    return next(s for s, r in bigger if r >= target)
 
 
 def _rollback(action: Action, result: Mapping[str, Any], last: Snapshot) -> tuple[Action, ...]:
