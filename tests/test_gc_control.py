@@ -263,3 +263,18 @@ def test_pause_measurement_can_be_left_off() -> None:
     gc.collect()
     assert gc.callbacks == before and controller.stats().pauses == 0
     controller.uninstall()
+
+
+def test_gc_time_fraction_stays_true_when_collections_outrun_the_pause_ring() -> None:
+    """A program collecting thousands of times a second overflows the ring of pauses; the
+    share must come from the running total, not from the pauses the ring still holds."""
+    now = [0]
+    controller = GCController(GCConfig(window_s=60.0), runtime=CPY312, clock_ns=lambda: now[0])
+    controller.stats()  # the first reading: the running total's starting point
+    for _ in range(6000):  # 1 ms in GC, then 1 ms of work: half the time, for 12 s
+        controller._callback("start", {})
+        now[0] += 1_000_000
+        controller._callback("stop", {})
+        now[0] += 1_000_000
+    assert len(controller.pauses_ns()) == 4096  # the ring has forgotten the first pauses
+    assert controller.stats().gc_time_fraction == pytest.approx(0.5)

@@ -26,7 +26,7 @@ import sysconfig
 import threading
 import time
 from array import array
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -205,6 +205,7 @@ class GCController:
         self._durations = array("q", bytes(8 * RING))
         self._n = 0
         self._total_ns = 0  # every pause since install: differences give any interval's share
+        self._totals: deque[tuple[int, int]] = deque()  # (clock, _total_ns) at each stats()
         self._t0 = -1  # -1: no collection under way
         #: tier -> strategy when adaptive; a tuning profile may replace entries at run time
         self.adaptive_map: dict[str, str] = dict(self.config.adaptive_map)
@@ -324,6 +325,17 @@ class GCController:
         """The interpreter's counters plus what the controller knows: strategy, pauses."""
         window = self.config.window_s
         pauses = sorted(self.pauses_ns(window))
+        fraction = sum(pauses) / (window * 1e9)
+        # The ring keeps the last RING pauses: a program collecting more often than that
+        # per window would be under-counted. The running total, read at each call, gives
+        # the exact share since the oldest reading still inside the window.
+        now = self._clock_ns()
+        self._totals.append((now, self._total_ns))
+        while len(self._totals) > 2 and now - self._totals[1][0] >= window * 1e9:
+            self._totals.popleft()
+        t_old, total_old = self._totals[0]
+        if self._n > RING and now > t_old:
+            fraction = (self._total_ns - total_old) / (now - t_old)
         return read_gc_stats(
             strategy=self.strategy,
             adaptive=self.adaptive,
@@ -332,7 +344,7 @@ class GCController:
             pause_p95_ms=nearest_rank(pauses, 95) / 1e6,
             pause_p99_ms=nearest_rank(pauses, 99) / 1e6,
             pause_max_ms=(pauses[-1] if pauses else 0) / 1e6,
-            gc_time_fraction=min(1.0, sum(pauses) / (window * 1e9)),
+            gc_time_fraction=min(1.0, fraction),
             pause_total_s=self._total_ns / 1e9,
             census=self.last_census,
         )
