@@ -66,3 +66,38 @@ def test_the_tuner_grows_a_small_cache_and_keeps_the_change(tmp_path: Path) -> N
     assert lookup.cache.l1.cache.maxsize > 20  # type: ignore[attr-defined]
     # each trial's end is an event, so it reaches the history file with the rest
     assert any(m.startswith('kept: set_cache_size name="users" maxsize=') for m in events), events
+
+
+def test_what_was_learned_outlives_the_process(tmp_path: Path) -> None:
+    """A rolled-back change's cooling-off is kept in a private file per program; a new
+    tuner for the same program starts with it, and one that has ended is forgotten."""
+    import stat
+
+    from tui_perf.engine.commands import COMMANDS
+    from tui_perf.tune.commands import state_of
+    from tui_perf.tune.learned import Learned
+
+    clock = FakeClock(1_800_000_000.0)
+    learned = Learned(tmp_path / "tune" / "app.json")
+    learned.save({"cache-too-small:users": clock() + 300, "pool-waits:db": clock() - 1}, clock())
+    assert stat.S_IMODE((tmp_path / "tune" / "app.json").stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "tune").stat().st_mode) == 0o700
+
+    sampler = Sampler(ScriptedProbe(), clock=clock, wall=clock, budget=1000 * MiB)
+    engine = Engine(
+        EngineConfig(discover_caches_s=None),
+        sampler=sampler,
+        registry=Registry(),
+        clock=clock,
+        wall=clock,
+    )
+    from tui_perf.advice.commands import state_of as advice_of
+    from tui_perf.tune.commands import TuneState
+
+    advice = advice_of(engine)
+    engine.extension("tune", lambda e: TuneState(e, advice, learned))
+    COMMANDS.run(engine, "set_tuning", {"on": True})
+    tuner = state_of(engine).tuner
+    assert tuner is not None and tuner.cooling == {"cache-too-small:users": clock() + 300}
+    (tmp_path / "tune" / "app.json").write_text("{not json")
+    assert learned.load(clock()) == {}  # a damaged file is a fresh start, not an error

@@ -21,6 +21,7 @@ from tui_perf.model.errors import ConfigError
 from tui_perf.model.format import fmt_bytes
 from tui_perf.model.snapshot import to_dict
 from tui_perf.model.tune import MEASURING, TrialStat
+from tui_perf.tune.learned import Learned
 from tui_perf.tune.profiles import TuneProfile, load_profile
 from tui_perf.tune.system import choose, probe_system
 from tui_perf.tune.tuner import Tuner
@@ -46,9 +47,10 @@ def trial_message(trial: TrialStat) -> str:
 
 
 class TuneState:
-    def __init__(self, engine: Engine, advice: AdviceState) -> None:
+    def __init__(self, engine: Engine, advice: AdviceState, learned: Learned | None = None) -> None:
         self.engine = engine
         self.advice = advice
+        self.learned = learned or Learned()
         self._lock = threading.Lock()
         self._auto = engine.config.profile == "auto"
         self._refined = not self._auto
@@ -93,6 +95,7 @@ class TuneState:
             if self.tuner is None:
                 profile, why = self._load()
                 self.tuner = Tuner(profile, self._run, why=why, on_trial=self._event)
+                self.tuner.cooling.update(self.learned.load(self.engine.wall()))
                 self._apply(profile)
                 self._make_room(profile)
                 self.engine.emit("tune", f"profile {profile.name} ({why})")
@@ -128,6 +131,8 @@ class TuneState:
         return COMMANDS.run(self.engine, command, args)
 
     def _event(self, trial: TrialStat) -> None:
+        if trial.verdict != MEASURING and trial.verdict != "kept" and self.tuner is not None:
+            self.learned.save(self.tuner.cooling, self.engine.wall())
         if trial.verdict != MEASURING:
             level = "info" if trial.verdict == "kept" else "warning"
             self.engine.emit("tune", trial_message(trial), level)

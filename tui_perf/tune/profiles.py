@@ -200,7 +200,8 @@ def load_profile(name: str, user_dir: Path | None = None) -> TuneProfile:
     path = Path(name)
     if name.endswith(".toml") or path.exists():
         if not path.is_file():
-            raise ConfigError(f"profile {name}: no such file")
+            what = "a folder, not a profile file" if path.is_dir() else "no such file"
+            raise ConfigError(f"profile {name}: {what}")
         return parse_profile(path.stem, _read(path), str(path))
     files = available(user_dir)
     if name not in files:

@@ -185,8 +185,8 @@ class Tuner:
         try:
             result = self._run(action.command, action.arguments())
         except Exception as exc:  # the cache or pool went away, a bad argument
-            self._record(self._trial(finding, action, (), target, before, now, str(exc)))
             self.cooling[finding.key] = now + self.profile.tuner.cooldown_s
+            self._record(self._trial(finding, action, (), target, before, now, str(exc)))
             return
         rollback = _rollback(action, result, last)
         self._started.append(now)
@@ -297,7 +297,8 @@ class Tuner:
             log.exception("recording a trial failed")
 
     def stats(self, now: float) -> TuneStats:
-        cooling = tuple(sorted((k, u) for k, u in self.cooling.items() if u > now))
+        # copies first: a command thread asks while the engine's thread steps
+        cooling = tuple(sorted((k, u) for k, u in list(self.cooling.items()) if u > now))
         return TuneStats(
             self.enabled, self.profile.name, self.why, tuple(self.trials), cooling, self.holding
         )
