@@ -28,13 +28,19 @@ from tui_perf.engine.core import Engine, EngineConfig
 from tui_perf.engine.gc_control import GCConfig
 from tui_perf.model.snapshot import Snapshot
 
-#: the GC benchmark starts where a program starts: the interpreter's thresholds, nothing
-#: adaptive; the tuner has to find the strategy
+#: the GC benchmark starts where a program starts (the interpreter's thresholds, nothing
+#: adaptive) under the throughput profile's guardrails: its target is work done per second
 GC_PROFILE = """
-description = "the interpreter's GC, for the tuner to improve"
+description = "the throughput profile's guardrails over the interpreter's own GC"
 [gc]
 strategy = "default"
 adaptive = false
+[tuner]
+interval_s = 30.0
+min_effect = 0.03
+cooldown_s = 300.0
+max_rss_growth = 0.15
+max_pause_growth = 50.0
 """
 
 

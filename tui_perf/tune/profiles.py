@@ -63,6 +63,9 @@ class TunerSection:
     cooldown_s: float = 600.0
     #: the share of the memory budget RSS may grow by during a trial and the change be kept
     max_rss_growth: float = 0.10
+    #: how much the GC pause p99 may grow (1.0: double) beyond noise and the change be kept:
+    #: a latency profile allows none, a throughput profile trades pauses for work done
+    max_pause_growth: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +104,7 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "tuner.min_effect": (0.001, 1.0),
     "tuner.cooldown_s": (0.0, 1e7),
     "tuner.max_rss_growth": (0.0, 1.0),
+    "tuner.max_pause_growth": (0.0, 1000.0),
 }
 
 

@@ -269,8 +269,11 @@ class Tuner:
         p99_a = [s.gc.pause_p99_ms for s in after if s.gc and s.gc.pause_p99_ms > 0]
         if len(p99_b) >= 6 and len(p99_a) >= 6:
             pauses = compare("GC pause p99", p99_b, p99_a, t.min_effect)
-            if pauses.verdict == SLOWER:
-                return f"GC pause p99 got worse ({pauses.interval})"
+            if pauses.verdict == SLOWER and pauses.ci_low > 1 + t.max_pause_growth:
+                return (
+                    f"GC pause p99 grew {pauses.ci_low - 1:+.0%}..{pauses.ci_high - 1:+.0%} "
+                    f"(the profile allows {t.max_pause_growth:+.0%})"
+                )
         return ""
 
     def _end(
