@@ -114,8 +114,11 @@ async def test_retention_folds_old_samples_into_buckets_and_expires_the_oldest(
         await store.add_snapshot(snap(now - 10, rss=7))  # recent: kept raw
         await store.add_event(Event(now - 60_000, "old", "gone"))
         folded, deleted = await store.apply_retention(now)
-        assert (folded, deleted) == (120, 2)
+        # Deleted for age: the sample, the event and the whole-snapshot frame kept with it.
+        assert (folded, deleted) == (120, 3)
         series = await store.memory_series()
+    # Frames older than raw_seconds are thinned to the first of each bucket, as samples fold.
+    assert rows(tmp_db, "frames") == 3 + 1
     buckets = [p for p in series if p.resolution == 60]
     assert len(buckets) == 3  # 120 s starting mid-bucket spans three 60 s buckets
     assert sum(1 for p in series if p.resolution == 0) == 1

@@ -6,7 +6,8 @@
   gathered, or `flush()` / `close()`. A crash loses at most the batch not yet flushed.
 - A schema version table and ordered migrations; a file from a newer tui-perf is refused.
 - Retention: raw samples older than `raw_seconds` are folded into one row per bucket (mean
-  and max RSS), and everything older than `max_age_seconds` is deleted.
+  and max RSS), frames (whole snapshots, `store.frames`) thinned to the first of each bucket,
+  and everything older than `max_age_seconds` is deleted.
 - A file that is not SQLite, or is corrupt, is refused *before* anything is written to it.
 """
 
@@ -30,6 +31,7 @@ from tui_perf.model.errors import HistoryFileError
 from tui_perf.model.paths import default_history_path, private_dir, private_file
 from tui_perf.model.snapshot import Event, Snapshot
 from tui_perf.pools.connections import ConnectionPool
+from tui_perf.store.frames import FrameKeeper, FramePolicy, encode
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +81,13 @@ MIGRATIONS: tuple[str, ...] = (
         pid INTEGER NOT NULL, started REAL NOT NULL, command TEXT NOT NULL,
         first_seen REAL NOT NULL, PRIMARY KEY (pid, started)
     );
+    """,
+    # 5: whole snapshots at a lower rate, for replay (`store.frames`).
+    """
+    CREATE TABLE frames (
+        ts REAL NOT NULL, pid INTEGER NOT NULL, tier TEXT NOT NULL, body BLOB NOT NULL
+    );
+    CREATE INDEX frames_pid_ts ON frames (pid, ts);
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -168,6 +177,7 @@ class HistoryStore:
         batch_seconds: float,
         retention: Retention,
         clock: Clock,
+        frames: FramePolicy | None = None,
     ) -> None:
         self._pool = pool
         self.path = path
@@ -178,6 +188,8 @@ class HistoryStore:
         self._samples: list[tuple[Any, ...]] = []
         self._events: list[tuple[Any, ...]] = []
         self._processes: list[tuple[Any, ...]] = []  # (pid, started, command, first_seen)
+        self._frames: list[tuple[float, int, str, bytes]] = []
+        self._keeper = FrameKeeper(frames)
         self._seen_pids: set[int] = set()
         self._last_flush = clock()
         self._lock = asyncio.Lock()
@@ -194,6 +206,7 @@ class HistoryStore:
         batch_seconds: float = 5.0,
         retention: Retention | None = None,
         clock: Clock = time.monotonic,
+        frames: FramePolicy | None = None,
     ) -> HistoryStore:
         """Open or create the store, migrating an older schema; raises `HistoryFileError`."""
         path = Path(path) if path is not None else default_history_path()
@@ -229,6 +242,7 @@ class HistoryStore:
             batch_seconds=batch_seconds,
             retention=retention or Retention(),
             clock=clock,
+            frames=frames,
         )
 
     async def __aenter__(self) -> HistoryStore:
@@ -246,11 +260,13 @@ class HistoryStore:
 
     @property
     def pending(self) -> int:
-        """Rows waiting in memory for the next flush."""
+        """Rows waiting in memory for the next flush. Frames are not counted: each rides with
+        its snapshot's sample row, so they never hold a batch open by themselves."""
         return len(self._samples) + len(self._events)
 
     async def add_snapshot(self, snap: Snapshot) -> None:
-        """Queue a snapshot's memory figures and events; flushes when a batch is full."""
+        """Queue a snapshot's memory figures and events, and the whole snapshot when the frame
+        policy keeps it; flushes when a batch is full."""
         m = snap.memory
         hit_rates = [c.hit_rate for c in snap.caches if c.hit_rate is not None]
         self._samples.append(
@@ -271,6 +287,8 @@ class HistoryStore:
         self._events.extend(
             (e.timestamp, e.kind, e.level, e.message, snap.pid) for e in snap.events
         )
+        if self._keeper.keep(snap):
+            self._frames.append((snap.timestamp, snap.pid, snap.tier, encode(snap)))
         if snap.pid not in self._seen_pids:
             self._seen_pids.add(snap.pid)
             self._processes.append((snap.pid, *_process_identity(snap.pid, snap.timestamp)))
@@ -290,19 +308,19 @@ class HistoryStore:
     async def flush(self) -> int:
         """Write every queued row in one transaction; returns how many were written."""
         async with self._lock:
-            samples, events = self._samples, self._events
-            self._samples, self._events = [], []
+            samples, events, frames = self._samples, self._events, self._frames
+            self._samples, self._events, self._frames = [], [], []
             processes, self._processes = self._processes, []
             self._last_flush = self._clock()
-            if not samples and not events:
+            if not samples and not events and not frames:
                 return 0
             try:
                 async with self._pool.connection() as db:
-                    await _insert_batch(db, samples, events, processes)
+                    await _insert_batch(db, samples, events, processes, frames)
             except BaseException:
                 # Keep the rows for the next attempt rather than losing them.
                 self._samples[:0], self._events[:0] = samples, events
-                self._processes[:0] = processes
+                self._processes[:0], self._frames[:0] = processes, frames
                 raise
             written = len(samples) + len(events)
             self.rows_written += written
@@ -375,6 +393,17 @@ class HistoryStore:
                 deleted = cur.rowcount
                 cur = await db.execute("DELETE FROM events WHERE ts < ?", (expire_before,))
                 deleted += cur.rowcount
+                cur = await db.execute("DELETE FROM frames WHERE ts < ?", (expire_before,))
+                deleted += cur.rowcount
+                # Older frames: the first of each (pid, bucket), as the samples are folded.
+                await db.execute(
+                    """
+                    DELETE FROM frames WHERE ts < :before AND rowid NOT IN (
+                        SELECT MIN(rowid) FROM frames WHERE ts < :before
+                        GROUP BY pid, CAST(ts / :b AS INTEGER))
+                    """,
+                    {"b": r.bucket_seconds, "before": fold_before},
+                )
                 cur = await db.execute(
                     "SELECT COUNT(*) FROM samples WHERE resolution = 0 AND ts < ?", (fold_before,)
                 )
@@ -543,6 +572,7 @@ async def _insert_batch(
     samples: list[tuple[Any, ...]],
     events: list[tuple[Any, ...]],
     processes: Sequence[tuple[Any, ...]] = (),
+    frames: Sequence[tuple[float, int, str, bytes]] = (),
 ) -> None:
     await db.execute("BEGIN")
     try:
@@ -558,6 +588,7 @@ async def _insert_batch(
             "INSERT OR IGNORE INTO processes (pid, started, command, first_seen) VALUES (?,?,?,?)",
             processes,
         )
+        await db.executemany("INSERT INTO frames (ts, pid, tier, body) VALUES (?,?,?,?)", frames)
         await db.execute("COMMIT")
     except BaseException:
         await _rollback(db)
