@@ -182,3 +182,39 @@ class TestStates:
 
 
 N_RANGE = range(N)
+
+
+class TestReplay:
+    """A recorded session (a real engine crossing tiers, written to a real history file),
+    stepped back to its HIGH moment: the Overview shows that moment, the timeline where it
+    is, and the footer only the keys a recording has."""
+
+    @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+    def test_at_an_event(self, snap_compare, tmp_path, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+        import asyncio
+
+        from tests.helpers.recorded import START, record
+        from tui_perf.dashboard.replay import ReplaySource
+        from tui_perf.store.recording import Recording
+
+        path = tmp_path / "history.db"
+        asyncio.run(record(path))
+        replay = Dashboard(
+            ReplaySource(Recording.open(path)), show_widget_stats=False, chart_interval=0
+        )
+
+        async def run_before(pilot: Pilot[None]) -> None:
+            for _ in range(300):  # the first frame (the end), read in a thread
+                latest = pilot.app.history.latest  # type: ignore[attr-defined]
+                if latest is not None and latest.timestamp == START + 296:
+                    break
+                await pilot.pause(0.01)
+            await pilot.press("left_square_bracket", "left_square_bracket")
+            for _ in range(300):
+                latest = pilot.app.history.latest  # type: ignore[attr-defined]
+                if latest is not None and latest.tier == "HIGH":
+                    break
+                await pilot.pause(0.01)
+            await pilot.pause()
+
+        assert snap_compare(replay, terminal_size=size, run_before=run_before)

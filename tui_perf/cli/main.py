@@ -114,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from tui_perf.cli import advise as advise_cli
     from tui_perf.cli import profile as profile_cli
+    from tui_perf.cli import replay as replay_cli
     from tui_perf.cli import tune as tune_cli
     from tui_perf.cli.agent import add_parsers
     from tui_perf.cli.bench import add_parser
@@ -123,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     profile_cli.add_parser(sub)
     advise_cli.add_parser(sub)
     tune_cli.add_parsers(sub)
+    replay_cli.add_parser(sub)
     return parser
 
 
@@ -168,6 +170,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_advise(args)
         if args.command == "history":
             return cmd_history(args)
+        if args.command == "replay":
+            from tui_perf.cli.replay import cmd_replay
+
+            return cmd_replay(args)
         if args.command in ("tune", "profiles"):
             from tui_perf.cli import tune as tune_cli
 

@@ -29,6 +29,7 @@ from textual.worker import Worker
 
 from tui_perf.dashboard.advice_views import advice_view
 from tui_perf.dashboard.bench_runs import judge_and_keep, load_bench_history
+from tui_perf.dashboard.replay import ReplayFrame, ReplaySource
 from tui_perf.dashboard.results import COMMAND_TITLES, describe_result
 from tui_perf.dashboard.screens import HelpScreen, QuitScreen
 from tui_perf.dashboard.sources import LocalSource, Source
@@ -56,6 +57,7 @@ from tui_perf.widgets.memory import MemoryPane
 from tui_perf.widgets.overview import OverviewPane
 from tui_perf.widgets.pools import PoolsPane
 from tui_perf.widgets.profile import ProfilePane
+from tui_perf.widgets.timeline import Timeline
 
 log = logging.getLogger(__name__)
 
@@ -84,15 +86,21 @@ INTERPRETER_ACTIONS = {
     "census",
     *PROFILE_ACTIONS,
 }
+#: keys that move the replay cursor (hidden when the source is live)
+REPLAY_ACTIONS = {"replay_step", "replay_event", "replay_speed", "replay_play"}
 
 
 class SourceUpdate(Message):
-    """The one message from the source worker to the UI: a snapshot, or the source's end."""
+    """The one message from the source worker to the UI: a snapshot, a replay's frame (the
+    window at its cursor), or the source's end."""
 
-    def __init__(self, snapshot: Snapshot | None = None, status: str = "") -> None:
+    def __init__(
+        self, snapshot: Snapshot | None = None, status: str = "", frame: ReplayFrame | None = None
+    ) -> None:
         super().__init__()
         self.snapshot = snapshot
         self.status = status
+        self.frame = frame
 
 
 class Dashboard(App[None]):
@@ -121,8 +129,14 @@ class Dashboard(App[None]):
         Binding("c", "flush_caches", "Flush"),
         Binding("b", "run_benchmarks", "Bench"),
         Binding("space", "toggle_pause", "Pause", key_display="␣"),
+        Binding("space", "replay_play", "Play", key_display="␣"),
         Binding("o", "cycle_sort", "Sort", show=False),
         Binding("t", "toggle_tuning", "Tune", show=False),
+        Binding("comma", "replay_step(-1)", "Back", key_display=","),
+        Binding("full_stop", "replay_step(1)", "Fwd", key_display="."),
+        Binding("left_square_bracket", "replay_event(-1)", "Prev event", key_display="["),
+        Binding("right_square_bracket", "replay_event(1)", "Next event", key_display="]"),
+        Binding("x", "replay_speed", "Speed"),
         *(
             Binding(str(i + 1), f"show_pane('{p}')", TITLES[i], show=False)
             for i, p in enumerate(PANES)
@@ -188,6 +202,9 @@ class Dashboard(App[None]):
             ):
                 with TabPane(title, id=pane_id):
                     yield cls(id=f"{pane_id}-pane")
+        if isinstance(self.source, ReplaySource):
+            r = self.source.recording
+            yield Timeline(r.times, r.tiers, r.events, id="timeline")
         yield Footer()
 
     def on_resize(self, event: events.Resize) -> None:
@@ -229,6 +246,10 @@ class Dashboard(App[None]):
     async def consume(self) -> None:
         """Iterate the source; one snapshot at a time, posted as a message."""
         try:
+            if isinstance(self.source, ReplaySource):
+                async for frame in self.source.frames():
+                    self.post_message(SourceUpdate(frame=frame))
+                return
             async for snap in self.source.snapshots():
                 self.post_message(SourceUpdate(snap))
             if not hasattr(self.source, "on_status"):  # those say why they ended themselves
@@ -279,6 +300,9 @@ class Dashboard(App[None]):
         if message.status:
             self.show_source_status(message.status)
             return
+        if message.frame is not None:
+            self.show_frame(message.frame)
+            return
         snap = message.snapshot
         assert snap is not None
         self.history.add(snap)
@@ -291,6 +315,16 @@ class Dashboard(App[None]):
             self.refresh_view()
         # Refreshing bindings rebuilds the footer: do it only when a key's state can change.
         binding_state = (bool(snap.bench_progress), bool(snap.caches))
+        if binding_state != self._binding_state:
+            self._binding_state = binding_state
+            self.refresh_bindings()
+
+    def show_frame(self, frame: ReplayFrame) -> None:
+        """A replay's cursor moved: the panes show the window that ends there."""
+        self.history.reset(frame.window, frame.events)
+        self.query_one(Timeline).position = frame.position
+        self.refresh_view()
+        binding_state = (False, bool(frame.window and frame.window[-1].caches))
         if binding_state != self._binding_state:
             self._binding_state = binding_state
             self.refresh_bindings()
@@ -418,6 +452,12 @@ class Dashboard(App[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Grey out what does not apply to this source or this moment."""
+        if action in REPLAY_ACTIONS:
+            return isinstance(self.source, ReplaySource)
+        if action == "toggle_pause" and isinstance(self.source, ReplaySource):
+            return False  # space plays and pauses the replay instead
+        if action in INTERPRETER_ACTIONS and isinstance(self.source, ReplaySource):
+            return False  # off the footer; a press is answered by on_key with the reason
         if self.target_ended and action in INTERPRETER_ACTIONS:
             return None  # greyed: the footer and the banner say why
         if action in INTERPRETER_ACTIONS and not self.source.local_interpreter:
@@ -456,6 +496,38 @@ class Dashboard(App[None]):
     def action_toggle_pause(self) -> None:
         """Pause or resume the view."""
         self.paused = not self.paused
+
+    def action_replay_play(self) -> None:
+        """Replay: play or pause."""
+        if isinstance(self.source, ReplaySource):
+            self.source.toggle_play()
+
+    def on_key(self, event: events.Key) -> None:
+        """A replay answers the keys that act with the reason they are off."""
+        if not isinstance(self.source, ReplaySource):
+            return
+        action = next((b.action for b in self._action_bindings(event.key)), "")
+        if action in INTERPRETER_ACTIONS:
+            self.notify(self.source.refusal(), title="replay", severity="warning", timeout=5)
+
+    def _action_bindings(self, key: str) -> list[Binding]:
+        return [b for b in self.BINDINGS if isinstance(b, Binding) and b.key == key]
+
+    def action_replay_step(self, frames: int) -> None:
+        """Replay: one frame back or forward."""
+        if isinstance(self.source, ReplaySource):
+            self.source.step(frames)
+
+    def action_replay_event(self, direction: int) -> None:
+        """Replay: to the previous or next event."""
+        if isinstance(self.source, ReplaySource) and self.source.jump_event(direction) is None:
+            where = "after" if direction > 0 else "before"
+            self.notify(f"no event {where} this frame", timeout=3)
+
+    def action_replay_speed(self) -> None:
+        """Replay: 1x, 10x, 60x."""
+        if isinstance(self.source, ReplaySource):
+            self.source.next_speed()
 
     def action_help(self) -> None:
         """Show the keys and what the numbers mean."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from tui_perf.model.snapshot import (
@@ -50,6 +50,18 @@ class History:
         for result in snap.bench:
             self.bench.setdefault(result.name, []).append(result)
             self.bench_here.add(result.name)
+
+    def reset(self, snapshots: Iterable[Snapshot], events: Iterable[Event]) -> None:
+        """Start again from a window of snapshots and the events until its end (a replay's
+        cursor moved); benchmark results are those the window holds."""
+        self.snapshots.clear()
+        self.cleanups.clear()
+        self.bench.clear()
+        self.bench_here.clear()
+        for snap in snapshots:
+            self.add(snap)
+        self.events.clear()
+        self.events.extend(events)
 
     def set_verdict(self, result: BenchResult, verdict: str) -> None:
         """Attach the verdict the history gave `result` (judged after it arrived)."""

@@ -1,0 +1,66 @@
+"""The replay timeline: the whole recording in one bar, coloured by tier, with its events
+and the cursor, and a line saying where the cursor is and which keys move it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import RenderableType
+from rich.text import Text
+from textual.reactive import reactive
+
+from tui_perf.dashboard.replay_views import Position, TimelineView, timeline_view
+from tui_perf.model.snapshot import Event
+from tui_perf.widgets.managed import ManagedWidget
+
+TIER_STYLES = {"NORMAL": "green", "ELEVATED": "yellow", "HIGH": "dark_orange", "CRITICAL": "red"}
+EVENT_MARKS = {"info": ("╹", "bright_blue"), "warning": ("◆", "yellow"), "error": ("◆", "red")}
+
+
+class Timeline(ManagedWidget):
+    DEFAULT_CSS = """
+    Timeline { height: 2; padding: 0 1; background: $boost; }
+    """
+
+    position: reactive[Position | None] = reactive(None, init=False)
+
+    def __init__(
+        self,
+        times: Sequence[float],
+        tiers: Sequence[str],
+        events: Sequence[Event],
+        **kwargs: object,
+    ) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._times, self._tiers, self._events = times, tiers, events
+
+    def watch_position(self, position: Position | None) -> None:
+        self.data_version += 1
+        self.refresh()
+
+    def view(self) -> TimelineView | None:
+        if self.position is None:
+            return None
+        width = max(1, self.content_size.width)
+        return timeline_view(self._times, self._tiers, self._events, self.position, width)
+
+    def render(self) -> RenderableType:
+        return self.cached_render(self._build)  # type: ignore[no-any-return]
+
+    def _build(self) -> RenderableType:
+        view = self.view()
+        if view is None:
+            return Text("opening the recording…")
+        bar = Text(no_wrap=True, overflow="crop")
+        for i, cell in enumerate(view.cells):
+            char, style = "━", TIER_STYLES.get(cell.tier, "dim")
+            if not cell.tier:
+                char = " "
+            if cell.event:
+                char, style = EVENT_MARKS.get(cell.event, EVENT_MARKS["info"])
+            if i == view.cursor:
+                char, style = "┃", "bold reverse"
+            bar.append(char, style=style)
+        bar.append("\n")
+        bar.append(view.label, style="dim")
+        return bar
