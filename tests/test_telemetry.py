@@ -11,6 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.helpers.strategies import ALL_DATACLASSES, for_dataclass
+from tui_perf.model.decoding import _compiled as compiled_decoder
+from tui_perf.model.decoding import _decode as general_walk
 from tui_perf.model.errors import SnapshotFormatError, TuiPerfError
 from tui_perf.model.snapshot import (
     FORMAT_VERSION,
@@ -37,6 +39,16 @@ def test_every_dataclass_round_trips_exactly_through_json(cls: type, data: st.Da
 @given(snap=for_dataclass(Snapshot))
 def test_snapshot_from_dict_inverts_to_dict(snap: Snapshot) -> None:
     assert Snapshot.from_dict(snap.to_dict()) == snap
+
+
+@pytest.mark.parametrize("cls", ALL_DATACLASSES, ids=lambda c: c.__name__)
+@settings(max_examples=30, deadline=None)
+@given(data=st.data())
+def test_the_compiled_decoder_takes_every_valid_dict_itself(cls: type, data: st.DataObject) -> None:
+    """The fast path must accept what is valid (else every replay frame pays the general
+    walk) and build what the general walk builds; errors are the walk's (tests below)."""
+    encoded = json.loads(json.dumps(to_dict(data.draw(for_dataclass(cls)))))
+    assert compiled_decoder(cls)(encoded) == general_walk(cls, encoded, cls.__name__)
 
 
 def _sample_snapshot() -> Snapshot:

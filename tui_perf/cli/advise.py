@@ -13,8 +13,8 @@ from typing import Any
 
 from tui_perf.advice.report import report_lines
 from tui_perf.model.advice import AdviceStats
+from tui_perf.model.decoding import decode
 from tui_perf.model.errors import TuiPerfError
-from tui_perf.model.snapshot import decode
 
 EXIT_CRITICAL = 1
 

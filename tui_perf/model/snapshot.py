@@ -9,13 +9,11 @@ dict fails with a message naming the field instead of producing a half-built obj
 from __future__ import annotations
 
 import dataclasses
-import math
-import types
-import typing
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from tui_perf.model.advice import AdviceStats
+from tui_perf.model.decoding import decode, kind_of
 from tui_perf.model.errors import SnapshotFormatError
 from tui_perf.model.tune import TuneStats
 
@@ -26,8 +24,6 @@ from tui_perf.model.tune import TuneStats
 #: older dicts read with None and zeros.
 #: 6 added `Snapshot.tuning` and `GCStats.pause_total_s`; older dicts read with None, 0.
 FORMAT_VERSION = 6
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,7 +362,7 @@ class Snapshot:
     def from_dict(cls, data: object) -> Snapshot:
         """Rebuild a snapshot, checking every field; raises `SnapshotFormatError`."""
         if not isinstance(data, dict):
-            raise SnapshotFormatError(f"snapshot: expected an object, got {_kind(data)}")
+            raise SnapshotFormatError(f"snapshot: expected an object, got {kind_of(data)}")
         version = data.get("format_version")
         if not isinstance(version, int) or isinstance(version, bool):
             raise SnapshotFormatError("snapshot.format_version: missing or not an integer")
@@ -394,90 +390,3 @@ def to_dict(value: object) -> dict[str, Any]:
     if not isinstance(out, dict):
         raise TypeError(f"not a dataclass: {value!r}")
     return out
-
-
-def _kind(value: object) -> str:
-    if value is None:
-        return "null"
-    return {
-        bool: "a boolean",
-        int: "an integer",
-        float: "a number",
-        str: "a string",
-        list: "a list",
-        dict: "an object",
-    }.get(type(value), type(value).__name__)
-
-
-_HINTS: dict[type, dict[str, Any]] = {}
-
-
-def _hints(cls: type) -> dict[str, Any]:
-    hints = _HINTS.get(cls)
-    if hints is None:
-        hints = _HINTS[cls] = typing.get_type_hints(cls)
-    return hints
-
-
-def decode(cls: type[T], data: object, path: str) -> T:
-    """Build dataclass `cls` from `data`, naming the first bad field as `path.field`."""
-    if not isinstance(data, dict):
-        raise SnapshotFormatError(f"{path}: expected an object, got {_kind(data)}")
-    hints = _hints(cls)
-    kwargs: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        where = f"{path}.{f.name}"
-        if f.name not in data:
-            has_default = (
-                f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
-            )
-            if has_default:
-                continue
-            raise SnapshotFormatError(f"{where}: missing")
-        kwargs[f.name] = _decode_value(hints[f.name], data[f.name], where)
-    unknown = set(data) - {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    if unknown:
-        raise SnapshotFormatError(f"{path}: unknown field {sorted(unknown)[0]!r}")
-    return cls(**kwargs)
-
-
-def _decode_value(hint: Any, value: object, where: str) -> object:
-    origin = typing.get_origin(hint)
-    if origin in (types.UnionType, typing.Union):
-        args = typing.get_args(hint)
-        if value is None and type(None) in args:
-            return None
-        (inner,) = [a for a in args if a is not type(None)]
-        return _decode_value(inner, value, where)
-    if origin is tuple:
-        if not isinstance(value, list | tuple):
-            raise SnapshotFormatError(f"{where}: expected a list, got {_kind(value)}")
-        args = typing.get_args(hint)
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_decode_value(args[0], v, f"{where}[{i}]") for i, v in enumerate(value))
-        if len(args) != len(value):
-            raise SnapshotFormatError(f"{where}: expected {len(args)} items, got {len(value)}")
-        return tuple(
-            _decode_value(a, v, f"{where}[{i}]")
-            for i, (a, v) in enumerate(zip(args, value, strict=True))
-        )
-    if dataclasses.is_dataclass(hint):
-        return decode(hint, value, where)  # type: ignore[arg-type]
-    if hint is bool:
-        if isinstance(value, bool):
-            return value
-    elif hint is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif hint is float:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            if isinstance(value, float) and not math.isfinite(value):
-                raise SnapshotFormatError(f"{where}: {value} is not a finite number")
-            return float(value)
-    elif hint is str:
-        if isinstance(value, str):
-            return value
-    else:  # pragma: no cover - a field type this decoder was not taught
-        raise TypeError(f"{where}: cannot decode type {hint!r}")
-    expected = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}[hint]
-    raise SnapshotFormatError(f"{where}: expected {expected}, got {_kind(value)}")
