@@ -7,6 +7,7 @@ through the real `HistoryStore`, into a real SQLite file.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import sqlite3
 import time
@@ -209,6 +210,20 @@ async def test_the_dashboard_steps_to_an_event_and_shows_that_moments_tier(
         assert view.memory.rss == 900 * MiB
         # the events pane holds what happened until the cursor, not after it
         assert [e.timestamp for e in app.history.events] == [ELEVATED_AT, HIGH_AT]
+
+
+async def test_the_start_up_heap_is_frozen_while_replaying_and_given_back_after(
+    recorded: Path,
+) -> None:
+    """Jumps allocate; a full collection over the start-up heap cost 45 ms of one. The
+    freeze must not outlive the dashboard: the process may go on."""
+    assert gc.get_freeze_count() == 0
+    app = Dashboard(ReplaySource(Recording.open(recorded)), show_widget_stats=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _frames(pilot, app, START + 296)
+        await pilot.pause()
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
 
 
 async def test_the_dashboard_refuses_the_keys_that_act(recorded: Path) -> None:

@@ -9,7 +9,13 @@ from rich.console import RenderableType
 from rich.text import Text
 from textual.reactive import reactive
 
-from tui_perf.dashboard.replay_views import Position, TimelineView, timeline_view
+from tui_perf.dashboard.replay_views import (
+    Cell,
+    Position,
+    TimelineView,
+    timeline_cells,
+    timeline_view,
+)
 from tui_perf.model.snapshot import Event
 from tui_perf.widgets.managed import ManagedWidget
 
@@ -33,6 +39,8 @@ class Timeline(ManagedWidget):
     ) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._times, self._tiers, self._events = times, tiers, events
+        # the bar for the last width drawn: a day of frames takes ~30 ms to fold into columns
+        self._cells: tuple[int, tuple[Cell, ...]] | None = None
 
     def watch_position(self, position: Position | None) -> None:
         self.data_version += 1
@@ -42,7 +50,10 @@ class Timeline(ManagedWidget):
         if self.position is None:
             return None
         width = max(1, self.content_size.width)
-        return timeline_view(self._times, self._tiers, self._events, self.position, width)
+        if self._cells is None or self._cells[0] != width:
+            cells = timeline_cells(self._times, self._tiers, self._events, width)
+            self._cells = (width, cells)
+        return timeline_view(self._times, self._cells[1], self.position)
 
     def render(self) -> RenderableType:
         return self.cached_render(self._build)  # type: ignore[no-any-return]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from collections.abc import Iterable
@@ -29,7 +30,7 @@ from textual.worker import Worker
 
 from tui_perf.dashboard.advice_views import advice_view
 from tui_perf.dashboard.bench_runs import judge_and_keep, load_bench_history
-from tui_perf.dashboard.replay import ReplayFrame, ReplaySource
+from tui_perf.dashboard.replay import ReplayFrame, ReplaySource, freeze_startup_heap
 from tui_perf.dashboard.results import COMMAND_TITLES, describe_result
 from tui_perf.dashboard.screens import HelpScreen, QuitScreen
 from tui_perf.dashboard.sources import LocalSource, Source
@@ -174,6 +175,7 @@ class Dashboard(App[None]):
         self._sort = 0
         self._running_command: str | None = None
         self._binding_state: tuple[bool, bool] | None = None
+        self._heap_frozen = False
         self.sub_title = source.description
 
     # -- layout ------------------------------------------------------------------------
@@ -324,6 +326,9 @@ class Dashboard(App[None]):
         self.history.reset(frame.window, frame.events)
         self.query_one(Timeline).position = frame.position
         self.refresh_view()
+        if not self._heap_frozen:
+            self._heap_frozen = True
+            self.call_after_refresh(freeze_startup_heap)
         binding_state = (False, bool(frame.window and frame.window[-1].caches))
         if binding_state != self._binding_state:
             self._binding_state = binding_state
@@ -668,3 +673,5 @@ class Dashboard(App[None]):
                 self._store_queue.put_nowait(None)
                 await asyncio.wait_for(self._history_worker.wait(), 5)
         await self.source.close()
+        if self._heap_frozen:  # the process may go on (a test run, an embedding program)
+            gc.unfreeze()

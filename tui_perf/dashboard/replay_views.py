@@ -97,13 +97,10 @@ def timeline_label(position: Position, start: float, end: float) -> str:
 
 
 def timeline_view(
-    times: Sequence[float],
-    tiers: Sequence[str],
-    events: Sequence[Event],
-    position: Position,
-    width: int,
+    times: Sequence[float], cells: tuple[Cell, ...], position: Position
 ) -> TimelineView:
-    cells = timeline_cells(times, tiers, events, width)
+    """The bar (`cells`, from `timeline_cells`: they depend on the width only, so a widget
+    computes them once per width) with the cursor and the label at `position`."""
     if not times:
         return TimelineView(cells, 0, "")
     start, span = times[0], max(times[-1] - times[0], 1e-9)
