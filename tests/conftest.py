@@ -74,3 +74,12 @@ def redis_server(tmp_path: Path):  # type: ignore[no-untyped-def]
         pytest.skip("redis-server is not installed (.ci/run installs it from Debian's packages)")
     yield server
     server.stop()
+
+
+#: files a test keeps for people to look at (a browser screenshot), listed after the run
+ARTIFACTS: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+    for path in ARTIFACTS:
+        terminalreporter.write_line(f"artifact: {path}")

@@ -42,6 +42,7 @@ PANE_MAY_IMPORT = (
     "tui_perf.dashboard.views",
     "tui_perf.dashboard.advice_views",
     "tui_perf.dashboard.replay_views",
+    "tui_perf.dashboard.fleet_views",
     "tui_perf.widgets",
 )
 #: the widget memory manager is a rung of the ladder: it keeps row state in a pool and

@@ -128,9 +128,10 @@ def split_run_argv(
     return argv[:i], argv[i:]
 
 
-def _need_terminal() -> None:
-    if not sys.stdout.isatty():
-        raise TuiPerfError("the dashboard needs a terminal")
+def _need_terminal(message: str = "the dashboard needs a terminal") -> None:
+    """A terminal, or a browser: `tui-perf serve` runs us under Textual's web driver."""
+    if not sys.stdout.isatty() and not os.environ.get("TEXTUAL_DRIVER"):
+        raise TuiPerfError(message)
 
 
 def watch_engine(probe: Any, interval: float, *, internals: bool = False) -> Any:

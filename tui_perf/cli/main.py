@@ -115,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     from tui_perf.cli import advise as advise_cli
     from tui_perf.cli import profile as profile_cli
     from tui_perf.cli import replay as replay_cli
+    from tui_perf.cli import serve as serve_cli
+    from tui_perf.cli import top as top_cli
     from tui_perf.cli import tune as tune_cli
     from tui_perf.cli.agent import add_parsers
     from tui_perf.cli.bench import add_parser
@@ -125,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     advise_cli.add_parser(sub)
     tune_cli.add_parsers(sub)
     replay_cli.add_parser(sub)
+    top_cli.add_parser(sub)
+    serve_cli.add_parser(sub)
     return parser
 
 
@@ -170,6 +174,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_advise(args)
         if args.command == "history":
             return cmd_history(args)
+        if args.command == "serve":
+            from tui_perf.cli.serve import cmd_serve
+
+            return cmd_serve(args)
+        if args.command == "top":
+            from tui_perf.cli.top import cmd_top
+
+            return cmd_top(args)
         if args.command == "replay":
             from tui_perf.cli.replay import cmd_replay
 
@@ -202,10 +214,9 @@ def cmd_default(args: argparse.Namespace) -> int:
         from tui_perf.store.history import check_history_file
 
         check_history_file(args.history)  # exit 2 now, not a toast inside the dashboard
-    if not sys.stdout.isatty():
-        raise TuiPerfError(
-            "the dashboard needs a terminal; for one reading use 'tui-perf snapshot --json'"
-        )
+    from tui_perf.cli.agent import _need_terminal
+
+    _need_terminal("the dashboard needs a terminal; for one reading use 'tui-perf snapshot --json'")
     from tui_perf.dashboard.app import Dashboard
     from tui_perf.dashboard.sources import LocalSource
     from tui_perf.engine.core import Engine, EngineConfig

@@ -72,7 +72,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
         if start is not None and end is not None and start >= end:
             raise ConfigError("--from must come before --to")
     recording = Recording.open(path, pid=args.pid, start=start, end=end)
+    from tui_perf.cli.agent import _need_terminal
     from tui_perf.dashboard.app import Dashboard
+
+    _need_terminal()
 
     Dashboard(ReplaySource(recording), history_path=None).run()
     return 0

@@ -118,6 +118,7 @@ class Dashboard(App[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         # First, so a narrow footer cuts something else: how to get help and how to leave.
         Binding("q", "quit", "Quit"),
+        Binding("escape", "back_to_top", "Top", key_display="esc"),
         Binding("question_mark", "help", "Help"),
         # the Profile pane's own keys (hidden elsewhere) before the global ones
         Binding("p", "toggle_profiling", "Sample"),
@@ -155,9 +156,13 @@ class Dashboard(App[None]):
         history_size: int = 600,
         show_widget_stats: bool = True,
         chart_interval: float = 2.5,
+        back_to: str | None = None,
     ) -> None:
         super().__init__()
         self.source = source
+        #: opened from `tui-perf top`: Escape goes back to it (`went_back` tells the caller)
+        self.back_to = back_to
+        self.went_back = False
         #: whether a program `run` started is stopped when the dashboard ends (the quit
         #: dialog's choice; an ending other than `q` stops it, as before)
         self.stop_target = True
@@ -459,6 +464,8 @@ class Dashboard(App[None]):
         """Grey out what does not apply to this source or this moment."""
         if action in REPLAY_ACTIONS:
             return isinstance(self.source, ReplaySource)
+        if action == "back_to_top":
+            return self.back_to is not None
         if action == "toggle_pause" and isinstance(self.source, ReplaySource):
             return False  # space plays and pauses the replay instead
         if action in INTERPRETER_ACTIONS and isinstance(self.source, ReplaySource):
@@ -497,6 +504,12 @@ class Dashboard(App[None]):
                 self.exit()
 
         self.push_screen(QuitScreen(child.pid), chosen)
+
+    def action_back_to_top(self) -> None:
+        """Back to the list this dashboard was opened from; the watched process goes on."""
+        self.went_back = True
+        self.stop_target = False
+        self.exit()
 
     def action_toggle_pause(self) -> None:
         """Pause or resume the view."""

@@ -1,0 +1,245 @@
+"""`tui-perf top`: rows from real agents in child processes, one killed mid-test; the pure
+views (sort, trend, status) on scripted members."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.helpers.scripted import MiB
+from tui_perf.dashboard.fleet import Fleet
+from tui_perf.dashboard.fleet_views import (
+    MemberView,
+    fleet_row,
+    fleet_summary,
+    slope_per_min,
+    sort_rows,
+    sparkline,
+)
+from tui_perf.dashboard.top import TopApp
+from tui_perf.model.advice import AdviceStats, Finding
+from tui_perf.model.snapshot import (
+    CacheStats,
+    GCStats,
+    MemorySample,
+    PoolStats,
+    Snapshot,
+    TierStats,
+)
+from tui_perf.widgets.fleet import FleetPane
+
+
+class Agent:
+    """A child process running the agent (10 Hz) and a small workload."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.helpers.agent_target", "0.1"],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().decode()
+        assert line.startswith("ready "), line
+        self.address = line.split(" ", 1)[1].strip()
+
+    def finish(self) -> None:
+        if self.proc.poll() is None:
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def agents(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Agent]]:
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))  # discovery sees these five only
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "PYTHONPATH": str(ROOT)}
+    started = [Agent(env) for _ in range(5)]
+    yield started
+    for agent in started:
+        agent.finish()
+
+
+async def _until(pilot, condition, what: str, seconds: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+    """Real processes on a real clock: wait for what they do, with a deadline."""
+    for _ in range(int(seconds / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_top_over_five_real_agents_shows_a_killed_one_as_gone(agents: list[Agent]) -> None:
+    app = TopApp(Fleet(), refresh_s=0.1)
+    async with app.run_test(size=(160, 20)) as pilot:
+
+        def live() -> dict[int | None, int]:
+            return {r.pid: r.rss or 0 for r in app.rows if r.status == "live"}
+
+        await _until(pilot, lambda: len(live()) == 5, "five live rows")
+        assert {r.pid for r in app.rows} == {a.proc.pid for a in agents}
+        assert all(
+            r.command.startswith("-m tests.helpers.agent_target") or "agent_target" in r.command
+            for r in app.rows
+        )
+
+        def seqs() -> dict[str, int]:
+            return {v.address: v.latest.seq for v in app.fleet.views() if v.latest is not None}
+
+        victim = agents[2]
+        victim.proc.send_signal(signal.SIGKILL)
+        victim.proc.wait(10)  # reaped, as its parent shell would
+        before = seqs()
+        await _until(
+            pilot,
+            lambda: any(r.pid == victim.proc.pid and r.status == "gone" for r in app.rows),
+            "the killed agent shown as gone",
+        )
+        # the others keep updating
+        await _until(
+            pilot,
+            lambda: all(seqs()[a] > before[a] for a in before if a != victim.address),
+            "the other four to send new snapshots",
+        )
+        rows = app.rows
+        assert [r.status for r in rows] == ["live"] * 4 + ["gone"]  # gone ones last
+        assert rows[-1].pid == victim.proc.pid and rows[-1].status_text.startswith("gone")
+        pane = app.query_one(FleetPane)
+        assert "4 live" in str(pane.query_one("#fleet-summary").render())
+        assert "1 gone" in str(pane.query_one("#fleet-summary").render())
+
+        # Enter on the gone row says so; on a live one the app leaves with its address
+        table = pane.query_one("#fleet-table")
+        table.move_cursor(row=4)  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.return_value is None and any(
+            "gone" in str(n.message) for n in app._notifications
+        )
+        table.move_cursor(row=0)  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await pilot.pause()
+    assert app.return_value == rows[0].key
+
+
+async def test_an_agent_started_later_joins_the_list(agents: list[Agent], tmp_path: Path) -> None:
+    app = TopApp(Fleet(), refresh_s=0.1)
+    async with app.run_test(size=(160, 20)) as pilot:
+        await _until(pilot, lambda: sum(r.status == "live" for r in app.rows) == 5, "five")
+        late = Agent({**os.environ, "PYTHONPATH": str(ROOT)})
+        agents.append(late)  # the fixture finishes it
+        app.fleet.find_local()  # what the discovery task does every few seconds
+        await _until(
+            pilot,
+            lambda: any(r.pid == late.proc.pid and r.status == "live" for r in app.rows),
+            "the sixth",
+        )
+
+
+def snap(
+    pid: int,
+    *,
+    rss: int = 100 * MiB,
+    tier: str = "NORMAL",
+    cpu: float = 1.0,
+    caches: tuple[CacheStats, ...] = (),
+    pools: tuple[PoolStats, ...] = (),
+    advice: AdviceStats | None = None,
+) -> Snapshot:
+    memory = MemorySample(timestamp=1.0, rss=rss, vms=rss, cpu_percent=cpu, num_threads=2)
+    zeros = (0, 0, 0)
+    gc = GCStats(True, zeros, (700, 10, 10), zeros, zeros, zeros, gc_time_fraction=0.12)
+    return Snapshot(
+        timestamp=1.0, pid=pid, seq=1, memory=memory, tier=tier, gc=gc,
+        caches=caches, pools=pools, advice=advice,
+    )  # fmt: skip
+
+
+def member(
+    pid: int, latest: Snapshot | None, status: str = "live", rss: tuple[int, ...] = ()
+) -> MemberView:
+    times = tuple(float(i) for i in range(len(rss)))
+    return MemberView(f"/s/{pid}", pid, f"app{pid}.py", status, "", 12.0, latest, rss, times)
+
+
+def test_a_row_carries_the_figures_a_person_scans_for() -> None:
+    caches = (
+        CacheStats("users", (TierStats("L1", "memory", hits=90, misses=10),)),
+        CacheStats("pages", (TierStats("L1", "memory", hits=30, misses=70),)),
+    )
+    pools = (PoolStats("db", "connections", healthy=False, reason="waits p95 80 ms"),)
+    finding = Finding("gc-time-share", "critical", "GC takes 12% of wall time", (), "60 s")
+    row = fleet_row(
+        member(7, snap(7, caches=caches, pools=pools, advice=AdviceStats(findings=(finding,))))
+    )
+    assert (row.worst_cache, row.worst_hit_rate) == ("pages", 0.3)  # the worst, not the first
+    assert row.pools == "db: waits p95 80 ms" and row.pools_bad == 1
+    assert row.finding == "critical: GC takes 12% of wall time" and row.finding_rank == 2
+    assert row.gc_share == 0.12
+    cells = row.cells()
+    assert "30% pages" in cells and "critical: GC takes 12% of wall time" in cells
+
+
+def test_sorting_puts_the_most_worrying_first_and_the_gone_last() -> None:
+    rows = [
+        fleet_row(member(1, snap(1, rss=500 * MiB, cpu=5))),
+        fleet_row(member(2, snap(2, rss=100 * MiB, tier="HIGH", cpu=80))),
+        fleet_row(member(3, snap(3, rss=900 * MiB, tier="CRITICAL"), status="gone")),
+        fleet_row(member(4, None, status="connecting")),
+    ]
+    assert [r.pid for r in sort_rows(rows, "tier")] == [2, 1, 4, 3]
+    assert [r.pid for r in sort_rows(rows, "rss")] == [1, 2, 4, 3]
+    assert [r.pid for r in sort_rows(rows, "cpu")] == [2, 1, 4, 3]
+    assert [r.pid for r in sort_rows(rows, "rss", reverse=True)][-1] == 3  # still last
+    assert "1 gone" in fleet_summary(rows, "tier") and "1 at HIGH or above" in fleet_summary(
+        rows, "tier"
+    )
+    assert "no agents running" in fleet_summary([], "tier")
+
+
+def test_the_trend_shows_the_shape_and_the_slope() -> None:
+    rising = tuple(100 * MiB + i * MiB for i in range(60))  # 1 MiB a second
+    assert sparkline(rising)[0] == "▁" and sparkline(rising)[-1] == "█"
+    assert sparkline((5, 5, 5)) == "▁▁▁" and sparkline(()) == ""
+    slope = slope_per_min(tuple(float(i) for i in range(60)), rising)
+    assert slope is not None and abs(slope - 60 * MiB) < 1
+    row = fleet_row(member(1, snap(1), rss=rising))
+    assert row.trend_text().endswith("+60.0 MiB/min")
+    flat = fleet_row(member(1, snap(1), rss=(100 * MiB,) * 10))
+    assert flat.trend_text() == "▁" * 8  # no slope shown under 64 KiB a minute
+
+
+async def test_escape_in_a_dashboard_opened_from_top_goes_back() -> None:
+    from tui_perf.dashboard.app import Dashboard
+    from tui_perf.dashboard.sources import ScriptedSource
+
+    app = Dashboard(ScriptedSource([snap(1)]), back_to="top", show_widget_stats=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("escape")
+        await pilot.pause()
+    assert app.went_back
+
+
+def test_top_refuses_bad_addresses_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from tui_perf.cli.main import main
+
+    assert main(["top", "nonsense"]) != 0
+    assert main(["top", "10.0.0.1:9000"]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "neither a socket path nor HOST:PORT" in err[0] and "--token" in err[1]

@@ -1,0 +1,77 @@
+"""The dashboard in a browser, through textual-serve (the `web` extra).
+
+textual-serve starts the command once per browser tab, under Textual's web driver, and
+relays the screen over a websocket. It has no notion of who may connect; this adds two
+guards, because the dashboard's keys act on a process (emergency cleanup, GC, flushes):
+
+- bound to anything but loopback, every request needs the token printed at start: given
+  once as `?token=` on the page's URL, then carried by a same-site, HTTP-only cookie;
+- the websocket refuses a connection whose `Origin` is another site, so a page open in the
+  same browser cannot drive the dashboard of a loopback server (cross-site websocket
+  hijacking).
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from textual_serve.server import Server
+
+COOKIE = "tui_perf_token"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def same_origin(origin: str, host: str) -> bool:
+    """Whether the browser's `Origin` header names the host the request was sent to."""
+    return bool(origin) and urlsplit(origin).netloc.lower() == host.lower()
+
+
+class GuardedServer(Server):
+    """textual-serve's server with a token (when set) and an origin check."""
+
+    def __init__(self, command: str, *, token: str | None, **kwargs: Any) -> None:
+        super().__init__(command, **kwargs)
+        self.token = token
+
+    def initialize_logging(self) -> None:
+        """textual-serve logs every tab at INFO through rich; the start line says enough."""
+
+    async def on_startup(self, app: web.Application) -> None:
+        """The command line prints where to go, with the token."""
+
+    async def _make_app(self) -> web.Application:
+        app = await super()._make_app()
+        app.middlewares.append(self._guard)
+        return app
+
+    @web.middleware
+    async def _guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path == "/ws":
+            origin = request.headers.get("Origin", "")
+            if origin and not same_origin(origin, request.host):
+                raise web.HTTPForbidden(text="tui-perf serve: a page of another site")
+        if self.token is None:
+            return await handler(request)
+        given = request.query.get("token") or request.cookies.get(COOKIE, "")
+        if not given or not hmac.compare_digest(given.encode(), self.token.encode()):
+            raise web.HTTPForbidden(
+                text="tui-perf serve: open the URL printed at start (it holds ?token=)"
+            )
+        response = await handler(request)
+        if "token" in request.query and not response.prepared:
+            response.set_cookie(COOKIE, self.token, httponly=True, samesite="Strict")
+        return response

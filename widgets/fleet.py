@@ -1,0 +1,81 @@
+"""`tui-perf top`: one row per process, most worrying first, gone ones greyed at the end."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.reactive import reactive
+from textual.widgets import DataTable, Static
+
+from tui_perf.dashboard.fleet_views import COLUMNS, DROP_FIRST, FleetRow, fleet_summary
+from tui_perf.dashboard.views import columns_that_fit
+from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
+
+TIER_STYLES = {"ELEVATED": "yellow", "HIGH": "bold dark_orange", "CRITICAL": "bold red"}
+FINDING_STYLES = {1: "yellow", 2: "bold red"}
+
+
+class FleetPane(ManagedWidget):
+    DEFAULT_CSS = """
+    FleetPane { layout: vertical; height: 1fr; }
+    FleetPane #fleet-summary { padding: 0 1; color: $text-muted; height: auto; }
+    FleetPane #fleet-table { height: 1fr; }
+    """
+
+    #: (rows in the order shown, the sort key)
+    view: reactive[tuple[tuple[FleetRow, ...], str] | None] = reactive(None, init=False)
+
+    def compose(self) -> ComposeResult:
+        yield Static("looking for agents…", id="fleet-summary")
+        table: DataTable[str] = DataTable(id="fleet-table", cursor_type="row", zebra_stripes=True)
+        for label in COLUMNS:
+            table.add_column(label, key=label)
+        yield table
+
+    def on_mount(self) -> None:
+        self._rows = TableRows(self.query_one("#fleet-table", DataTable), manager_of(self), COLUMNS)
+
+    def on_unmount(self) -> None:
+        self._rows.release_all()
+
+    def on_resize(self) -> None:
+        self.watch_view(self.view)
+
+    def selected(self) -> str | None:
+        """The key (address) of the row under the cursor."""
+        table = self.query_one("#fleet-table", DataTable)
+        if table.row_count == 0:
+            return None
+        key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        return key.value
+
+    def watch_view(self, view: tuple[tuple[FleetRow, ...], str] | None) -> None:
+        if view is None:
+            return
+        rows, sort = view
+        self.query_one("#fleet-summary", Static).update(Text(fleet_summary(rows, sort)))
+        shown = [(r.key, styled(r)) for r in rows]
+        plain = [r.cells() for r in rows]
+        self._rows.show_columns(columns_that_fit(COLUMNS, DROP_FIRST, plain, self.size.width))
+        self._rows.sync(shown)
+
+
+def styled(row: FleetRow) -> Sequence[str | Text]:
+    cells: list[str | Text] = list(row.cells())
+    if row.status == "gone":
+        return [Text(c if isinstance(c, str) else c.plain, style="dim strike") for c in cells]
+    tier_at = COLUMNS.index("tier")
+    if row.tier in TIER_STYLES:
+        cells[tier_at] = Text(row.tier, style=TIER_STYLES[row.tier])
+    if row.finding_rank in FINDING_STYLES:
+        at = COLUMNS.index("advice")
+        cells[at] = Text(str(cells[at]), style=FINDING_STYLES[row.finding_rank])
+    if row.pools_bad:
+        at = COLUMNS.index("pools")
+        cells[at] = Text(str(cells[at]), style="bold red")
+    if row.status != "live":
+        at = COLUMNS.index("status")
+        cells[at] = Text(str(cells[at]), style="yellow")
+    return cells
