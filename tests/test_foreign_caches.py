@@ -40,6 +40,14 @@ class Catalog:
 
 def plain(x):
     return x
+
+
+from tui_perf import cached
+
+
+@cached(maxsize=8, name="shop.ours")
+def ours(x):
+    return x
 """
 
 
@@ -74,6 +82,9 @@ def test_the_programs_own_caches_are_found_and_read_through_cache_info(shop: obj
     assert found["shop_module.Catalog.lookup"].tiers[0].maxsize == 8
     assert found["shop_module.Catalog.normalise"].tiers[0].misses == 1
     assert "shop_module.plain" not in found
+    # a function under tui_perf's own `cached` is registered already, under its name: it
+    # must not show a second time as a foreign cache
+    assert "shop_module.ours" not in found
     # the standard library's and installed packages' caches are not the program's
     assert not any(name.startswith(("functools.", "re.", "rich.", "textual.")) for name in found)
     assert not any(name.startswith("tui_perf") for name in found)

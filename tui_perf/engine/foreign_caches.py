@@ -49,8 +49,9 @@ def cache_kind(value: object) -> str | None:
         return "cachetools"  # cachetools 6+: a wrapper class (looked up on the class)
     if isinstance(value, types.FunctionType):
         own = value.__dict__  # older cachetools: a plain function with these set on it
-        if callable(own.get("cache_info")) and "cache" in own:
-            return "cachetools"
+        ours = type(own.get("cache")).__module__.startswith("tui_perf.")
+        if callable(own.get("cache_info")) and "cache" in own and not ours:
+            return "cachetools"  # (tui_perf's `cached` has both too: registered already)
     return None
 
 
