@@ -217,12 +217,18 @@ def test_the_trend_shows_the_shape_and_the_slope() -> None:
     rising = tuple(100 * MiB + i * MiB for i in range(60))  # 1 MiB a second
     assert sparkline(rising)[0] == "▁" and sparkline(rising)[-1] == "█"
     assert sparkline((5, 5, 5)) == "▁▁▁" and sparkline(()) == ""
+    # a few hundred KiB on 30 MiB is not drawn as a climb
+    assert max(sparkline(tuple(30 * MiB + i * 4096 for i in range(60)))) <= "▂"
     slope = slope_per_min(tuple(float(i) for i in range(60)), rising)
     assert slope is not None and abs(slope - 60 * MiB) < 1
     row = fleet_row(member(1, snap(1), rss=rising))
-    assert row.trend_text().endswith("+60.0 MiB/min")
+    assert row.trend_text().endswith(" +60 MiB/min")
     flat = fleet_row(member(1, snap(1), rss=(100 * MiB,) * 10))
-    assert flat.trend_text() == "▁" * 8  # no slope shown under 64 KiB a minute
+    assert flat.trend_text() == "▁" * 8  # no slope shown under 256 KiB a minute
+    slow = fleet_row(member(1, snap(1), rss=tuple(100 * MiB + i * 3000 for i in range(60))))
+    assert slow.trend_text() == slow.trend  # 176 KiB a minute: under the line, bars only
+    growing = tuple(100 * MiB + i * 12345 for i in range(60))  # 723.3 KiB a minute
+    assert fleet_row(member(1, snap(1), rss=growing)).trend_text().endswith(" +720 KiB/min")
 
 
 async def test_escape_in_a_dashboard_opened_from_top_goes_back() -> None:

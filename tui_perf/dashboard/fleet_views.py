@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -22,6 +23,11 @@ SORT_NAMES = {
     "pid": "pid",
 }
 SPARK = "▁▂▃▄▅▆▇█"
+#: a slope under this (bytes a minute) is not shown
+SLOPE_SHOWN = 256 * 1024
+#: the bars span at least this share of the highest value: a flat process reads flat,
+#: not as a full-height climb of a few hundred KiB
+SPARK_MIN_SPAN = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +68,12 @@ class FleetRow:
     finding_rank: int  # -1 none, 0 info, 1 warning, 2 critical
 
     def trend_text(self) -> str:
-        """The bars, and the slope when it is more than noise (64 KiB a minute)."""
-        if self.rss_per_min is None or abs(self.rss_per_min) < 64 * 1024:
+        """The bars, and the slope when it is more than noise (256 KiB a minute, 15 MiB an
+        hour), to two figures so the column does not churn every second."""
+        if self.rss_per_min is None or abs(self.rss_per_min) < SLOPE_SHOWN:
             return self.trend
         sign = "+" if self.rss_per_min > 0 else "-"
-        return f"{self.trend} {sign}{fmt_bytes(abs(self.rss_per_min))}/min"
+        return f"{self.trend} {sign}{bytes_two_figures(abs(self.rss_per_min))}/min"
 
     def cells(self) -> list[str]:
         """The row as text, in `COLUMNS` order."""
@@ -164,15 +171,29 @@ def status_text(member: MemberView) -> str:
 
 
 def sparkline(values: Sequence[int], width: int = 8) -> str:
-    """The last values as bars scaled to their own range (flat: a line of the lowest)."""
+    """The last values as bars, over their range or `SPARK_MIN_SPAN` of the highest,
+    whichever is wider."""
     if not values:
         return ""
     step = max(1, len(values) // width)
     points = [max(values[i : i + step]) for i in range(0, len(values), step)][-width:]
     lo, hi = min(points), max(points)
-    if hi == lo:
+    span = max(hi - lo, hi * SPARK_MIN_SPAN)
+    if span <= 0:
         return SPARK[0] * len(points)
-    return "".join(SPARK[int((v - lo) / (hi - lo) * (len(SPARK) - 1))] for v in points)
+    return "".join(SPARK[int((v - lo) / span * (len(SPARK) - 1))] for v in points)
+
+
+def bytes_two_figures(n: float) -> str:
+    """Bytes in the largest unit under them, to two significant figures: "720 KiB"."""
+    unit, value = "B", n
+    for name, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            unit, value = name, n / size
+            break
+    if value > 0:
+        value = round(value, 1 - math.floor(math.log10(value)))
+    return f"{value:g} {unit}"
 
 
 def slope_per_min(times: Sequence[float], values: Sequence[int]) -> float | None:
