@@ -207,6 +207,9 @@ def test_sorting_puts_the_most_worrying_first_and_the_gone_last() -> None:
     assert [r.pid for r in sort_rows(rows, "rss")] == [1, 2, 4, 3]
     assert [r.pid for r in sort_rows(rows, "cpu")] == [2, 1, 4, 3]
     assert [r.pid for r in sort_rows(rows, "rss", reverse=True)][-1] == 3  # still last
+    # figures that look the same keep the pid order: no trading places every second
+    same = [fleet_row(member(p, snap(p, rss=100 * MiB + p * 1000))) for p in (9, 8, 7)]
+    assert [r.pid for r in sort_rows(same, "rss")] == [7, 8, 9]
     assert "1 gone" in fleet_summary(rows, "tier") and "1 at HIGH or above" in fleet_summary(
         rows, "tier"
     )

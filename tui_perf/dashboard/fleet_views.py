@@ -211,19 +211,23 @@ def slope_per_min(times: Sequence[float], values: Sequence[int]) -> float | None
 def sort_rows(rows: Sequence[FleetRow], key: str, reverse: bool = False) -> list[FleetRow]:
     """Most worrying first for every key but pid; gone ones last whatever the key."""
 
+    # By the figures as shown (RSS to 0.1 MiB, CPU to 1%, GC to 0.1%): rows whose shown
+    # figures tie keep their pid order instead of trading places every second for bytes.
     def worry(row: FleetRow) -> tuple[float, ...]:
+        rss = round((row.rss or 0) / 2**20, 1)
         if key == "pid":
             return (row.pid if row.pid is not None else 1 << 62,)
         if key == "tier":
-            figure: tuple[float, ...] = (-TIER_RANK.get(row.tier, -1), -(row.rss or 0))
+            figure: tuple[float, ...] = (-TIER_RANK.get(row.tier, -1), -rss)
         elif key == "rss":
-            figure = (-(row.rss or 0),)
+            figure = (-rss,)
         elif key == "cpu":
-            figure = (-(row.cpu or 0.0),)
+            figure = (-round(row.cpu or 0.0),)
         elif key == "gc":
-            figure = (-(row.gc_share or 0.0),)
+            figure = (-round((row.gc_share or 0.0) * 1000),)
         else:  # cache: the lowest hit rate first, processes without caches last
-            figure = (row.worst_hit_rate if row.worst_hit_rate is not None else 2.0,)
+            rate = row.worst_hit_rate
+            figure = (round(rate * 100) if rate is not None else 200,)
         return figure
 
     ordered = sorted(rows, key=lambda r: (*worry(r), r.pid or 0), reverse=False)
