@@ -59,7 +59,15 @@ class FleetPane(ManagedWidget):
         shown = [(r.key, styled(r)) for r in rows]
         plain = [r.cells() for r in rows]
         self._rows.show_columns(columns_that_fit(COLUMNS, DROP_FIRST, plain, self.size.width))
+        chosen = self.selected()
         self._rows.sync(shown)
+        # the cursor stays on its process when the rows re-sort, so Enter opens the one the
+        # person picked rather than whichever moved under the cursor
+        table = self.query_one("#fleet-table", DataTable)
+        if chosen is not None and chosen in table.rows:
+            index = table.get_row_index(chosen)
+            if index != table.cursor_row:
+                table.move_cursor(row=index, animate=False)
 
 
 def styled(row: FleetRow) -> Sequence[str | Text]:
