@@ -94,8 +94,11 @@ def test_loopback_serves_the_page_and_refuses_a_websocket_from_another_site(
     assert f"http://127.0.0.1:{served.port}/" in served.said and "token" not in served.said
     assert served.get("/").status == 200
     assert served.websocket_status("http://evil.example") == 403
-    # the page's own websocket is accepted (101: switching protocols)
+    # the page's own websocket is accepted (101: switching protocols), under either
+    # loopback name, but not from another port on it
     assert served.websocket_status(f"http://127.0.0.1:{served.port}") == 101
+    assert served.websocket_status(f"http://localhost:{served.port}") == 101
+    assert served.websocket_status(f"http://localhost:{served.port + 1}") == 403
 
 
 def test_bound_beyond_loopback_nothing_is_served_without_the_token(tmp_path: Path) -> None:

@@ -36,8 +36,19 @@ def is_loopback(host: str) -> bool:
 
 
 def same_origin(origin: str, host: str) -> bool:
-    """Whether the browser's `Origin` header names the host the request was sent to."""
-    return bool(origin) and urlsplit(origin).netloc.lower() == host.lower()
+    """Whether the browser's `Origin` header names the host the request was sent to; on
+    loopback, `localhost` and `127.0.0.1` with the same port are one origin for this (the
+    page may be opened under either name, its websocket URL uses the other)."""
+    if not origin:
+        return False
+    theirs, ours = urlsplit(origin), urlsplit(f"//{host}")
+    if theirs.netloc.lower() == host.lower():
+        return True
+    try:
+        same_port = theirs.port == ours.port and theirs.port is not None
+    except ValueError:  # a port that is not a number
+        return False
+    return same_port and is_loopback(theirs.hostname or "") and is_loopback(ours.hostname or "")
 
 
 class GuardedServer(Server):
