@@ -112,6 +112,17 @@ def test_a_damaged_frame_is_skipped_and_counted(tmp_path: Path, recorded: Path) 
     assert r.damaged == 1
 
 
+def test_a_frame_that_would_inflate_past_the_limit_is_refused_not_read() -> None:
+    import zlib
+
+    from tui_perf.model.errors import SnapshotFormatError
+    from tui_perf.store.frames import MAX_FRAME, decode
+
+    bomb = zlib.compress(b" " * (MAX_FRAME + 1), 9)  # 16 KB that would be 16 MiB
+    with pytest.raises(SnapshotFormatError, match="larger than"):
+        decode(bomb)
+
+
 @pytest.mark.parametrize(
     ("setup", "needle"),
     [

@@ -19,6 +19,9 @@ from tui_perf.model.snapshot import Snapshot
 
 #: zlib level: 6 takes a 2-3 KB demo snapshot to about a fifth in ~50 µs
 _LEVEL = 6
+#: the most a frame may inflate to: a demo frame is about 2 KB, one with every section
+#: full some hundreds of KB
+MAX_FRAME = 16 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,9 +60,14 @@ def encode(snap: Snapshot) -> bytes:
 
 
 def decode(blob: bytes) -> Snapshot:
-    """Raises `SnapshotFormatError` for a damaged or foreign frame."""
+    """Raises `SnapshotFormatError` for a damaged or foreign frame, or one that would
+    inflate past `MAX_FRAME` (a history file is data, not something to trust with memory)."""
     try:
-        data = json.loads(zlib.decompress(blob))
+        inflater = zlib.decompressobj()
+        body = inflater.decompress(blob, MAX_FRAME)
+        if inflater.unconsumed_tail:
+            raise SnapshotFormatError(f"a frame larger than {MAX_FRAME >> 20} MiB")
+        data = json.loads(body)
     except (zlib.error, ValueError, TypeError) as exc:
         raise SnapshotFormatError(f"a damaged frame ({exc})") from exc
     return Snapshot.from_dict(data)
