@@ -368,3 +368,26 @@ def test_the_pause_guard_holds_to_the_profiles_allowance(allowed: str, verdict: 
     assert trial.verdict == verdict, trial.reason
     if verdict == ROLLED_BACK:
         assert "GC pause p99 grew +" in trial.reason
+
+
+def test_a_cache_at_a_tenth_of_its_working_set_is_sized_for_it_in_one_step() -> None:
+    """The curve from a real key stream reaches 16x: at 8x a tenth-sized cache stays short
+    of its working set (80% here), so the tuner must see past it."""
+    from tui_perf.advice.keystreams import FACTORS
+    from tui_perf.advice.mrc import ShardsSampler, rate_for
+    from tui_perf.model.advice import CurveStat
+    from tui_perf.tune.tuner import _size_for
+
+    rng = random.Random(5)
+    sampler = ShardsSampler(rate_for(100))
+    for i in range(100_000):  # uniform over 1,000 keys; the cache holds 100
+        sampler.offer(rng.randrange(1000), float(i))
+        if i % 5000 == 0:
+            sampler.drain()
+    sampler.drain()
+    curve = sampler.curve(100, FACTORS)
+    points = tuple((p.size, p.hit_rate) for p in curve.points)
+    rates = dict(points)
+    assert rates[800] == pytest.approx(0.8, abs=0.05) and rates[1600] > 0.95
+    stat = CurveStat("users", 100, points, references=100_000, sampled=curve.sampled)
+    assert _size_for(stat, cap=1_000_000, share=0.98) == 1600

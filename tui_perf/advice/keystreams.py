@@ -17,7 +17,10 @@ from tui_perf.advice.mrc import POLICIES, ShardsSampler, rate_for
 from tui_perf.caches.memory_tier import MemoryTier
 from tui_perf.model.advice import CurveStat
 
-FACTORS = (0.25, 0.5, 1, 2, 4, 8)
+#: sizes the curve is predicted at, as factors of the current one; 16x lets the tuner size a
+#: cache found at a tenth of its working set in one step (8x left it short at 95% of the
+#: reachable hit rate in the tune benchmark)
+FACTORS = (0.25, 0.5, 1, 2, 4, 8, 16)
 TTL_FACTORS = (1, 2, 4, 8)
 
 

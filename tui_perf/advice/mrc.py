@@ -37,8 +37,9 @@ POLICIES = ("lru", "lfu", "fifo", "rr", "ttl")
 
 
 def rate_for(size: int, keys: int = 2048) -> float:
-    """A sampling rate that sees about `keys` distinct keys in a cache 8x `size` (the largest
-    size predicted): small caches are sampled densely, large ones sparsely."""
+    """A sampling rate that sees about `keys` distinct keys in a cache 8x `size` (the 16x
+    point, predicted for the tuner, rests on half as many): small caches are sampled
+    densely, large ones sparsely."""
     return min(1.0, keys / (8 * max(1, size)))
 
 

@@ -120,7 +120,7 @@ def curve_points(
     curve: CurveStat,
 ) -> tuple[tuple[float, ...], tuple[float, ...], tuple[tuple[float, str], ...]]:
     """(x, predicted hit rate in %, ticks) for the chart: x is log2 of size over the
-    current size, so 0.25x to 8x spread evenly; the ticks name the sizes."""
+    current size, so 0.25x to 16x spread evenly; the ticks name the sizes."""
     here = max(1, curve.current_size)
     xs = tuple(math.log2(max(1, s) / here) for s, _ in curve.points)
     ticks = tuple((x, f"{s:,}") for x, (s, _) in zip(xs, curve.points, strict=True))

@@ -73,7 +73,7 @@ class CurveStat:
 
     cache: str
     current_size: int
-    #: (size, predicted LRU hit rate) from 0.25x to 8x the current size
+    #: (size, predicted LRU hit rate) from 0.25x to 16x the current size
     points: tuple[tuple[int, float], ...]
     #: policy -> predicted hit rate at the current size, by miniature simulation
     policies: tuple[tuple[str, float], ...] = ()
