@@ -29,6 +29,8 @@ collector, caches, pools and benchmarks. Keys act on the watched process.
   [b]enter[/]  Advice: take the selected finding's action · [b]t[/] tuner on/off
   [b]1-9[/]    panes · [b]?[/] this help · [b]ctrl+p[/] all commands
   [b]q[/]      quit (a program `run` started: stop it, or leave it)
+  [b], . [ ][/]  replay: a frame back or on, the previous or next event
+  [b]x[/]      replay: 1x, 10x, 60x (space plays) · [b]esc[/] back to [b]top[/]
 
 Tiers: NORMAL → ELEVATED → HIGH → CRITICAL, from RSS against the budget. A tier drops \
 only once RSS is a margin below its threshold. From HIGH the cleanup ladder runs by itself.
