@@ -255,3 +255,21 @@ def test_top_refuses_bad_addresses_in_one_line(capsys: pytest.CaptureFixture[str
     assert main(["top", "10.0.0.1:9000"]) != 0
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and "neither a socket path nor HOST:PORT" in err[0] and "--token" in err[1]
+
+
+async def test_an_address_that_never_answers_says_why() -> None:
+    from tests.conftest import _free_port
+    from tests.helpers.scripted import FakeClock
+    from tui_perf.dashboard.fleet_views import status_text
+
+    clock = FakeClock()
+    fleet = Fleet((f"127.0.0.1:{_free_port()}",), token="t", discover=False, clock=clock)
+    await fleet.start()
+    try:
+        clock.advance(5)  # past the first retries: it is still connecting
+        await fleet.explain_waiting()
+        (view,) = fleet.views()
+        assert view.status == "connecting"
+        assert "refused" in status_text(view).lower()
+    finally:
+        await fleet.close()

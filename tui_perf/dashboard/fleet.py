@@ -72,7 +72,7 @@ class Fleet:
             self._add(address, None)
         if self.discover:
             self.find_local()
-            self._discovery = asyncio.create_task(self._rediscover())
+        self._discovery = asyncio.create_task(self._rediscover())
 
     def find_local(self) -> int:
         """Add this user's live agents not watched yet; returns how many were added."""
@@ -131,7 +131,8 @@ class Fleet:
             member.set_status("lost", "reconnecting", now)
         elif text.startswith("reconnected"):
             member.set_status("live", "", now)
-        # other lines (a bad snapshot, the agent's own errors) leave the status as it is
+        else:  # the agent's own errors ("agent: bad token"), a bad snapshot: said, kept
+            member.reason = text
 
     async def _read(self, member: Member) -> None:
         try:
@@ -150,7 +151,40 @@ class Fleet:
     async def _rediscover(self) -> None:
         while True:
             await asyncio.sleep(DISCOVER_EVERY_S)
-            self.find_local()
+            if self.discover:
+                self.find_local()
+            await self.explain_waiting()
+
+    async def explain_waiting(self) -> None:
+        """Say why a member still connecting has not answered: the source retries quietly,
+        so one direct attempt names the refusal (a wrong port, no such host)."""
+        now = self.clock()
+        for member in list(self.members.values()):
+            if member.status == "connecting" and now - member.changed_at >= DISCOVER_EVERY_S:
+                member.reason = await _why_not(member.address) or member.reason
+
+
+async def _why_not(address: str, timeout: float = 2.0) -> str:
+    """Why a connection to `address` fails, or "" when it opens."""
+    from tui_perf.agent.client import parse_address
+
+    try:
+        kind, target = parse_address(address)
+        if kind == "unix":
+            assert isinstance(target, str)
+            opened = asyncio.open_unix_connection(target)
+        else:
+            assert isinstance(target, tuple)
+            opened = asyncio.open_connection(*target)
+        _, writer = await asyncio.wait_for(opened, timeout)
+    except TimeoutError:
+        return f"no answer in {timeout:g} s"
+    except OSError as exc:  # asyncio words a refusal "Connect call failed (…)": use errno
+        return os.strerror(exc.errno) if exc.errno else str(exc)
+    except TuiPerfError as exc:
+        return str(exc)
+    writer.close()
+    return ""
 
 
 def _command_of(pid: int) -> str:

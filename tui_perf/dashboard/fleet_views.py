@@ -164,7 +164,7 @@ def status_text(member: MemberView) -> str:
     if member.status == "live":
         return "live"
     if member.status == "connecting":
-        return "connecting…"
+        return f"connecting… ({member.reason})" if member.reason else "connecting…"
     if member.status == "lost":
         return f"lost {seconds}s ago, reconnecting"
     return f"gone {seconds}s ago"
