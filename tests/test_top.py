@@ -3,6 +3,7 @@ views (sort, trend, status) on scripted members."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -273,3 +274,24 @@ async def test_an_address_that_never_answers_says_why() -> None:
         assert "refused" in status_text(view).lower()
     finally:
         await fleet.close()
+
+
+async def test_a_wrong_token_is_said_on_the_row(tmp_path: Path) -> None:
+    from tui_perf.dashboard.fleet_views import status_text
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TARGET_TCP_TOKEN": "the-right-one"}
+    env["XDG_RUNTIME_DIR"] = str(tmp_path)
+    agent = Agent(env)
+    fleet = Fleet((agent.address,), token="a-wrong-one", discover=False)
+    await fleet.start()
+    try:
+        for _ in range(200):  # a real agent on a real socket: wait for its answer
+            views = fleet.views()
+            if views and "wrong or missing token" in status_text(views[0]):
+                break
+            await asyncio.sleep(0.05)
+        (view,) = fleet.views()
+        assert view.latest is None and "wrong or missing token" in status_text(view)
+    finally:
+        await fleet.close()
+        agent.finish()

@@ -128,7 +128,9 @@ class Fleet:
         if text.startswith("target exited"):
             member.set_status("gone", text, now)
         elif text.startswith("connection lost"):
-            member.set_status("lost", "reconnecting", now)
+            # an agent that refused us said why just before closing: keep that
+            why = member.reason if member.reason.startswith("agent:") else "reconnecting"
+            member.set_status("lost", why, now)
         elif text.startswith("reconnected"):
             member.set_status("live", "", now)
         else:  # the agent's own errors ("agent: bad token"), a bad snapshot: said, kept

@@ -166,7 +166,8 @@ def status_text(member: MemberView) -> str:
     if member.status == "connecting":
         return f"connecting… ({member.reason})" if member.reason else "connecting…"
     if member.status == "lost":
-        return f"lost {seconds}s ago, reconnecting"
+        why = f" ({member.reason})" if member.reason.startswith("agent:") else ""
+        return f"lost {seconds}s ago, reconnecting{why}"
     return f"gone {seconds}s ago"
 
 
