@@ -112,6 +112,48 @@ def test_a_damaged_frame_is_skipped_and_counted(tmp_path: Path, recorded: Path) 
     assert r.damaged == 1
 
 
+@pytest.mark.parametrize(
+    ("row", "opens"),
+    [
+        ((START, 7, "NORMAL", None), True),  # a body that is not bytes: damaged
+        ((START, 7, "NORMAL", "text"), True),
+        ((START, 7, "NORMAL", 10**15), True),  # bytes(10**15) would allocate a petabyte
+        ((START, 7, None, b"x"), True),
+        (("abc", 7, "NORMAL", b"x"), False),  # rows no run writes are not the session's
+        ((1e300, 7, "NORMAL", b"x"), False),
+        ((START, None, "NORMAL", b"x"), False),
+        ((START, 7.5, "NORMAL", b"x"), False),
+    ],
+)
+def test_hostile_rows_are_damaged_frames_or_no_session_never_a_crash(
+    tmp_path: Path, row: tuple[object, ...], opens: bool
+) -> None:
+    path = tmp_path / "hostile.db"
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            "CREATE TABLE frames (ts, pid, tier, body);"
+            "CREATE TABLE events (ts, kind, level, message, pid);"
+            "CREATE TABLE processes (pid, started, command, first_seen);"
+        )
+        db.execute("INSERT INTO frames VALUES (?, ?, ?, ?)", row)
+        db.execute("INSERT INTO processes VALUES ('x', 0, 'c', 0)")  # and a bad pid here
+    if not opens:
+        with pytest.raises(HistoryFileError, match="no recorded session"):
+            Recording.open(path)
+        return
+    r = Recording.open(path)
+    assert r.frames(0, len(r)) == [] and r.damaged == 1
+
+
+def test_a_file_without_an_events_table_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE frames (ts, pid, tier, body)")
+        db.execute("INSERT INTO frames VALUES (?, 7, 'NORMAL', x'00')", (START,))
+    with pytest.raises(HistoryFileError, match="no such table: events"):
+        Recording.open(path)
+
+
 def test_a_frame_that_would_inflate_past_the_limit_is_refused_not_read() -> None:
     import zlib
 
@@ -121,6 +163,9 @@ def test_a_frame_that_would_inflate_past_the_limit_is_refused_not_read() -> None
     bomb = zlib.compress(b" " * (MAX_FRAME + 1), 9)  # 16 KB that would be 16 MiB
     with pytest.raises(SnapshotFormatError, match="larger than"):
         decode(bomb)
+    deep = zlib.compress(b"[" * 100_000 + b"]" * 100_000)  # json.loads would recurse out
+    with pytest.raises(SnapshotFormatError, match="damaged"):
+        decode(deep)
 
 
 @pytest.mark.parametrize(

@@ -68,6 +68,8 @@ def decode(blob: bytes) -> Snapshot:
         if inflater.unconsumed_tail:
             raise SnapshotFormatError(f"a frame larger than {MAX_FRAME >> 20} MiB")
         data = json.loads(body)
-    except (zlib.error, ValueError, TypeError) as exc:
+    except SnapshotFormatError:
+        raise
+    except (zlib.error, ValueError, TypeError, RecursionError) as exc:  # nested 100,000 deep
         raise SnapshotFormatError(f"a damaged frame ({exc})") from exc
     return Snapshot.from_dict(data)

@@ -22,6 +22,12 @@ from tui_perf.store.frames import decode
 _DECODED = 512
 
 
+#: rows a run could have written: an integer pid, a time between 1970 and 5000 (a file is
+#: data: a text time or one of 1e300 would fail far from here, in a clock formatter)
+_SANE_TS = "typeof(ts) IN ('integer', 'real') AND ts BETWEEN 0 AND 1e11"
+_SANE = f"typeof(pid) = 'integer' AND {_SANE_TS}"
+
+
 @dataclass(frozen=True, slots=True)
 class RecordedProcess:
     """A process the history file has frames of."""
@@ -49,19 +55,21 @@ class Recording:
         self.path = path
         self.process = process
         rows = conn.execute(
-            "SELECT rowid, ts, tier FROM frames WHERE pid = ? AND ts >= ? AND ts <= ? ORDER BY ts",
+            f"SELECT rowid, ts, tier FROM frames WHERE pid = ? AND ts >= ? AND ts <= ? AND {_SANE}"
+            " ORDER BY ts",
             (process.pid, start, end),
         ).fetchall()
         self._rowids = [int(r[0]) for r in rows]
         #: each frame's time, ascending, and its tier: the timeline
         self.times = [float(r[1]) for r in rows]
-        self.tiers = [str(r[2]) for r in rows]
+        self.tiers = [r[2] if isinstance(r[2], str) else "" for r in rows]
         # Events of this process, and those kept with no process (the dashboard's own notes).
         self.events = [
             Event(*row)
             for row in conn.execute(
                 "SELECT ts, kind, message, level FROM events WHERE (pid = ? OR pid IS NULL)"
-                " AND ts >= ? AND ts <= ? ORDER BY ts",
+                f" AND ts >= ? AND ts <= ? AND {_SANE_TS} AND typeof(kind) = 'text'"
+                " AND typeof(message) = 'text' AND typeof(level) = 'text' ORDER BY ts",
                 (process.pid, start, end),
             )
         ]
@@ -108,7 +116,13 @@ class Recording:
             process = found[0]
         lo = process.first if start is None else start
         hi = process.last if end is None else end
-        recording = cls(conn, path, process, lo, hi)
+        try:
+            recording = cls(conn, path, process, lo, hi)
+        except sqlite3.DatabaseError as exc:  # a table missing or of another shape
+            conn.close()
+            raise HistoryFileError(
+                f"{path} is not a readable tui-perf history file ({exc})"
+            ) from exc
         if not recording.times:
             conn.close()
             raise HistoryFileError(
@@ -145,8 +159,11 @@ class Recording:
             for rowid, body in rows:
                 if rowid not in wanted_set:
                     continue
+                if not isinstance(body, bytes):  # NULL, text, a number: not a frame
+                    self.damaged += 1
+                    continue
                 try:
-                    self._decoded[int(rowid)] = decode(bytes(body))
+                    self._decoded[int(rowid)] = decode(body)
                 except SnapshotFormatError:
                     self.damaged += 1
             while len(self._decoded) > _DECODED:
@@ -192,12 +209,15 @@ def _processes(conn: sqlite3.Connection) -> list[RecordedProcess]:
         return []
     commands: dict[int, str] = {}
     if "processes" in tables:  # the latest command of a reused pid wins
-        for pid, command in conn.execute("SELECT pid, command FROM processes ORDER BY first_seen"):
+        for pid, command in conn.execute(
+            "SELECT pid, command FROM processes WHERE typeof(pid) = 'integer' ORDER BY first_seen"
+        ):
             commands[int(pid)] = str(command)
     return [
         RecordedProcess(int(pid), commands.get(int(pid), ""), int(n), float(lo), float(hi))
         for pid, n, lo, hi in conn.execute(
-            "SELECT pid, COUNT(*), MIN(ts), MAX(ts) FROM frames GROUP BY pid ORDER BY MAX(ts)"
+            f"SELECT pid, COUNT(*), MIN(ts), MAX(ts) FROM frames WHERE {_SANE}"
+            " GROUP BY pid ORDER BY MAX(ts)"
         )
     ]
 
