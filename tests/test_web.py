@@ -60,7 +60,7 @@ class Served:
         conn.request("GET", path, headers=headers or {})
         return conn.getresponse()
 
-    def websocket_status(self, origin: str, cookie: str = "") -> int:
+    def websocket_status(self, origin: str, cookie: str = "", host: str = "") -> int:
         headers = {
             "Connection": "Upgrade",
             "Upgrade": "websocket",
@@ -70,6 +70,8 @@ class Served:
         }
         if cookie:
             headers["Cookie"] = cookie
+        if host:
+            headers["Host"] = host
         return self.get("/ws?width=80&height=24", headers).status
 
     def stop(self) -> None:
@@ -99,6 +101,10 @@ def test_loopback_serves_the_page_and_refuses_a_websocket_from_another_site(
     assert served.websocket_status(f"http://127.0.0.1:{served.port}") == 101
     assert served.websocket_status(f"http://localhost:{served.port}") == 101
     assert served.websocket_status(f"http://localhost:{served.port + 1}") == 403
+    # DNS rebinding: a site re-pointed at 127.0.0.1 is its own origin to the browser
+    rebound = f"rebind.evil.example:{served.port}"
+    assert served.get("/", {"Host": rebound}).status == 403
+    assert served.websocket_status(f"http://{rebound}", host=rebound) == 403
 
 
 def test_bound_beyond_loopback_nothing_is_served_without_the_token(tmp_path: Path) -> None:

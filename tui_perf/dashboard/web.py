@@ -8,7 +8,10 @@ guards, because the dashboard's keys act on a process (emergency cleanup, GC, fl
   once as `?token=` on the page's URL, then carried by a same-site, HTTP-only cookie;
 - the websocket refuses a connection whose `Origin` is another site, so a page open in the
   same browser cannot drive the dashboard of a loopback server (cross-site websocket
-  hijacking).
+  hijacking);
+- served on loopback without a token, a request must name a loopback host (or the public
+  URL's): a site whose name an attacker re-points at 127.0.0.1 (DNS rebinding) is its own
+  origin to the browser, and would pass the origin check.
 """
 
 from __future__ import annotations
@@ -57,6 +60,8 @@ class GuardedServer(Server):
     def __init__(self, command: str, *, token: str | None, **kwargs: Any) -> None:
         super().__init__(command, **kwargs)
         self.token = token
+        #: without a token, the host names a request may be sent to
+        self.hosts = {"localhost", "127.0.0.1", "::1", urlsplit(self.public_url).hostname or ""}
 
     def initialize_logging(self) -> None:
         """textual-serve logs every tab at INFO through rich; the start line says enough."""
@@ -71,6 +76,10 @@ class GuardedServer(Server):
 
     @web.middleware
     async def _guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if self.token is None:
+            named = urlsplit(f"//{request.host}").hostname or ""
+            if named not in self.hosts and not is_loopback(named):
+                raise web.HTTPForbidden(text="tui-perf serve: not a name of this machine")
         if request.path == "/ws":
             origin = request.headers.get("Origin", "")
             if origin and not same_origin(origin, request.host):
