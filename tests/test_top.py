@@ -295,3 +295,18 @@ async def test_a_wrong_token_is_said_on_the_row(tmp_path: Path) -> None:
     finally:
         await fleet.close()
         agent.finish()
+
+
+def test_odd_socket_names_in_the_runtime_folder_are_not_agents(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Any file a user can write there: none may stop `top` from listing the rest."""
+    from tui_perf.agent.client import list_agents
+
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    folder = tmp_path / "tui-perf"
+    folder.mkdir(mode=0o700)
+    for name in ("agent-².sock", "agent-99999999999999999999999.sock", "agent-x.sock"):
+        (folder / name).touch()
+    (folder / f"agent-{os.getpid()}.sock").touch()
+    assert list_agents() == [(os.getpid(), folder / f"agent-{os.getpid()}.sock", True)]

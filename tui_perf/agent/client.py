@@ -120,7 +120,8 @@ class RemoteSource:
         while not self._closed:
             try:
                 reader, writer = await self._open()
-            except (OSError, TimeoutError, ProtocolError) as exc:
+            # ValueError: a hello line longer than the reader's limit
+            except (OSError, TimeoutError, ProtocolError, ValueError) as exc:
                 gone = self._gone()
                 if gone:
                     self._status(gone)
@@ -194,7 +195,8 @@ class RemoteSource:
                     pid = message.get("pid")
                     self.peer_pid = pid if isinstance(pid, int) else None
                 elif kind == "reply":
-                    future = self._pending.pop(message.get("id"), None)  # type: ignore[arg-type]
+                    ident = message.get("id")
+                    future = self._pending.pop(ident, None) if isinstance(ident, int) else None
                     if future is not None and not future.done():
                         future.set_result(message)
                 elif kind == "error":
@@ -243,7 +245,8 @@ def list_agents() -> list[tuple[int, Path, bool]]:
     out = []
     for path in sorted(runtime_dir().glob("agent-*.sock")):
         pid_text = path.stem.removeprefix("agent-")
-        if pid_text.isdigit():
+        # ASCII digits of a pid's length: "²".isdigit() is true and int() refuses it
+        if pid_text.isascii() and pid_text.isdigit() and len(pid_text) <= 10:
             pid = int(pid_text)
             alive = _pid_alive(pid)
             out.append((pid, path, alive))
@@ -253,7 +256,7 @@ def list_agents() -> list[tuple[int, Path, bool]]:
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):
         return False
     except PermissionError:
         return True

@@ -147,6 +147,9 @@ class Fleet:
         except TuiPerfError as exc:
             member.set_status("gone", str(exc), self.clock())
             return
+        except Exception as exc:  # a reader that failed must say so, not sit "connecting"
+            member.set_status("lost", f"stopped reading: {type(exc).__name__}: {exc}", self.clock())
+            return
         if member.status != "gone" and not member.source.closed:
             member.set_status("gone", "the agent stopped", self.clock())
 

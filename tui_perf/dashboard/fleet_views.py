@@ -166,7 +166,7 @@ def status_text(member: MemberView) -> str:
     if member.status == "connecting":
         return f"connecting… ({member.reason})" if member.reason else "connecting…"
     if member.status == "lost":
-        why = f" ({member.reason})" if member.reason.startswith("agent:") else ""
+        why = f" ({member.reason})" if member.reason not in ("", "reconnecting") else ""
         return f"lost {seconds}s ago, reconnecting{why}"
     return f"gone {seconds}s ago"
 
