@@ -200,6 +200,14 @@ def test_a_time_range_with_no_frames_says_when_it_was_recorded(recorded: Path) -
 # -- the cursor ------------------------------------------------------------------------
 
 
+def test_an_event_of_a_frames_own_tick_shows_at_that_frame(recorded: Path) -> None:
+    """A snapshot's time is taken as its tick starts, its events' a few ms later: the
+    frame at HIGH_AT shows an event stamped 10 ms after it, not the next frame."""
+    r = Recording.open(recorded)
+    late = Event(HIGH_AT + 0.01, "tier", "ELEVATED -> HIGH", "warning")
+    assert r.times[r.first_showing(late)] == HIGH_AT
+
+
 async def test_events_take_the_cursor_to_the_first_frame_that_shows_them(
     recorded: Path,
 ) -> None:
@@ -233,7 +241,7 @@ async def test_play_runs_at_the_chosen_speed_and_restarts_from_the_end(recorded:
 
 async def test_a_replay_refuses_every_command_with_the_reason(recorded: Path) -> None:
     source = ReplaySource(Recording.open(recorded))
-    with pytest.raises(ConfigError, match=r"this is a recording.*tui-perf attach --pid 4242"):
+    with pytest.raises(ConfigError, match=r"this is a recording.*tui-perf attach 4242\)"):
         await source.command("emergency_cleanup")
     await source.close()
 
@@ -266,6 +274,12 @@ async def test_the_dashboard_steps_to_an_event_and_shows_that_moments_tier(
         assert view.memory.rss == 900 * MiB
         # the events pane holds what happened until the cursor, not after it
         assert [e.timestamp for e in app.history.events] == [ELEVATED_AT, HIGH_AT]
+        # and shows each once however the cursor moves (back, then on again)
+        await pilot.press("7", "left_square_bracket", "right_square_bracket", "comma")
+        await pilot.pause()
+        table = app.query_one("#events-table")
+        await _frames(pilot, app, app.source.position().at)  # type: ignore[attr-defined]
+        assert table.row_count == len(app.history.events)  # type: ignore[attr-defined]
 
 
 async def test_the_start_up_heap_is_frozen_while_replaying_and_given_back_after(
@@ -323,6 +337,8 @@ def test_times_parse_as_a_person_types_them() -> None:
     [
         (["--from", "soon"], "--from: 'soon' is not a time"),
         (["--from", "10:04", "--to", "10:01"], "--from must come before --to"),
+        # "-1m" after --from is its value, not an option (argparse alone would refuse it)
+        (["--from", "-1m", "--to", "-2m"], "--from must come before --to"),
         (["--pid", "7"], "no frames of pid 7"),
     ],
 )
@@ -339,3 +355,17 @@ def test_replay_of_a_missing_file_is_one_line(
 ) -> None:
     assert main(["replay", str(tmp_path / "none.db")]) == 2
     assert "no history file at" in capsys.readouterr().err
+
+
+async def test_playing_stops_at_the_last_frame_and_says_so(recorded: Path) -> None:
+    source = ReplaySource(Recording.open(recorded))
+    source.seek(len(source.recording) - 2)
+    source.speed = 60.0  # a 5 s gap plays in 83 ms
+    source.toggle_play()
+    frames = source.frames()
+    first = await anext(frames)
+    assert first.position.playing
+    last = await asyncio.wait_for(anext(frames), 5)
+    assert last.position.index == len(source.recording) - 1
+    assert not last.position.playing  # the label reads paused, not playing on
+    await source.close()

@@ -77,6 +77,9 @@ class EventsPane(ManagedWidget):
             if e is self._last:
                 break
             new.append(e)
+        else:
+            if self._last is not None:  # the history went back (a replay's cursor): start over
+                table.clear()
         new.reverse()
         if events:
             self._last = events[-1]

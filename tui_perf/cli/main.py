@@ -152,6 +152,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             args = build_parser().parse_args(["profile", *own])
             args.target = program
         else:
+            if argv[:1] == ["replay"]:
+                from tui_perf.cli.replay import glue_times
+
+                argv = glue_times(argv)
             args = build_parser().parse_args(argv)
         if args.command == "bench":
             from tui_perf.cli.bench import cmd_bench

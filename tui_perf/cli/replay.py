@@ -31,6 +31,21 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--to", dest="end", metavar="T", help=f"end at T: {WHEN_HELP}")
 
 
+def glue_times(argv: list[str]) -> list[str]:
+    """`--from -2h` as `--from=-2h`: argparse takes a value that starts with "-" (and is not a
+    plain number) for an option of its own."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] in ("--from", "--to") and i + 1 < len(argv) and _RELATIVE.match(argv[i + 1]):
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(argv[i])
+        i += 1
+    return out
+
+
 def parse_when(text: str, last: float, option: str) -> float:
     """A time the user typed, as a timestamp; relative ones count back from `last`."""
     text = text.strip()

@@ -20,7 +20,7 @@ def add_parser(sub: Any) -> None:
         "serve",
         help="the dashboard in a browser (textual-serve)",
         description="Serve the dashboard to a browser. Each browser tab runs its own "
-        "'tui-perf [COMMAND ...]': the demo by default, or 'attach --pid N', 'replay FILE', "
+        "'tui-perf [COMMAND ...]': the demo by default, or 'attach PID', 'replay FILE', "
         "'top'; with 'run app.py' each tab starts its own copy of the program (to share "
         "one, run it once and serve 'attach'). Bound to 127.0.0.1 unless --host says "
         "otherwise; bound elsewhere, the URL printed at start carries a token, and without "

@@ -112,11 +112,10 @@ class ReplaySource:
             delay = self._delay()
             try:
                 await asyncio.wait_for(self._moved.wait(), delay)
-            except TimeoutError:  # played on to the next frame
+            except TimeoutError:  # played on to the next frame; the last one ends the play
+                self.index += 1
                 if self.index >= len(self.recording) - 1:
                     self.playing = False
-                else:
-                    self.index += 1
 
     def _delay(self) -> float | None:
         if not self.playing or self.index >= len(self.recording) - 1:
@@ -140,7 +139,7 @@ class ReplaySource:
         pid = self.recording.process.pid
         return (
             "this is a recording: nothing here acts on a process "
-            f"(to act on pid {pid} while it runs: tui-perf attach --pid {pid})"
+            f"(to act on pid {pid} while it runs: tui-perf attach {pid})"
         )
 
     async def command(self, name: str, /, **args: Any) -> dict[str, Any]:

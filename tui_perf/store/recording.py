@@ -24,6 +24,9 @@ _DECODED = 512
 
 #: rows a run could have written: an integer pid, a time between 1970 and 5000 (a file is
 #: data: a text time or one of 1e300 would fail far from here, in a clock formatter)
+#: an event stamped this soon after a frame came from that frame's own tick (the snapshot's
+#: time is taken as the tick starts, its events' a few ms later): the frame shows it
+SAME_TICK_S = 0.5
 _SANE_TS = "typeof(ts) IN ('integer', 'real') AND ts BETWEEN 0 AND 1e11"
 _SANE = f"typeof(pid) = 'integer' AND {_SANE_TS}"
 
@@ -182,8 +185,8 @@ class Recording:
         return self.frames(lo, index + 1)
 
     def events_until(self, ts: float, limit: int = 1000) -> list[Event]:
-        """The last `limit` events at or before `ts`."""
-        hi = bisect_right(self._event_times, ts)
+        """The last `limit` events a frame at `ts` shows (those of its own tick included)."""
+        hi = bisect_right(self._event_times, ts + SAME_TICK_S)
         return self.events[max(0, hi - limit) : hi]
 
     def index_at(self, ts: float) -> int:
@@ -191,16 +194,16 @@ class Recording:
         return max(0, bisect_right(self.times, ts) - 1)
 
     def event_after(self, ts: float) -> Event | None:
-        i = bisect_right(self._event_times, ts)
+        i = bisect_right(self._event_times, ts + SAME_TICK_S)
         return self.events[i] if i < len(self.events) else None
 
     def event_at_or_before(self, ts: float) -> Event | None:
-        i = bisect_right(self._event_times, ts)
+        i = bisect_right(self._event_times, ts + SAME_TICK_S)
         return self.events[i - 1] if i > 0 else None
 
     def first_showing(self, event: Event) -> int:
         """The first frame at or after the event: the one that shows what it did."""
-        return min(len(self.times) - 1, bisect_left(self.times, event.timestamp))
+        return min(len(self.times) - 1, bisect_left(self.times, event.timestamp - SAME_TICK_S))
 
 
 def _processes(conn: sqlite3.Connection) -> list[RecordedProcess]:
