@@ -310,3 +310,23 @@ def test_odd_socket_names_in_the_runtime_folder_are_not_agents(
         (folder / name).touch()
     (folder / f"agent-{os.getpid()}.sock").touch()
     assert list_agents() == [(os.getpid(), folder / f"agent-{os.getpid()}.sock", True)]
+
+
+async def test_a_row_not_connected_yet_is_not_opened_and_the_cursor_starts_where_asked() -> None:
+    from tests.conftest import _free_port
+
+    address = f"127.0.0.1:{_free_port()}"  # nothing listens there
+    app = TopApp(Fleet((address,), token="t", discover=False), refresh_s=0.1, select=address)
+    async with app.run_test(size=(160, 20)) as pilot:
+        await _until(pilot, lambda: bool(app.rows), "the row")
+        assert app.query_one(FleetPane).selected() == address
+        await pilot.press("enter")
+        await pilot.pause()
+        assert any("not connected yet" in str(n.message) for n in app._notifications)
+    assert app.return_value is None
+
+
+def test_no_slope_from_a_few_seconds_of_points() -> None:
+    # two samples a second apart would read as a minute's rate of one allocation
+    assert slope_per_min((0.0, 1.0), (100 * MiB, 103 * MiB)) is None
+    assert slope_per_min((0.0, 20.0), (100 * MiB, 110 * MiB)) == pytest.approx(30 * MiB)

@@ -24,8 +24,8 @@ class FleetPane(ManagedWidget):
     FleetPane #fleet-table { height: 1fr; }
     """
 
-    #: (rows in the order shown, the sort key)
-    view: reactive[tuple[tuple[FleetRow, ...], str] | None] = reactive(None, init=False)
+    #: (rows in the order shown, the sort key, reversed)
+    view: reactive[tuple[tuple[FleetRow, ...], str, bool] | None] = reactive(None, init=False)
 
     def compose(self) -> ComposeResult:
         yield Static("looking for agents…", id="fleet-summary")
@@ -33,6 +33,9 @@ class FleetPane(ManagedWidget):
         for label in COLUMNS:
             table.add_column(label, key=label)
         yield table
+
+    #: the row to put the cursor on when it appears (coming back from a dashboard)
+    wanted: str | None = None
 
     def on_mount(self) -> None:
         self._rows = TableRows(self.query_one("#fleet-table", DataTable), manager_of(self), COLUMNS)
@@ -51,15 +54,15 @@ class FleetPane(ManagedWidget):
         key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
         return key.value
 
-    def watch_view(self, view: tuple[tuple[FleetRow, ...], str] | None) -> None:
+    def watch_view(self, view: tuple[tuple[FleetRow, ...], str, bool] | None) -> None:
         if view is None:
             return
-        rows, sort = view
-        self.query_one("#fleet-summary", Static).update(Text(fleet_summary(rows, sort)))
+        rows, sort, reverse = view
+        self.query_one("#fleet-summary", Static).update(Text(fleet_summary(rows, sort, reverse)))
         shown = [(r.key, styled(r)) for r in rows]
         plain = [r.cells() for r in rows]
         self._rows.show_columns(columns_that_fit(COLUMNS, DROP_FIRST, plain, self.size.width))
-        chosen = self.selected()
+        chosen = self.selected() or self.wanted
         self._rows.sync(shown)
         # the cursor stays on its process when the rows re-sort, so Enter opens the one the
         # person picked rather than whichever moved under the cursor

@@ -49,15 +49,18 @@ def cmd_top(args: argparse.Namespace) -> int:
     if args.no_local and not args.addresses:
         raise ConfigError("--no-local with no HOST:PORT leaves nothing to watch")
     _need_terminal()
-    sort, reverse = args.sort, False
+    sort, reverse, chosen = args.sort, False, None
+    trends: dict[str, Any] = {}
     while True:
-        top = TopApp(
-            Fleet(tuple(args.addresses), token=args.token, discover=not args.no_local),
-            sort=sort,
+        fleet = Fleet(
+            tuple(args.addresses), token=args.token, discover=not args.no_local, trends=trends
         )
+        top = TopApp(fleet, sort=sort, select=chosen)
         top.reverse = reverse
         chosen = top.run()
+        # what the list had learned goes on: the sort, the trends, the row picked
         sort, reverse = top.sort, top.reverse
+        trends = {address: m.rss for address, m in fleet.members.items()}
         if not chosen:
             return 0
         from tui_perf.dashboard.app import Dashboard

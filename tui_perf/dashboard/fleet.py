@@ -14,7 +14,7 @@ import contextlib
 import os
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from tui_perf.agent.client import RemoteSource, list_agents
@@ -58,7 +58,10 @@ class Fleet:
         token: str | None = None,
         discover: bool = True,
         clock: Callable[[], float] = time.monotonic,
+        trends: Mapping[str, deque[tuple[float, int]]] | None = None,
     ) -> None:
+        #: RSS histories kept from an earlier list (coming back from a dashboard)
+        self.trends = dict(trends or {})
         self.addresses = addresses
         self.token = token
         self.discover = discover
@@ -118,6 +121,8 @@ class Fleet:
     def _add(self, address: str, pid: int | None) -> None:
         source = RemoteSource(address, token=self.token, backoff=(0.5, 5.0))
         member = Member(address, source, pid=pid, command=_command_of(pid) if pid else address)
+        if address in self.trends:
+            member.rss = self.trends[address]
         member.changed_at = self.clock()
         source.on_status = lambda text, m=member: self._on_status(m, text)
         self.members[address] = member

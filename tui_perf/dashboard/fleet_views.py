@@ -197,10 +197,15 @@ def bytes_two_figures(n: float) -> str:
     return f"{value:g} {unit}"
 
 
+#: a slope needs this many seconds of points: two points a second apart make a minute's
+#: rate out of one allocation
+SLOPE_MIN_SPAN_S = 15.0
+
+
 def slope_per_min(times: Sequence[float], values: Sequence[int]) -> float | None:
-    """Least-squares slope in units a minute; None with fewer than two points."""
+    """Least-squares slope in units a minute; None over less than `SLOPE_MIN_SPAN_S`."""
     n = len(values)
-    if n < 2 or len(times) != n:
+    if n < 2 or len(times) != n or times[-1] - times[0] < SLOPE_MIN_SPAN_S:
         return None
     mt, mv = sum(times) / n, sum(values) / n
     var = sum((t - mt) ** 2 for t in times)
@@ -238,7 +243,7 @@ def sort_rows(rows: Sequence[FleetRow], key: str, reverse: bool = False) -> list
     return live + [r for r in ordered if r.status == "gone"]
 
 
-def fleet_summary(rows: Sequence[FleetRow], sort: str) -> str:
+def fleet_summary(rows: Sequence[FleetRow], sort: str, reverse: bool = False) -> str:
     """The line above the table."""
     if not rows:
         return (
@@ -254,5 +259,5 @@ def fleet_summary(rows: Sequence[FleetRow], sort: str) -> str:
     high = sum(1 for r in rows if TIER_RANK.get(r.tier, 0) >= 2 and r.status != "gone")
     if high:
         parts.append(f"{high} at HIGH or above")
-    parts.append(f"sorted by {SORT_NAMES[sort]} (s)")
+    parts.append(f"sorted by {SORT_NAMES[sort]}{', reversed' if reverse else ''} (s, r)")
     return " · ".join(parts)

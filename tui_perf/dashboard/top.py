@@ -37,9 +37,11 @@ class TopApp(App[str | None]):
         sort: str = "tier",
         reverse: bool = False,
         refresh_s: float = 1.0,
+        select: str | None = None,
     ) -> None:
         super().__init__()
         self.fleet = fleet
+        self.select = select
         self.sort = sort
         self.reverse = reverse
         self.refresh_s = refresh_s
@@ -48,7 +50,9 @@ class TopApp(App[str | None]):
 
     def compose(self) -> ComposeResult:
         yield Header(icon="◈")
-        yield FleetPane(id="fleet")
+        pane = FleetPane(id="fleet")
+        pane.wanted = self.select
+        yield pane
         yield Footer()
 
     async def on_mount(self) -> None:
@@ -62,7 +66,7 @@ class TopApp(App[str | None]):
     def redraw(self) -> None:
         rows = [fleet_row(v) for v in self.fleet.views()]
         self.rows = tuple(sort_rows(rows, self.sort, self.reverse))
-        self.query_one(FleetPane).view = (self.rows, self.sort)
+        self.query_one(FleetPane).view = (self.rows, self.sort, self.reverse)
 
     def action_sort(self) -> None:
         self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
@@ -79,5 +83,8 @@ class TopApp(App[str | None]):
             return
         if row.status == "gone":
             self.notify(f"pid {row.pid} is gone: nothing to open", severity="warning")
+            return
+        if row.status == "connecting":
+            self.notify(f"not connected yet: {row.status_text}", severity="warning")
             return
         self.exit(row.key)
