@@ -330,3 +330,35 @@ def test_no_slope_from_a_few_seconds_of_points() -> None:
     # two samples a second apart would read as a minute's rate of one allocation
     assert slope_per_min((0.0, 1.0), (100 * MiB, 103 * MiB)) is None
     assert slope_per_min((0.0, 20.0), (100 * MiB, 110 * MiB)) == pytest.approx(30 * MiB)
+
+
+@pytest.mark.parametrize(
+    ("says", "reason"),
+    [(None, "no tui-perf agent answered"), (b"HTTP/1.1 400 Bad Request\r\n", "not to a tui-perf")],
+)
+async def test_a_port_that_answers_but_is_no_agent_is_named(
+    says: bytes | None, reason: str
+) -> None:
+    """A proxy may accept any connection: "connecting…" must still say why nothing comes."""
+    from tests.helpers.scripted import FakeClock
+    from tui_perf.dashboard.fleet_views import status_text
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if says is not None:
+            writer.write(says)
+            await writer.drain()
+        await reader.read()  # hold the connection until the other side closes
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    clock = FakeClock()
+    fleet = Fleet((f"127.0.0.1:{port}",), token="t", discover=False, clock=clock)
+    await fleet.start()
+    try:
+        clock.advance(5)
+        await fleet.explain_waiting()
+        (view,) = fleet.views()
+        assert view.status == "connecting" and reason in status_text(view)
+    finally:
+        await fleet.close()
+        server.close()

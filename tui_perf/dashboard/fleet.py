@@ -175,7 +175,7 @@ class Fleet:
 
 
 async def _why_not(address: str, timeout: float = 2.0) -> str:
-    """Why a connection to `address` fails, or "" when it opens."""
+    """Why `address` does not serve snapshots, or "" when an agent says hello there."""
     from tui_perf.agent.client import parse_address
 
     try:
@@ -186,14 +186,23 @@ async def _why_not(address: str, timeout: float = 2.0) -> str:
         else:
             assert isinstance(target, tuple)
             opened = asyncio.open_connection(*target)
-        _, writer = await asyncio.wait_for(opened, timeout)
+        reader, writer = await asyncio.wait_for(opened, timeout)
     except TimeoutError:
         return f"no answer in {timeout:g} s"
     except OSError as exc:  # asyncio words a refusal "Connect call failed (…)": use errno
         return os.strerror(exc.errno) if exc.errno else str(exc)
     except TuiPerfError as exc:
         return str(exc)
-    writer.close()
+    try:  # something accepts connections there (a proxy may accept any): is it an agent?
+        line = await asyncio.wait_for(reader.readline(), timeout)
+    except (TimeoutError, OSError, ValueError):
+        line = b""
+    finally:
+        writer.close()
+    if not line:
+        return f"connected, but no tui-perf agent answered in {timeout:g} s"
+    if b'"hello"' not in line:
+        return "connected, but not to a tui-perf agent"
     return ""
 
 
