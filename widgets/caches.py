@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
-from tui_perf.dashboard.views import CacheRow, Series, columns_that_fit, tiers_down
+from tui_perf.dashboard.views import TIME_AXIS, CacheRow, Series, columns_that_fit, tiers_down
 from tui_perf.model.format import fmt_percent
 from tui_perf.widgets.chart import Chart, ChartSpec, Line
 from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
@@ -141,7 +141,7 @@ class CachesPane(ManagedWidget):
         self.query_one("#caches-chart", Chart).show(
             ChartSpec(
                 title,
-                "seconds before now",
+                TIME_AXIS,
                 (Line("hit %", tuple(xs), tuple(ys), "green"),) if xs else (),
                 ylim=(0, 100),
             )

@@ -11,7 +11,7 @@ from textual.containers import Horizontal
 from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
-from tui_perf.dashboard.views import GCView, Series
+from tui_perf.dashboard.views import TIME_AXIS, GCView, Series
 from tui_perf.model.format import fmt_ms
 from tui_perf.widgets.chart import Chart, ChartSpec, Line
 from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
@@ -29,7 +29,7 @@ def fraction_chart(view: GCView | None) -> ChartSpec:
     if view is None or not view.visible:
         return ChartSpec(title)
     xs, ys = view.fraction.points()
-    return ChartSpec(title, "seconds before now", (Line("GC %", tuple(xs), tuple(ys), "yellow"),))
+    return ChartSpec(title, TIME_AXIS, (Line("GC %", tuple(xs), tuple(ys), "yellow"),))
 
 
 class GCPane(ManagedWidget):

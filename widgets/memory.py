@@ -10,7 +10,7 @@ from textual.containers import Horizontal
 from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
-from tui_perf.dashboard.views import MemoryView, MiB, thresholds_near
+from tui_perf.dashboard.views import TIME_AXIS, MemoryView, MiB, thresholds_near
 from tui_perf.model.format import fmt_bytes, fmt_ms, fmt_released
 from tui_perf.widgets.chart import Chart, ChartSpec, Line
 from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
@@ -35,7 +35,7 @@ def memory_chart(view: MemoryView | None) -> ChartSpec:
         title += " · lines: tier thresholds"
     if note:
         title += f" · {note}"
-    return ChartSpec(title, "seconds before now", tuple(lines), hlines)
+    return ChartSpec(title, TIME_AXIS, tuple(lines), hlines)
 
 
 def _pts(points: tuple[list[float], list[float]]) -> tuple[tuple[float, ...], tuple[float, ...]]:

@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.reactive import reactive
 
-from tui_perf.dashboard.views import TIER_NAMES, MiB, OverviewView, thresholds_near
+from tui_perf.dashboard.views import TIER_NAMES, TIME_AXIS, MiB, OverviewView, thresholds_near
 from tui_perf.model.format import fmt_bytes, fmt_percent
 from tui_perf.widgets.chart import Chart, ChartSpec, Line
 from tui_perf.widgets.managed import ManagedWidget
@@ -25,7 +25,7 @@ def rss_chart(view: OverviewView | None, title: str = "RSS (MiB)") -> ChartSpec:
         title += " · lines: " + ", ".join(TIER_NAMES[: len(hlines)]) + " thresholds"
     if note:
         title += f" · {note}"
-    return ChartSpec(title, "seconds before now", (Line("RSS", tuple(xs), tuple(ys)),), hlines)
+    return ChartSpec(title, TIME_AXIS, (Line("RSS", tuple(xs), tuple(ys)),), hlines)
 
 
 class OverviewPane(ManagedWidget):
@@ -57,6 +57,8 @@ class OverviewPane(ManagedWidget):
         gc_line = (
             f"{view.strategy}{' (adaptive)' if view.adaptive else ''}"
             if view.gc_visible
+            else "not in this recording"
+            if view.recorded
             else "not visible from outside this process"
         )
         pools = Text("none registered")
@@ -73,7 +75,11 @@ class OverviewPane(ManagedWidget):
                 else "none registered",
             ),
             ("pools", pools),
-            ("benchmarks", view.bench or "none run yet (press b)"),
+            (
+                "benchmarks",
+                view.bench
+                or ("none in this recording" if view.recorded else "none run yet (press b)"),
+            ),
             ("CPU", f"{m.cpu_percent:.0f}% · {m.threads} threads"),
         ]
         if view.widgets is not None:

@@ -168,7 +168,7 @@ class Dashboard(App[None]):
         self.stop_target = True
         #: why the watched process is gone ("target exited (code -9)"), or ""
         self.target_ended = ""
-        self.history = History(size=history_size)
+        self.history = History(size=history_size, recorded=isinstance(source, ReplaySource))
         self.widget_manager = widget_manager or WidgetMemoryManager()
         self.history_path = history_path
         # Render counts depend on timing; snapshot tests turn the line off to stay exact.

@@ -28,11 +28,18 @@ MiB = 1024 * 1024
 TIERS = ("NORMAL", "ELEVATED", "HIGH", "CRITICAL")
 
 
+#: the charts' time axis: true live (the latest sample is now) and in a replay (it is the
+#: frame at the cursor)
+TIME_AXIS = "seconds before the latest sample"
+
+
 @dataclass
 class History:
     """The last `size` snapshots plus everything that accumulates (events, cleanups, runs)."""
 
     size: int = 600
+    #: a recording (replay): nothing was run here, nothing can be
+    recorded: bool = False
     snapshots: deque[Snapshot] = field(default_factory=deque)
     events: deque[Event] = field(default_factory=lambda: deque(maxlen=1000))
     cleanups: deque[CleanupReport] = field(default_factory=lambda: deque(maxlen=20))
@@ -448,6 +455,7 @@ class OverviewView:
     pool_problem: str
     bench: str
     widgets: WidgetStats | None
+    recorded: bool = False
 
 
 def overview_view(h: History, widgets: WidgetStats | None = None) -> OverviewView | None:
@@ -469,6 +477,7 @@ def overview_view(h: History, widgets: WidgetStats | None = None) -> OverviewVie
         pool_problem=problem,
         bench=bench_view(h).last_verdict,
         widgets=widgets,
+        recorded=h.recorded,
     )
 
 
