@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +13,7 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.helpers.scripted import MiB
+from tests.test_agent import Target
 from tui_perf.dashboard.fleet import Fleet
 from tui_perf.dashboard.fleet_views import (
     MemberView,
@@ -37,41 +36,13 @@ from tui_perf.model.snapshot import (
 from tui_perf.widgets.fleet import FleetPane
 
 
-class Agent:
-    """A child process running the agent (10 Hz) and a small workload."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.helpers.agent_target", "0.1"],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().decode()
-        assert line.startswith("ready "), line
-        self.address = line.split(" ", 1)[1].strip()
-
-    def finish(self) -> None:
-        if self.proc.poll() is None:
-            assert self.proc.stdin is not None
-            self.proc.stdin.close()
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
 @pytest.fixture
-def agents(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Agent]]:
+def agents(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Target]]:
     runtime = tmp_path / "run"
     runtime.mkdir(mode=0o700)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))  # discovery sees these five only
     env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "PYTHONPATH": str(ROOT)}
-    started = [Agent(env) for _ in range(5)]
+    started = [Target(env) for _ in range(5)]
     yield started
     for agent in started:
         agent.finish()
@@ -86,7 +57,7 @@ async def _until(pilot, condition, what: str, seconds: float = 20.0) -> None:  #
     raise AssertionError(f"timed out waiting for {what}")
 
 
-async def test_top_over_five_real_agents_shows_a_killed_one_as_gone(agents: list[Agent]) -> None:
+async def test_top_over_five_real_agents_shows_a_killed_one_as_gone(agents: list[Target]) -> None:
     app = TopApp(Fleet(), refresh_s=0.1)
     async with app.run_test(size=(160, 20)) as pilot:
 
@@ -142,11 +113,11 @@ async def test_top_over_five_real_agents_shows_a_killed_one_as_gone(agents: list
     assert app.return_value == picked
 
 
-async def test_an_agent_started_later_joins_the_list(agents: list[Agent], tmp_path: Path) -> None:
+async def test_an_agent_started_later_joins_the_list(agents: list[Target], tmp_path: Path) -> None:
     app = TopApp(Fleet(), refresh_s=0.1)
     async with app.run_test(size=(160, 20)) as pilot:
         await _until(pilot, lambda: sum(r.status == "live" for r in app.rows) == 5, "five")
-        late = Agent({**os.environ, "PYTHONPATH": str(ROOT)})
+        late = Target({**os.environ, "PYTHONPATH": str(ROOT)})
         agents.append(late)  # the fixture finishes it
         app.fleet.find_local()  # what the discovery task does every few seconds
         await _until(
@@ -281,7 +252,7 @@ async def test_a_wrong_token_is_said_on_the_row(tmp_path: Path) -> None:
 
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TARGET_TCP_TOKEN": "the-right-one"}
     env["XDG_RUNTIME_DIR"] = str(tmp_path)
-    agent = Agent(env)
+    agent = Target(env)
     fleet = Fleet((agent.address,), token="a-wrong-one", discover=False)
     await fleet.start()
     try:

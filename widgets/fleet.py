@@ -59,8 +59,8 @@ class FleetPane(ManagedWidget):
             return
         rows, sort, reverse = view
         self.query_one("#fleet-summary", Static).update(Text(fleet_summary(rows, sort, reverse)))
-        shown = [(r.key, styled(r)) for r in rows]
         plain = [r.cells() for r in rows]
+        shown = [(r.key, styled(r, cells)) for r, cells in zip(rows, plain, strict=True)]
         self._rows.show_columns(columns_that_fit(COLUMNS, DROP_FIRST, plain, self.size.width))
         chosen = self.selected() or self.wanted
         self._rows.sync(shown)
@@ -73,8 +73,9 @@ class FleetPane(ManagedWidget):
                 table.move_cursor(row=index, animate=False)
 
 
-def styled(row: FleetRow) -> Sequence[str | Text]:
-    cells: list[str | Text] = list(row.cells())
+def styled(row: FleetRow, text: list[str]) -> Sequence[str | Text]:
+    """`row.cells()` (given, made once a redraw) with the styles that carry meaning."""
+    cells: list[str | Text] = list(text)
     if row.status == "gone":
         return [Text(c if isinstance(c, str) else c.plain, style="dim strike") for c in cells]
     tier_at = COLUMNS.index("tier")
