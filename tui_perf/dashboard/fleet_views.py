@@ -6,11 +6,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from tui_perf.dashboard.views import TIER_RANK
 from tui_perf.model.advice import severity_rank
 from tui_perf.model.format import fmt_bytes, fmt_percent
 from tui_perf.model.snapshot import Snapshot
 
-TIER_RANK = {"NORMAL": 0, "ELEVATED": 1, "HIGH": 2, "CRITICAL": 3}
 STATUS_RANK = {"live": 0, "connecting": 1, "lost": 2, "gone": 3}
 #: the sort keys `s` cycles through, and what each is called on screen
 SORTS = ("tier", "rss", "cpu", "gc", "cache", "pid")

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
+from tui_perf.dashboard.views import TIER_RANK
 from tui_perf.model.snapshot import Event
 
-_RANK = {"NORMAL": 0, "ELEVATED": 1, "HIGH": 2, "CRITICAL": 3}
 _LEVEL_RANK = {"info": 0, "warning": 1, "error": 2}
 
 
@@ -59,7 +59,7 @@ def timeline_cells(
     worst = [""] * width
     for t, tier in zip(times, tiers, strict=True):
         i = column(t, start, span, width)
-        if not worst[i] or _RANK.get(tier, 0) > _RANK.get(worst[i], 0):
+        if not worst[i] or TIER_RANK.get(tier, 0) > TIER_RANK.get(worst[i], 0):
             worst[i] = tier
     gaps = sorted(b - a for a, b in pairwise(times))
     allowed = 3 * gaps[len(gaps) // 2] if gaps else 0.0

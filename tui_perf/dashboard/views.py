@@ -26,6 +26,8 @@ from tui_perf.model.snapshot import (
 
 MiB = 1024 * 1024
 TIERS = ("NORMAL", "ELEVATED", "HIGH", "CRITICAL")
+#: a tier's place in `TIERS`: higher is worse
+TIER_RANK = {tier: rank for rank, tier in enumerate(TIERS)}
 
 
 #: the charts' time axis: true live (the latest sample is now) and in a replay (it is the

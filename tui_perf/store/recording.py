@@ -143,10 +143,6 @@ class Recording:
 
     # -- reading ---------------------------------------------------------------------
 
-    def frame(self, index: int) -> Snapshot | None:
-        """The frame at `index`, or None when it cannot be read."""
-        return next(iter(self.frames(index, index + 1)), None)
-
     def frames(self, lo: int, hi: int) -> list[Snapshot]:
         """Frames lo..hi-1 that can be read, oldest first."""
         lo, hi = max(0, lo), min(len(self.times), hi)
