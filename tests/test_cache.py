@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import sqlite3
 import threading
 from pathlib import Path
@@ -174,12 +175,45 @@ def test_cached_def_counts_like_functools() -> None:
         return x * x
 
     assert [square(2), square(2), square(3), square(x=2)] == [4, 4, 9, 4]
-    assert calls == [2, 3, 2]  # x=2 by keyword is another key, as in functools
+    # x=2 by keyword is the same call as square(2): one entry (functools keeps two)
+    assert calls == [2, 3]
     info = square.cache_info()  # type: ignore[attr-defined]
-    assert (info.hits, info.misses, info.currsize) == (1, 3, 3)
+    assert (info.hits, info.misses, info.currsize) == (2, 2, 2)
     square.cache_clear()  # type: ignore[attr-defined]
     square(2)
-    assert calls == [2, 3, 2, 2]
+    assert calls == [2, 3, 2]
+
+
+def test_a_call_is_keyed_by_its_arguments_however_they_are_passed() -> None:
+    calls: list[tuple[object, ...]] = []
+
+    class Shape:
+        @cached(registry=Registry())
+        def area(self, w: int, h: int = 2, *, unit: str = "m") -> str:
+            calls.append((w, h, unit))
+            return f"{w * h} {unit}2"
+
+        @cached(registry=Registry())
+        def first(self, /, *rest: int) -> int:  # *args: the generic wrapper
+            calls.append(rest)
+            return rest[0]
+
+    s = Shape()
+    assert s.area(3) == s.area(3, 2) == s.area(w=3) == s.area(3, unit="m") == "6 m2"
+    assert s.area(3, 4, unit="cm") == "12 cm2"
+    assert calls == [(3, 2, "m"), (3, 4, "cm")]
+    assert Shape.area.__name__ == "area"
+    assert str(inspect.signature(Shape.area)) == str(inspect.signature(Shape.area.__wrapped__))
+    with pytest.raises(
+        TypeError, match=r"\.Shape\.area\(\) missing 1 required positional argument: 'w'"
+    ):
+        s.area()  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="unhashable"):
+        s.area([1])  # type: ignore[arg-type]
+    assert s.first(5, 6) == s.first(5, 6) == 5
+    assert calls[2:] == [(5, 6)]
+    info = Shape.area.cache_info()  # type: ignore[attr-defined]
+    assert (info.hits, info.misses) == (3, 2)
 
 
 def test_typed_keys_and_a_key_function() -> None:

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from time import perf_counter_ns
 from typing import Any, NamedTuple, TypeVar, cast, overload
 
+from tui_perf.caches import hitpath
 from tui_perf.caches.codecs import Codec
 from tui_perf.caches.l2 import L2Tier
 from tui_perf.caches.memory_tier import MISSING, MemoryTier
@@ -200,6 +201,16 @@ def _sync_wrapper(
             flight.done.set()
 
     fast = l1.fast_lookup()
+    if plain:  # a wrapper with fn's own parameters, where fn's are plain names (hitpath)
+        generated = hitpath.generate(
+            fn,
+            data=None if fast is None else fast[0],
+            touch=None if fast is None else fast[1],
+            counter=l1,
+            miss=miss,
+        )
+        if generated is not None:
+            return generated
     if fast is None:
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
