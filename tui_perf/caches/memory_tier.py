@@ -156,12 +156,12 @@ class MemoryTier:
             try:
                 value = self.cache[key]
             except KeyError:
-                return self._get_slow(key)
+                return self.get_after_miss(key)
             self.hits += 1
             return value
 
-    def _get_slow(self, key: Hashable) -> Any:
-        """After the plain key missed: a sampled key's lookup, or a miss. Under the lock."""
+    def get_after_miss(self, key: Hashable) -> Any:
+        """After the plain key missed: a sampled key's lookup, or a miss. Hold `lock`."""
         if self._tagging:
             try:
                 value = self.cache[_tagged(key)]
@@ -223,7 +223,7 @@ class MemoryTier:
             value = self._data[key]  # type: ignore[index]  # bound only when _data is set
         except KeyError:
             with self.lock:
-                return self._get_slow(key)
+                return self.get_after_miss(key)
         touch = self._touch
         if touch is not None:
             try:  # noqa: SIM105 - a frame less on every hit
