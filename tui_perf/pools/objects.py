@@ -14,6 +14,7 @@ hanging its callers.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import logging
@@ -23,7 +24,6 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
 from tui_perf.engine.registry import REGISTRY, Registry
@@ -45,13 +45,19 @@ class PoolError(TuiPerfError):
     """Misuse of a pool: releasing twice, or an object that did not come from it."""
 
 
-class _Lease:
-    __slots__ = ("ref", "since", "where")
+# A lease is a plain tuple, built in one bytecode on the checkout path, which is the hot one:
+# (code, line) of where it was acquired (formatted only when reported), the weakref whose
+# death reports a leak (None: not weakly referenceable, or not tracked), and when it was
+# checked out by the pool's clock (0.0: not tracked).
+_Lease = tuple[Any, int, Any, float]
+_UNTRACKED: _Lease = (None, 0, None, 0.0)
 
-    def __init__(self, where: str, ref: Any, since: float = 0.0) -> None:
-        self.where = where
-        self.ref = ref  # a weakref whose callback reports a leak; dropped on return
-        self.since = since  # when it was checked out (the pool's clock); 0: not tracked
+
+def _where(lease: _Lease) -> str:
+    code, line = lease[0], lease[1]
+    if code is None:
+        return "an unknown place"
+    return f"{code.co_filename}:{line} in {code.co_name}"
 
 
 class _PoolDefault:
@@ -100,7 +106,9 @@ class ObjectPool(Generic[T]):
         self.leak_after = leak_after
         self.timeout = timeout
         self._clock = clock
-        self._idle: deque[T] = deque()
+        # Idle objects with the weakref that watches them while checked out: made once per
+        # object, not per checkout, it travels with the object between idle and lease.
+        self._idle: deque[tuple[T, Any]] = deque()
         self._leases: dict[int, _Lease] = {}
         # `with self._lock` runs in C; the Condition (same lock) is only for waiting.
         self._lock = threading.Lock()
@@ -110,7 +118,8 @@ class ObjectPool(Generic[T]):
         self.last_leak = ""
         self._wait_ms: deque[float] = deque(maxlen=1000)
         self._waiting = 0  # threads blocked in get(): notify only when someone listens
-        self._self_ref = weakref.ref(self)
+        # one callback for every lease's weakref; it holds the pool weakly
+        self._on_death = functools.partial(_leaked, weakref.ref(self))
         (registry if registry is not None else REGISTRY).register_pool(self)
 
     # -- checking out and in -----------------------------------------------------------
@@ -120,6 +129,29 @@ class ObjectPool(Generic[T]):
 
         `timeout` defaults to the pool's (30 s unless set); None waits forever.
         """
+        # The common case, in one frame: an idle object is there and nothing validates it.
+        if self._validate is None:
+            with self._lock:
+                if self._idle:
+                    obj, ref = self._idle.pop()  # LIFO: the warmest object first
+                    self.requests += 1
+                    self.reused += 1
+                    if not self.track_leaks:
+                        self._leases[id(obj)] = _UNTRACKED
+                        return obj
+                    frame = _getframe(1)
+                    if frame.f_globals is _GLOBALS:  # through `acquire`: walk out to its caller
+                        frame = _outside(frame)
+                    # Not weakly referenceable (bytearray, int, tuple): only its age can
+                    # reveal a leak. Asked of the type, as raising TypeError costs 0.5 µs.
+                    if ref is None and type(obj).__weakrefoffset__:  # as _weakrefable
+                        ref = _weakref(obj, self._on_death)
+                    self._leases[id(obj)] = (frame.f_code, frame.f_lineno, ref, self._clock())
+                    return obj
+        return self._get_waiting(timeout)
+
+    def _get_waiting(self, timeout: float | None) -> T:
+        """`get` when there is no idle object to take at once, or objects are validated."""
         if timeout is POOL_DEFAULT:
             timeout = self.timeout
         waited_from: float | None = None
@@ -128,12 +160,12 @@ class ObjectPool(Generic[T]):
             self.requests += 1
             while True:
                 while self._idle:
-                    obj = self._idle.pop()  # LIFO: the warmest object first
+                    obj, ref = self._idle.pop()  # LIFO: the warmest object first
                     if self._validate is not None and not self._is_valid(obj):
                         self.discarded += 1
                         continue
                     self.reused += 1
-                    return self._lease(obj, waited_from)
+                    return self._lease(obj, waited_from, ref)
                 if self.max_size is None or len(self._leases) < self.max_size:
                     break
                 if waited_from is None:
@@ -155,7 +187,7 @@ class ObjectPool(Generic[T]):
                     self._waiting -= 1
             # Reserve the slot before creating outside the lock (a factory may be slow).
             placeholder = object()
-            self._leases[id(placeholder)] = _Lease("", None)
+            self._leases[id(placeholder)] = _UNTRACKED
         try:
             obj = self._factory()
         except BaseException:
@@ -177,21 +209,16 @@ class ObjectPool(Generic[T]):
         except Exception:
             return False
 
-    def _lease(self, obj: T, waited_from: float | None) -> T:
+    def _lease(self, obj: T, waited_from: float | None, ref: Any = None) -> T:
         if waited_from is not None:
             self._wait_ms.append((time.monotonic() - waited_from) * 1000)
-        where = ""
-        ref = None
-        since = 0.0
-        if self.track_leaks:
-            where = _caller()
-            since = self._clock()
-            try:
-                # A plain weakref with a callback: a fraction of weakref.finalize's cost.
-                ref = weakref.ref(obj, functools.partial(_leaked, self._self_ref, id(obj)))
-            except TypeError:
-                ref = None  # not weakly referenceable: only its age can reveal a leak
-        self._leases[id(obj)] = _Lease(where, ref, since)
+        if not self.track_leaks:
+            self._leases[id(obj)] = _UNTRACKED
+            return obj
+        frame = _outside(_getframe(1))
+        if ref is None and _weakrefable(obj):
+            ref = _weakref(obj, self._on_death)
+        self._leases[id(obj)] = (frame.f_code, frame.f_lineno, ref, self._clock())
         return obj
 
     def put(self, obj: T) -> None:
@@ -203,10 +230,10 @@ class ObjectPool(Generic[T]):
                     f"pool {self.name}: this {type(obj).__name__} is not checked out from it "
                     "(released twice, or from another pool)"
                 )
-            lease.ref = None  # returned: its death is no longer a leak
+            # returned: no lease, so its death is no leak; the weakref stays with it
             if self._reset is None:
                 if len(self._idle) < self.max_idle:
-                    self._idle.append(obj)
+                    self._idle.append((obj, lease[2]))
                 if self._waiting:
                     self._cond.notify()
                 return
@@ -221,11 +248,11 @@ class ObjectPool(Generic[T]):
             return
         with self._lock:
             if len(self._idle) < self.max_idle:
-                self._idle.append(obj)
+                self._idle.append((obj, lease[2]))
             if self._waiting:
                 self._cond.notify()
 
-    @contextmanager
+    @contextlib.contextmanager
     def acquire(self, timeout: float | None = POOL_DEFAULT) -> Iterator[T]:
         obj = self.get(timeout)
         try:
@@ -271,19 +298,24 @@ class ObjectPool(Generic[T]):
     def idle(self) -> int:
         return len(self._idle)
 
-    def _record_leak(self, obj_id: int) -> None:
+    def _record_leak(self, dead: weakref.ref[Any]) -> None:
+        """A checked-out object died: find its lease by its weakref (leaks are rare, so a
+        scan here keeps a per-checkout callback object off the hot path)."""
         with self._lock:
-            lease = self._leases.pop(obj_id, None)
-            if lease is None:
+            for obj_id, lease in self._leases.items():
+                if lease[2] is dead:
+                    del self._leases[obj_id]
+                    break
+            else:
                 return
             self.leaks += 1
-            self.last_leak = lease.where
+            self.last_leak = _where(lease)
             if self._waiting:
                 self._cond.notify()
         log.warning(
             "pool %s: an object acquired at %s was garbage-collected without being returned",
             self.name,
-            lease.where,
+            self.last_leak,
         )
 
     def _overdue(self) -> list[_Lease]:
@@ -291,8 +323,8 @@ class ObjectPool(Generic[T]):
         if self.leak_after is None or not self.track_leaks:
             return []
         cutoff = self._clock() - self.leak_after
-        late = [lease for lease in self._leases.values() if lease.since and lease.since < cutoff]
-        return sorted(late, key=lambda lease: lease.since)
+        late = [lease for lease in self._leases.values() if lease[3] and lease[3] < cutoff]
+        return sorted(late, key=lambda lease: lease[3])
 
     def stats(self) -> PoolStats:
         with self._lock:
@@ -305,7 +337,7 @@ class ObjectPool(Generic[T]):
                 healthy = False
                 reason = (
                     f"{len(overdue)} held over {self.leak_after:g} s, suspected leaks "
-                    f"(oldest acquired at {overdue[0].where})"
+                    f"(oldest acquired at {_where(overdue[0])})"
                 )
             elif self.timeouts:
                 healthy, reason = False, f"{self.timeouts} timeouts waiting for a free object"
@@ -330,17 +362,29 @@ class ObjectPool(Generic[T]):
             )
 
 
-def _caller() -> str:
-    """Where the object was acquired: the first frame outside this module and contextlib."""
-    frame = sys._getframe(2)
-    while frame.f_back is not None and (
-        frame.f_code.co_filename == __file__ or frame.f_code.co_filename.endswith("contextlib.py")
-    ):
+#: files whose frames are the pool's own, not where an object was acquired
+_OURS = frozenset({__file__, contextlib.__file__})
+
+
+_getframe = sys._getframe
+_GLOBALS = globals()
+_weakref = weakref.ref
+
+
+def _weakrefable(obj: object) -> bool:
+    # a type's weakref slot offset is 0 exactly when its instances cannot be weakly
+    # referenced (3.12+ marks a managed slot with a negative offset)
+    return type(obj).__weakrefoffset__ != 0
+
+
+def _outside(frame: Any) -> Any:
+    """The first frame outside this module and contextlib: where the object was acquired."""
+    while frame.f_back is not None and frame.f_code.co_filename in _OURS:
         frame = frame.f_back
-    return f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}"
+    return frame
 
 
-def _leaked(pool_ref: weakref.ref[ObjectPool[Any]], obj_id: int, _dead: object) -> None:
+def _leaked(pool_ref: weakref.ref[ObjectPool[Any]], dead: weakref.ref[Any]) -> None:
     pool = pool_ref()
     if pool is not None:
-        pool._record_leak(obj_id)
+        pool._record_leak(dead)
