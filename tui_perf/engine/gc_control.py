@@ -36,6 +36,8 @@ from tui_perf.model.quantiles import nearest_rank
 from tui_perf.model.snapshot import GCStats
 
 RING = 4096
+#: per generation: collections, objects collected, objects uncollectable
+GCCounters = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]
 
 log = logging.getLogger(__name__)
 
@@ -207,6 +209,9 @@ class GCController:
         self._total_ns = 0  # every pause since install: differences give any interval's share
         self._totals: deque[tuple[int, int]] = deque()  # (clock, _total_ns) at each stats()
         self._t0 = -1  # -1: no collection under way
+        # what stats() worked out last, while nothing it depends on has changed (see there)
+        self._summary: tuple[int, int, int, list[int]] | None = None
+        self._gc_counters: tuple[int, GCCounters] | None = None
         #: tier -> strategy when adaptive; a tuning profile may replace entries at run time
         self.adaptive_map: dict[str, str] = dict(self.config.adaptive_map)
         self.last_census: tuple[tuple[str, int], ...] = ()
@@ -315,31 +320,67 @@ class GCController:
         """Pause durations (ns) whose collections ended within the window, oldest first."""
         n = self._n
         count = min(n, RING)
-        idx = [(n - count + k) % RING for k in range(count)]
         if window_s is None:
-            return [self._durations[i] for i in idx]
+            return [self._durations[(n - count + k) % RING] for k in range(count)]
+        # Pauses end in ring order, so walk back from the newest and stop at the first one
+        # older than the window: the cost is the pauses in the window, not the whole ring.
         since = self._clock_ns() - int(window_s * 1e9)
-        return [self._durations[i] for i in idx if self._ends[i] >= since]
+        ends, durations = self._ends, self._durations
+        found: list[int] = []
+        for k in range(n - 1, n - count - 1, -1):
+            i = k % RING
+            if ends[i] < since:
+                break
+            found.append(durations[i])
+        found.reverse()
+        return found
+
+    def _pause_summary(self, window_ns: int, now: int) -> tuple[int, list[int]]:
+        """(pauses seen, the window's pauses sorted), worked out again only after a new
+        collection or once the oldest pause in the window has left it."""
+        n = self._n
+        cached = self._summary
+        if cached is not None and cached[:2] == (n, window_ns) and now < cached[2]:
+            return n, cached[3]
+        pauses = sorted(self.pauses_ns(window_ns / 1e9))
+        until = sys.maxsize
+        if pauses:  # the oldest pause in the window ends it; it is the first in ring order
+            until = self._ends[(n - len(pauses)) % RING] + window_ns
+        self._summary = (n, window_ns, until, pauses)
+        return n, pauses
+
+    def _counters(self) -> GCCounters:
+        """Collections, collected and uncollectable per generation. While the pause callback
+        runs it sees every collection, so these change only when the count of pauses does."""
+        watching = self.installed and self._callback in gc.callbacks
+        cached = self._gc_counters
+        if watching and cached is not None and cached[0] == self._n:
+            return cached[1]
+        counters = gc_counters()
+        self._gc_counters = (self._n, counters)
+        return counters
 
     def stats(self) -> GCStats:
         """The interpreter's counters plus what the controller knows: strategy, pauses."""
         window = self.config.window_s
-        pauses = sorted(self.pauses_ns(window))
+        window_ns = int(window * 1e9)
+        now = self._clock_ns()
+        n, pauses = self._pause_summary(window_ns, now)
         fraction = sum(pauses) / (window * 1e9)
         # The ring keeps the last RING pauses: a program collecting more often than that
         # per window would be under-counted. The running total, read at each call, gives
         # the exact share since the oldest reading still inside the window.
-        now = self._clock_ns()
         self._totals.append((now, self._total_ns))
         while len(self._totals) > 2 and now - self._totals[1][0] >= window * 1e9:
             self._totals.popleft()
         t_old, total_old = self._totals[0]
-        if self._n > RING and now > t_old:
+        if n > RING and now > t_old:
             fraction = (self._total_ns - total_old) / (now - t_old)
+        collections, collected, uncollectable = self._counters()
         return read_gc_stats(
             strategy=self.strategy,
             adaptive=self.adaptive,
-            pauses=self._n,
+            pauses=n,
             pause_p50_ms=nearest_rank(pauses, 50) / 1e6,
             pause_p95_ms=nearest_rank(pauses, 95) / 1e6,
             pause_p99_ms=nearest_rank(pauses, 99) / 1e6,
@@ -347,6 +388,7 @@ class GCController:
             gc_time_fraction=min(1.0, fraction),
             pause_total_s=self._total_ns / 1e9,
             census=self.last_census,
+            counters=(collections, collected, uncollectable),
         )
 
     def census(self, limit: int = 15) -> tuple[tuple[str, int], ...]:
@@ -355,17 +397,32 @@ class GCController:
         return self.last_census
 
 
-def read_gc_stats(**known: Any) -> GCStats:
-    """The interpreter's own GC counters; `known` adds what a controller measured."""
+def gc_counters() -> GCCounters:
+    """Collections, collected and uncollectable per generation, from `gc.get_stats()`."""
     stats = gc.get_stats()
+    return (
+        tuple(s.get("collections", 0) for s in stats),
+        tuple(s.get("collected", 0) for s in stats),
+        tuple(s.get("uncollectable", 0) for s in stats),
+    )
+
+
+def read_gc_stats(
+    *,
+    counters: GCCounters | None = None,
+    **known: Any,
+) -> GCStats:
+    """The interpreter's own GC counters; `known` adds what a controller measured, and
+    `counters` what `gc_counters()` would read, when the caller knows it has not changed."""
+    collections, collected, uncollectable = counters if counters is not None else gc_counters()
     return GCStats(
         **known,
         enabled=gc.isenabled(),
-        counts=tuple(gc.get_count()),
-        thresholds=tuple(gc.get_threshold()),
-        collections=tuple(s.get("collections", 0) for s in stats),
-        collected=tuple(s.get("collected", 0) for s in stats),
-        uncollectable=tuple(s.get("uncollectable", 0) for s in stats),
+        counts=gc.get_count(),
+        thresholds=gc.get_threshold(),
+        collections=collections,
+        collected=collected,
+        uncollectable=uncollectable,
         frozen=gc.get_freeze_count(),
     )
 

@@ -141,6 +141,7 @@ class MemoryGuard:
             raise ConfigError(f"the memory budget must be above 0 bytes, got {budget}")
         self.budget = budget
         self.config = config or GuardConfig()
+        self._thresholds: tuple[GuardConfig, int, tuple[int, int, int]] | None = None
         self._rss = rss
         self.registry = registry if registry is not None else REGISTRY
         self._clock = clock
@@ -167,11 +168,16 @@ class MemoryGuard:
 
     def thresholds(self) -> tuple[int, int, int]:
         """RSS in bytes at which ELEVATED, HIGH and CRITICAL begin."""
-        c = self.config
+        c, budget = self.config, self.budget
+        known = self._thresholds
+        # worked out again only when the config or the budget is replaced: a tick asks often
+        if known is not None and known[0] is c and known[1] == budget:
+            return known[2]
         if c.thresholds_mib is not None:
             e, h, cr = (int(x * MiB) for x in c.thresholds_mib)
         else:
-            e, h, cr = (int(x * self.budget) for x in c.fractions)
+            e, h, cr = (int(x * budget) for x in c.fractions)
+        self._thresholds = (c, budget, (e, h, cr))
         return e, h, cr
 
     def threshold(self, tier: Tier) -> int:
@@ -180,12 +186,13 @@ class MemoryGuard:
     def tier_for(self, rss: int, current: Tier = Tier.NORMAL) -> Tier:
         """The tier for `rss` starting from `current`: up at once, down past the margin."""
         margin = int(self.config.hysteresis * self.budget)
-        tier = current
-        while tier < Tier.CRITICAL and rss >= self.threshold(Tier(tier + 1)):
-            tier = Tier(tier + 1)
-        while tier > Tier.NORMAL and rss < self.threshold(tier) - margin:
-            tier = Tier(tier - 1)
-        return tier
+        starts = (0, *self.thresholds())  # where each tier begins, by its number
+        tier = int(current)
+        while tier < Tier.CRITICAL and rss >= starts[tier + 1]:
+            tier += 1
+        while tier > Tier.NORMAL and rss < starts[tier] - margin:
+            tier -= 1
+        return current if tier == current else Tier(tier)  # Tier(n) costs: only on a change
 
     def observe(self, rss: int) -> Tier:
         """Feed one RSS reading: update the tier (an event on change), maybe run the ladder."""

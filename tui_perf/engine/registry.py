@@ -48,30 +48,43 @@ class Registry:
         self._lock = threading.Lock()
         self._caches: weakref.WeakSet[RegisteredCache] = weakref.WeakSet()
         self._pools: weakref.WeakSet[RegisteredPool] = weakref.WeakSet()
+        # What each tick reads, as lists of weak references made again only when a member
+        # joins or leaves: iterating a WeakSet costs a generator and a guard per read.
+        self._cache_refs: list[weakref.ref[RegisteredCache]] | None = None
+        self._pool_refs: list[weakref.ref[RegisteredPool]] | None = None
 
     def register_cache(self, cache: RegisteredCache) -> None:
         with self._lock:
             self._caches.add(cache)
+            self._cache_refs = None
 
     def register_pool(self, pool: RegisteredPool) -> None:
         with self._lock:
             self._pools.add(pool)
+            self._pool_refs = None
 
     def unregister(self, obj: object) -> None:
         with self._lock:
             self._caches.discard(obj)  # type: ignore[arg-type]
             self._pools.discard(obj)  # type: ignore[arg-type]
+            self._cache_refs = self._pool_refs = None
 
     def caches(self) -> list[RegisteredCache]:
         """Live caches, sorted by name so that every view lists them in one order."""
-        with self._lock:
-            items = list(self._caches)
-        return sorted(items, key=lambda c: c.name)
+        refs = self._cache_refs
+        if refs is None:
+            with self._lock:
+                refs = self._cache_refs = [weakref.ref(c) for c in self._caches]
+        items = [c for r in refs if (c := r()) is not None]  # a dropped cache has left
+        return sorted(items, key=_name) if len(items) > 1 else items
 
     def pools(self) -> list[RegisteredPool]:
-        with self._lock:
-            items = list(self._pools)
-        return sorted(items, key=lambda p: p.name)
+        refs = self._pool_refs
+        if refs is None:
+            with self._lock:
+                refs = self._pool_refs = [weakref.ref(p) for p in self._pools]
+        items = [p for r in refs if (p := r()) is not None]
+        return sorted(items, key=_name) if len(items) > 1 else items
 
     def cache_stats(self) -> tuple[CacheStats, ...]:
         return tuple(s for c in self.caches() if (s := _safe_stats(c.stats, c.name)))
@@ -81,6 +94,10 @@ class Registry:
 
 
 S = TypeVar("S", CacheStats, PoolStats)
+
+
+def _name(member: RegisteredCache | RegisteredPool) -> str:
+    return member.name
 
 
 def _safe_stats(read: Callable[[], S], name: str) -> S | None:

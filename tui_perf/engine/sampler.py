@@ -1,8 +1,10 @@
 """Reading a process: memory, CPU, threads, file descriptors, the garbage collector.
 
-Cheap by default. On Linux one `pread` of `/proc/<pid>/stat` (kept open) gives RSS, VMS,
-CPU time and thread count, about the cost of one `psutil.Process().memory_info()`.
-Costly probes are opt-in and rate-limited:
+Cheap by default. On Linux a `pread` of `/proc/<pid>/statm` (kept open) gives RSS and VMS
+and `time.process_time()` the CPU time, together a fifth of one
+`psutil.Process().memory_info()`; the thread count comes from `/proc/<pid>/stat` every 5 s
+(for another process, one read of `stat` gives all four). Costly probes are opt-in and
+rate-limited:
 
 - USS/PSS (`memory_full_info`) walks the page tables through smaps and costs tens of ms on
   a large heap: at most every `full_info_interval` seconds (30 s by default).
@@ -25,6 +27,7 @@ from typing import Protocol
 import psutil
 
 from tui_perf.model.errors import ProcessAccessError
+from tui_perf.model.fastinit import fast_init
 from tui_perf.model.snapshot import MemorySample
 
 Clock = Callable[[], float]
@@ -33,6 +36,7 @@ Clock = Callable[[], float]
 _CGROUP_V1_UNLIMITED = 1 << 60
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ProcessReading:
     """The cheap, every-tick part of a process reading."""
@@ -105,19 +109,61 @@ class PsutilProbe:
 
 
 class ProcStatProbe(PsutilProbe):
-    """Linux: one `pread` of `/proc/<pid>/stat` per reading, on a descriptor kept open."""
+    """Linux: `pread`s of files under `/proc/<pid>/`, on descriptors kept open.
 
-    def __init__(self, pid: int | None = None, procfs: str = "/proc") -> None:
+    Another process: `stat` each reading (RSS, VMS, CPU time, threads in one read). This
+    process: `statm` (a third of `stat`'s cost to the kernel) with `time.process_time()` for
+    the CPU time, and the thread count from `stat` at most every `threads_interval` seconds,
+    as it changes slowly (the fds count is rate-limited the same way, by the sampler).
+    """
+
+    def __init__(
+        self,
+        pid: int | None = None,
+        procfs: str = "/proc",
+        *,
+        threads_interval: float = 5.0,
+        clock: Clock = time.monotonic,
+    ) -> None:
         super().__init__(pid)
         self._page = os.sysconf("SC_PAGE_SIZE")
         self._tick = float(os.sysconf("SC_CLK_TCK"))
         self._fd_dir = f"{procfs}/{self.pid}/fd"
+        self._statm_fd: int | None = None
+        self._stat_fd: int | None = None
         try:
             self._stat_fd = os.open(f"{procfs}/{self.pid}/stat", os.O_RDONLY)
+            if self.pid == os.getpid():
+                self._statm_fd = os.open(f"{procfs}/{self.pid}/statm", os.O_RDONLY)
         except OSError as exc:
+            self.close()
             raise _access_error(self.pid, "the state", exc) from exc
+        self.threads_interval = threads_interval
+        self._clock = clock
+        self._threads: tuple[float, int] | None = None  # (when read, count)
 
     def read(self) -> ProcessReading:
+        if self._statm_fd is None or os.getpid() != self.pid:  # another process (or forked)
+            return self._read_stat()
+        try:
+            data = os.pread(self._statm_fd, 256, 0)
+        except OSError as exc:
+            raise _access_error(self.pid, "the memory", exc) from exc
+        size, resident = data.split(None, 2)[:2]
+        now = self._clock()
+        threads = self._threads
+        if threads is None or now - threads[0] >= self.threads_interval:
+            threads = self._threads = (now, self._read_stat().num_threads)
+        return ProcessReading(
+            rss=int(resident) * self._page,
+            vms=int(size) * self._page,
+            cpu_time=time.process_time(),
+            num_threads=threads[1],
+        )
+
+    def _read_stat(self) -> ProcessReading:
+        if self._stat_fd is None:
+            raise ProcessAccessError(f"the probe of pid {self.pid} is closed")
         try:
             data = os.pread(self._stat_fd, 4096, 0)
         except OSError as exc:
@@ -125,7 +171,7 @@ class ProcStatProbe(PsutilProbe):
         if not data:  # the process is gone: the kernel returns nothing
             raise ProcessAccessError(f"no process with pid {self.pid}")
         # The command name (field 2) may hold spaces and parentheses: split after the last ")".
-        fields = data[data.rfind(b")") + 2 :].split()
+        fields = data[data.rfind(b")") + 2 :].split(None, 22)
         return ProcessReading(
             rss=int(fields[21]) * self._page,
             vms=int(fields[20]),
@@ -142,8 +188,12 @@ class ProcStatProbe(PsutilProbe):
             raise _access_error(self.pid, "the file descriptors", exc) from exc
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
-            os.close(self._stat_fd)
+        for name in ("_stat_fd", "_statm_fd"):
+            fd = getattr(self, name, None)
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+                setattr(self, name, None)
 
     def __del__(self) -> None:
         self.close()

@@ -15,6 +15,7 @@ from typing import Any
 from tui_perf.model.advice import AdviceStats
 from tui_perf.model.decoding import decode, kind_of
 from tui_perf.model.errors import SnapshotFormatError
+from tui_perf.model.fastinit import fast_init
 from tui_perf.model.tune import TuneStats
 
 #: 2 added `Snapshot.profile`; a version-1 dict still reads (the field defaults to None).
@@ -26,6 +27,7 @@ from tui_perf.model.tune import TuneStats
 FORMAT_VERSION = 6
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class MemorySample:
     """One reading of a process's memory and CPU. Sizes in bytes; None where not measured."""
@@ -43,6 +45,7 @@ class MemorySample:
     traced_peak: int | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class GCStats:
     """The garbage collector's state and what it cost over the last window."""
@@ -68,6 +71,7 @@ class GCStats:
     pause_total_s: float = 0.0
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class TierStats:
     """Counters of one tier (L1 memory, L2 SQLite or Redis) of one cache."""
@@ -100,6 +104,7 @@ class TierStats:
         return self.hits / lookups if lookups else None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class CacheStats:
     """One registered cache with its tiers, L1 first."""
@@ -129,6 +134,7 @@ class CacheStats:
         return self.hits / lookups if lookups else None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class PoolStats:
     """One registered object or connection pool."""
@@ -160,6 +166,7 @@ class PoolStats:
         return self.reused / handed_out if handed_out else None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Event:
     """Something that happened: a tier change, a strategy switch, a cleanup, an error."""
@@ -170,6 +177,7 @@ class Event:
     level: str = "info"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class RungReport:
     """What one rung of the cleanup ladder did, measured around it."""
@@ -189,6 +197,7 @@ class RungReport:
         return self.rss_before - self.rss_after
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class CleanupReport:
     """One run of the emergency cleanup ladder."""
@@ -210,6 +219,7 @@ class CleanupReport:
         return self.rss_before - self.rss_after
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class BenchResult:
     """Summary of one benchmark's values in one run; raw values kept in seconds per loop."""
@@ -225,6 +235,7 @@ class BenchResult:
     refs: tuple[float, ...] = ()  # each worker process's reference time (`bench.reference`)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class BenchProgress:
     """A benchmark run under way: which benchmark, and how far the whole run is."""
@@ -234,6 +245,7 @@ class BenchProgress:
     total: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class FunctionStat:
     """One function as the sampling profiler saw it: CPU seconds with it on the stack.
@@ -251,6 +263,7 @@ class FunctionStat:
     total_samples: int = 0
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class TimingStat:
     """One `@profile` / `with profile(name)` name: calls and their durations."""
@@ -272,6 +285,7 @@ class TimingStat:
     mem_peak_max: int | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class AllocSite:
     """Traced allocations still alive from one file:line (or growth since the mark)."""
@@ -284,6 +298,7 @@ class AllocSite:
     count_diff: int = 0
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class AllocStats:
     """tracemalloc's top sites, and growth since the last mark when one was set."""
@@ -301,6 +316,7 @@ class AllocStats:
     snapshot_s: float = 0.0
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ProfileStats:
     """The profile section of a snapshot: sampler state, top functions, timings, allocations."""
@@ -328,6 +344,7 @@ class ProfileStats:
     notes: tuple[str, ...] = ()
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     """Everything the dashboard draws for one moment of one process."""
