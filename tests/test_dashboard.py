@@ -269,6 +269,37 @@ async def test_the_render_cache_hits_when_nothing_changed() -> None:
         assert freed.amount >= 1 and len(manager.render_cache) == 0
 
 
+async def test_a_chart_is_the_text_plotext_would_have_printed() -> None:
+    """The chart builds its Text from plotext's matrix, not by parsing plotext's ANSI: the
+    result must equal the parsed one, for one line, two scales, thresholds and none."""
+    from rich.text import Text
+
+    xs = tuple(float(-i) for i in range(300, 0, -1))
+    ys = tuple(50 + (i % 37) * 0.5 for i in range(300))
+    specs = [
+        ChartSpec("RSS", "seconds", (Line("RSS", xs, ys),), ((60.0, "yellow"), (65.0, "red"))),
+        ChartSpec(
+            "two",
+            "x",
+            (Line("a", xs, ys), Line("b", xs, ys[::-1], color="magenta", right=True)),
+            vlines=((-100.0, "white"),),
+            xticks=((-200.0, "then"), (-1.0, "now")),
+        ),
+        ChartSpec("runs", lines=(Line("r", (1.0, 2.0, 3.0), (3.0, 1.0, 2.0)),), integer_x=True),
+        ChartSpec("nothing yet"),
+    ]
+    app = Dashboard(ScriptedSource(history(2)), chart_interval=0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, 2)
+        chart = app.query_one("#overview-rss", Chart)
+        for spec in specs:
+            chart.spec = spec
+            built = chart._build()
+            parsed = Text.from_ansi(chart._plot.build())  # what textual-plotext would show
+            assert (built.plain, built.spans, built.end) == (parsed.plain, parsed.spans, "\n")
+            assert built == parsed
+
+
 async def test_charts_redraw_at_most_once_per_chart_interval() -> None:
     app = Dashboard(ScriptedSource(history(2)), chart_interval=3600)
     async with app.run_test() as pilot:

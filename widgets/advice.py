@@ -44,7 +44,7 @@ class AdvicePane(ManagedWidget):
             super().__init__()
             self.key = key
 
-    view: reactive[AdviceView | None] = reactive(None, init=False)
+    view: reactive[AdviceView | None] = reactive(None, init=False, repaint=False)
 
     def compose(self) -> ComposeResult:
         yield Static("", id="advice-status", markup=False)

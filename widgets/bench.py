@@ -32,7 +32,7 @@ class BenchPane(ManagedWidget):
     BenchPane #bench-why { height: auto; max-height: 2; padding: 0 1; color: $text-muted; }
     """
 
-    view: reactive[BenchPaneView | None] = reactive(None, init=False)
+    view: reactive[BenchPaneView | None] = reactive(None, init=False, repaint=False)
 
     def compose(self) -> ComposeResult:
         yield Static(

@@ -46,7 +46,7 @@ class CachesPane(ManagedWidget):
     CachesPane #caches-down { height: auto; padding: 0 1; color: $error; }
     """
 
-    view: reactive[CachesView | None] = reactive(None, init=False)
+    view: reactive[CachesView | None] = reactive(None, init=False, repaint=False)
     sort: reactive[str] = reactive("name", init=False)
 
     def compose(self) -> ComposeResult:

@@ -39,7 +39,7 @@ class EventsPane(ManagedWidget):
     EventsPane #events-table { height: 1fr; }
     """
 
-    view: reactive[tuple[Event, ...]] = reactive((), init=False)
+    view: reactive[tuple[Event, ...]] = reactive((), init=False, repaint=False)
     filter_text: reactive[str] = reactive("", init=False)
 
     def compose(self) -> ComposeResult:

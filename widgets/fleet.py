@@ -25,7 +25,9 @@ class FleetPane(ManagedWidget):
     """
 
     #: (rows in the order shown, the sort key, reversed)
-    view: reactive[tuple[tuple[FleetRow, ...], str, bool] | None] = reactive(None, init=False)
+    view: reactive[tuple[tuple[FleetRow, ...], str, bool] | None] = reactive(
+        None, init=False, repaint=False
+    )
 
     def compose(self) -> ComposeResult:
         yield Static("looking for agents…", id="fleet-summary")

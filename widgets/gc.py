@@ -41,7 +41,7 @@ class GCPane(ManagedWidget):
     GCPane #census-title { height: 1; padding: 0 1; text-style: bold; }
     """
 
-    view: reactive[GCView | None] = reactive(None, init=False)
+    view: reactive[GCView | None] = reactive(None, init=False, repaint=False)
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="gc-top"):

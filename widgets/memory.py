@@ -51,7 +51,7 @@ class MemoryPane(ManagedWidget):
     MemoryPane #cleanups-title { height: auto; max-height: 2; padding: 0 1; text-style: bold; }
     """
 
-    view: reactive[MemoryView | None] = reactive(None, init=False)
+    view: reactive[MemoryView | None] = reactive(None, init=False, repaint=False)
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="memory-top"):

@@ -35,7 +35,10 @@ class OverviewPane(ManagedWidget):
     OverviewPane #summary { height: auto; padding: 0 1; }
     """
 
-    view: reactive[OverviewView | None] = reactive(None, init=False)
+    # repaint=False on every pane's view: a pane is a container whose children refresh
+    # themselves when their own content changed. A repaint of the pane marks its whole
+    # region dirty, so every child (the chart too) was rendered again at every snapshot.
+    view: reactive[OverviewView | None] = reactive(None, init=False, repaint=False)
 
     def compose(self) -> ComposeResult:
         yield InfoBlock(Text("waiting for the first snapshot…"), id="tier")

@@ -47,7 +47,7 @@ class PoolsPane(ManagedWidget):
     PoolsPane #pools-empty { padding: 1 2; color: $text-muted; }
     """
 
-    view: reactive[tuple[PoolStats, ...] | None] = reactive(None, init=False)
+    view: reactive[tuple[PoolStats, ...] | None] = reactive(None, init=False, repaint=False)
 
     def compose(self) -> ComposeResult:
         yield Static(EMPTY, id="pools-empty")

@@ -41,7 +41,7 @@ class ProfilePane(ManagedWidget):
     ProfilePane #alloc-table { height: auto; max-height: 8; }
     """
 
-    view: reactive[ProfileView | None] = reactive(None, init=False)
+    view: reactive[ProfileView | None] = reactive(None, init=False, repaint=False)
     sort: reactive[str] = reactive("own", init=False)
 
     def compose(self) -> ComposeResult:
