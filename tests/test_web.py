@@ -167,6 +167,7 @@ def test_the_dashboard_in_a_real_browser(served: Served, tmp_path: Path) -> None
         pytest.skip("chromium and chromedriver are not installed (.ci/run installs them)")
     webdriver = pytest.importorskip("selenium.webdriver")
     from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
 
     options = webdriver.ChromeOptions()
@@ -207,8 +208,11 @@ def test_the_dashboard_in_a_real_browser(served: Served, tmp_path: Path) -> None
         wait_for(
             r"(NORMAL|ELEVATED|HIGH|CRITICAL) · RSS [\d.]+ [KMG]iB", "the Overview's tier line"
         )
-        # a key press reaches the app: ? opens the help
-        driver.find_element(By.CSS_SELECTOR, ".xterm-helper-textarea").send_keys("?")
+        # a key press reaches the app: ? opens the help. Typed as a person does, into the
+        # terminal once clicked: xterm's hidden helper textarea sits at the cursor, which
+        # is nowhere visible while no widget has focus, so it cannot take keys directly.
+        driver.find_element(By.ID, "terminal").click()
+        ActionChains(driver).send_keys("?").perform()
         wait_for(r"emergency cleanup: every rung", "the help the ? key opens")
         shot = Path(os.environ.get("TUI_PERF_ARTIFACTS", tmp_path)) / "serve-in-chromium.png"
         shot.parent.mkdir(parents=True, exist_ok=True)

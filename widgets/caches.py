@@ -9,7 +9,14 @@ from textual.app import ComposeResult
 from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
-from tui_perf.dashboard.views import TIME_AXIS, CacheRow, Series, columns_that_fit, tiers_down
+from tui_perf.dashboard.views import (
+    CACHE_SORTS,
+    TIME_AXIS,
+    CacheRow,
+    Series,
+    columns_that_fit,
+    tiers_down,
+)
 from tui_perf.model.format import fmt_percent
 from tui_perf.widgets.chart import Chart, ChartSpec, Line
 from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
@@ -22,7 +29,7 @@ OUT_OF_REACH = (
     "Caches live inside the watched process, out of reach from outside. Run it "
     "with 'tui-perf run', or call tui_perf.agent.start() in it, to see them."
 )
-SORTS = ("name", "hit rate", "hits", "size", "evictions")
+SORTS = CACHE_SORTS  # the one list, in views (the app cycles it without this module)
 
 
 @dataclass(frozen=True, slots=True)

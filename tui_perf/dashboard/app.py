@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -28,13 +28,11 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 from textual.worker import Worker
 
-from tui_perf.dashboard.advice_views import advice_view
-from tui_perf.dashboard.bench_runs import judge_and_keep, load_bench_history
-from tui_perf.dashboard.replay import ReplayFrame, ReplaySource, freeze_startup_heap
+from tui_perf.dashboard.panes import PANES, TITLES, LazyPanes
 from tui_perf.dashboard.results import COMMAND_TITLES, describe_result
-from tui_perf.dashboard.screens import HelpScreen, QuitScreen
 from tui_perf.dashboard.sources import LocalSource, Source
 from tui_perf.dashboard.views import (
+    CACHE_SORTS,
     History,
     bench_trend,
     bench_view,
@@ -48,32 +46,15 @@ from tui_perf.dashboard.views import (
 )
 from tui_perf.model.errors import TuiPerfError
 from tui_perf.model.snapshot import Event, Snapshot
-from tui_perf.widgets.advice import AdvicePane
-from tui_perf.widgets.bench import BenchPane, BenchPaneView
-from tui_perf.widgets.caches import SORTS, CachesPane, CachesView
-from tui_perf.widgets.events import EventsPane
-from tui_perf.widgets.gc import GCPane
 from tui_perf.widgets.managed import WidgetMemoryManager
-from tui_perf.widgets.memory import MemoryPane
-from tui_perf.widgets.overview import OverviewPane
-from tui_perf.widgets.pools import PoolsPane
-from tui_perf.widgets.profile import ProfilePane
-from tui_perf.widgets.timeline import Timeline
+
+if TYPE_CHECKING:
+    from tui_perf.dashboard.replay import ReplayFrame, ReplaySource
+    from tui_perf.widgets.advice import AdvicePane
 
 log = logging.getLogger(__name__)
 
-PANES = ("overview", "memory", "gc", "caches", "pools", "bench", "events", "profile", "advice")
-TITLES = (
-    "Overview",
-    "Memory",
-    "GC",
-    "Caches",
-    "Pools",
-    "Benchmarks",
-    "Events",
-    "Profile",
-    "Advice",
-)
+__all__ = ["PANES", "TITLES", "Dashboard", "SourceUpdate"]
 #: keys that act on the Profile pane only (sampling, flame graph, allocation mark)
 PROFILE_ACTIONS = {"toggle_profiling", "export_flame", "mark_alloc"}
 INTERPRETER_ACTIONS = {
@@ -168,7 +149,12 @@ class Dashboard(App[None]):
         self.stop_target = True
         #: why the watched process is gone ("target exited (code -9)"), or ""
         self.target_ended = ""
-        self.history = History(size=history_size, recorded=isinstance(source, ReplaySource))
+        #: the source as a replay, or None when it is live
+        self.replay: ReplaySource | None = (
+            cast("ReplaySource", source) if getattr(source, "is_replay", False) else None
+        )
+        self.history = History(size=history_size, recorded=self.replay is not None)
+        self._panes = LazyPanes()
         self.widget_manager = widget_manager or WidgetMemoryManager()
         self.history_path = history_path
         # Render counts depend on timing; snapshot tests turn the line off to stay exact.
@@ -194,26 +180,14 @@ class Dashboard(App[None]):
         banner.display = False
         yield banner
         with TabbedContent(id="panes", initial="overview"):
-            for pane_id, title, cls in zip(
-                PANES,
-                TITLES,
-                (
-                    OverviewPane,
-                    MemoryPane,
-                    GCPane,
-                    CachesPane,
-                    PoolsPane,
-                    BenchPane,
-                    EventsPane,
-                    ProfilePane,
-                    AdvicePane,
-                ),
-                strict=True,
-            ):
+            for pane_id, title in zip(PANES, TITLES, strict=True):
                 with TabPane(title, id=pane_id):
-                    yield cls(id=f"{pane_id}-pane")
-        if isinstance(self.source, ReplaySource):
-            r = self.source.recording
+                    if pane_id == "overview":  # the rest are made on their first visit
+                        yield self._panes.make(pane_id)
+        if self.replay is not None:
+            from tui_perf.widgets.timeline import Timeline
+
+            r = self.replay.recording
             yield Timeline(r.times, r.tiers, r.events, id="timeline")
         yield Footer()
 
@@ -228,15 +202,6 @@ class Dashboard(App[None]):
         """Join the memory guard's ladder, then start the workers (last, per Textual)."""
         # Held, not queried per tick: queries search the active screen (help, palette).
         self._tabs = self.query_one(TabbedContent)
-        self._overview = self.query_one(OverviewPane)
-        self._memory = self.query_one(MemoryPane)
-        self._gc = self.query_one(GCPane)
-        self._caches = self.query_one(CachesPane)
-        self._pools = self.query_one(PoolsPane)
-        self._bench = self.query_one(BenchPane)
-        self._events = self.query_one(EventsPane)
-        self._profile = self.query_one(ProfilePane)
-        self._advice = self.query_one(AdvicePane)
         if isinstance(self.source, LocalSource) and self.source.engine.local:
             from tui_perf.engine.memory import Tier
 
@@ -256,8 +221,8 @@ class Dashboard(App[None]):
     async def consume(self) -> None:
         """Iterate the source; one snapshot at a time, posted as a message."""
         try:
-            if isinstance(self.source, ReplaySource):
-                async for frame in self.source.frames():
+            if self.replay is not None:
+                async for frame in self.replay.frames():
                     self.post_message(SourceUpdate(frame=frame))
                 return
             async for snap in self.source.snapshots():
@@ -294,12 +259,16 @@ class Dashboard(App[None]):
             await asyncio.shield(store.close())
 
     async def _judge_and_keep(self, store: Any, snap: Snapshot) -> None:
+        from tui_perf.dashboard.bench_runs import judge_and_keep
+
         slower = await judge_and_keep(store, self.history, snap)
         if slower:
             self.notify(f"slower beyond noise: {', '.join(slower)}", severity="warning")
         self.refresh_view("bench")
 
     async def _load_bench_history(self, store: Any) -> None:
+        from tui_perf.dashboard.bench_runs import load_bench_history
+
         if await load_bench_history(store, self.history) and self.history.latest is not None:
             self.refresh_view("bench")
 
@@ -331,6 +300,9 @@ class Dashboard(App[None]):
 
     def show_frame(self, frame: ReplayFrame) -> None:
         """A replay's cursor moved: the panes show the window that ends there."""
+        from tui_perf.dashboard.replay import freeze_startup_heap
+        from tui_perf.widgets.timeline import Timeline
+
         self.history.reset(frame.window, frame.events)
         self.query_one(Timeline).position = frame.position
         self.refresh_view()
@@ -355,39 +327,55 @@ class Dashboard(App[None]):
         # is_running turns False as shutdown begins, before any pane loses its children.
         if h.latest is None or not self.is_running or not self._tabs.is_attached:
             return
+        widget = self._panes.get(pane)
+        if widget is None:
+            return  # never shown yet: made, and brought up to date, on its first visit
         with self.batch_update():
             if pane == "overview":
                 stats = self.widget_manager.stats() if self.show_widget_stats else None
-                self._overview.view = overview_view(h, stats)
+                widget.view = overview_view(h, stats)
             elif pane == "memory":
-                self._memory.view = memory_view(h)
+                widget.view = memory_view(h)
             elif pane == "gc":
-                self._gc.view = gc_view(h)
+                widget.view = gc_view(h)
             elif pane == "caches":
-                caches = self._caches
+                from tui_perf.widgets.caches import CachesView
+
+                caches = widget
                 rows = tuple(cache_rows(h.latest.caches, caches.sort))
                 selected = caches.selected_cache or (rows[0].cache if rows else "")
                 caches.view = CachesView(rows, selected, hit_rate_series(h, selected))
             elif pane == "pools":
-                self._pools.view = tuple(pool_rows(h.latest.pools))
+                widget.view = tuple(pool_rows(h.latest.pools))
             elif pane == "bench":
-                bench = self._bench
+                from tui_perf.widgets.bench import BenchPaneView
+
+                bench = widget
                 view = bench_view(h)
                 selected = bench.selected_benchmark or (view.rows[0].name if view.rows else "")
                 xs, ys = bench_trend(h, selected)
                 bench.view = BenchPaneView(view, selected, (tuple(xs), tuple(ys)))
             elif pane == "events":
-                self._events.view = tuple(h.events)
+                widget.view = tuple(h.events)
             elif pane == "profile":
-                self._profile.view = profile_view(h, self._profile.sort)
+                widget.view = profile_view(h, widget.sort)
             elif pane == "advice":
-                self._advice.view = advice_view(
-                    h, self._advice.selected_finding, self.source.local_interpreter
-                )
+                from tui_perf.dashboard.advice_views import advice_view
+
+                widget.view = advice_view(h, widget.selected_finding, self.source.local_interpreter)
+
+    @property
+    def _overview(self) -> Any:
+        return self._panes.get("overview")
+
+    @property
+    def _caches(self) -> Any:
+        return self._panes.get("caches")
 
     @on(TabbedContent.TabActivated)
-    def _tab_shown(self, event: TabbedContent.TabActivated) -> None:
-        """A pane came into view: bring it up to date."""
+    async def _tab_shown(self, event: TabbedContent.TabActivated) -> None:
+        """A pane came into view: make it on its first visit, bring it up to date."""
+        await self._panes.show(event.pane)
         if event.pane.id:
             self.refresh_view(event.pane.id)
             # The pane's table takes the arrows at once, without a Tab first.
@@ -466,12 +454,12 @@ class Dashboard(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Grey out what does not apply to this source or this moment."""
         if action in REPLAY_ACTIONS:
-            return isinstance(self.source, ReplaySource)
+            return self.replay is not None
         if action == "back_to_top":
             return self.back_to is not None
-        if action == "toggle_pause" and isinstance(self.source, ReplaySource):
+        if action == "toggle_pause" and self.replay is not None:
             return False  # space plays and pauses the replay instead
-        if action in INTERPRETER_ACTIONS and isinstance(self.source, ReplaySource):
+        if action in INTERPRETER_ACTIONS and self.replay is not None:
             return False  # off the footer; a press is answered by on_key with the reason
         if self.target_ended and action in INTERPRETER_ACTIONS:
             return None  # greyed: the footer and the banner say why
@@ -506,6 +494,8 @@ class Dashboard(App[None]):
                 self.stop_target = choice == "stop"
                 self.exit()
 
+        from tui_perf.dashboard.screens import QuitScreen
+
         self.push_screen(QuitScreen(child.pid), chosen)
 
     def action_back_to_top(self) -> None:
@@ -520,49 +510,55 @@ class Dashboard(App[None]):
 
     def action_replay_play(self) -> None:
         """Replay: play or pause."""
-        if isinstance(self.source, ReplaySource):
-            self.source.toggle_play()
+        if self.replay is not None:
+            self.replay.toggle_play()
 
     def on_key(self, event: events.Key) -> None:
         """A replay answers the keys that act with the reason they are off."""
-        if not isinstance(self.source, ReplaySource):
+        if self.replay is None:
             return
         action = next((b.action for b in self._action_bindings(event.key)), "")
         if action in INTERPRETER_ACTIONS:
-            self.notify(self.source.refusal(), title="replay", severity="warning", timeout=5)
+            self.notify(self.replay.refusal(), title="replay", severity="warning", timeout=5)
 
     def _action_bindings(self, key: str) -> list[Binding]:
         return [b for b in self.BINDINGS if isinstance(b, Binding) and b.key == key]
 
     def action_replay_step(self, frames: int) -> None:
         """Replay: one frame back or forward."""
-        if isinstance(self.source, ReplaySource):
-            self.source.step(frames)
+        if self.replay is not None:
+            self.replay.step(frames)
 
     def action_replay_event(self, direction: int) -> None:
         """Replay: to the previous or next event."""
-        if isinstance(self.source, ReplaySource) and self.source.jump_event(direction) is None:
+        if self.replay is not None and self.replay.jump_event(direction) is None:
             where = "after" if direction > 0 else "before"
             self.notify(f"no event {where} this frame", timeout=3)
 
     def action_replay_speed(self) -> None:
         """Replay: 1x, 10x, 60x."""
-        if isinstance(self.source, ReplaySource):
-            self.source.next_speed()
+        if self.replay is not None:
+            self.replay.next_speed()
 
     def action_help(self) -> None:
         """Show the keys and what the numbers mean."""
+        from tui_perf.dashboard.screens import HelpScreen
+
         self.push_screen(HelpScreen())
 
     def action_cycle_sort(self) -> None:
         """Sort the caches table by the next column (Profile: own or total time)."""
         if self.active_pane == "profile":
-            profile = self._profile
+            profile = self._panes.get("profile")
+            if profile is None:
+                return
             profile.sort = "total" if profile.sort == "own" else "own"
             self.refresh_view("profile")
             return
-        self._sort = (self._sort + 1) % len(SORTS)
-        self._caches.sort = SORTS[self._sort]
+        self._sort = (self._sort + 1) % len(CACHE_SORTS)
+        caches = self._panes.get("caches")
+        if caches is not None:
+            caches.sort = CACHE_SORTS[self._sort]
         self.refresh_view("caches")
 
     def action_emergency_cleanup(self) -> None:

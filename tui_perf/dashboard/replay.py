@@ -38,6 +38,7 @@ class ReplayFrame:
 class ReplaySource:
     """A recording, stepped and played from the keyboard."""
 
+    is_replay = True  # what the app asks, so it need not import this module to know
     local_interpreter = True  # the panes show what was recorded; commands are refused
     read_only = "a recording: nothing here acts on a process"
 

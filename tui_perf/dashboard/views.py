@@ -509,6 +509,8 @@ def downsample_max(
 # -- profile -----------------------------------------------------------------------------
 
 PROFILE_SORTS = ("own", "total")
+#: the caches table's sorts, in the order `o` cycles through them
+CACHE_SORTS = ("name", "hit rate", "hits", "size", "evictions")
 
 
 @dataclass(frozen=True, slots=True)
