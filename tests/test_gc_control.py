@@ -278,3 +278,41 @@ def test_gc_time_fraction_stays_true_when_collections_outrun_the_pause_ring() ->
         now[0] += 1_000_000
     assert len(controller.pauses_ns()) == 4096  # the ring has forgotten the first pauses
     assert controller.stats().gc_time_fraction == pytest.approx(0.5)
+
+
+def test_the_pause_summary_is_kept_until_a_collection_or_a_pause_leaves_the_window() -> None:
+    """stats() reuses its sorted pauses while nothing changed: a new collection, or the
+    oldest pause leaving the window, must still show at once (injected clock)."""
+    now = [0]
+    controller = GCController(GCConfig(window_s=10.0), runtime=CPY312, clock_ns=lambda: now[0])
+    controller.install()
+    controller._callback("start", {})
+    now[0] += 2_000_000  # a 2 ms pause ending at t=2 ms
+    controller._callback("stop", {})
+    first = controller.stats()
+    assert (first.pauses, first.pause_max_ms) == (1, 2.0)
+    now[0] += 1_000_000_000
+    assert controller.stats().pause_max_ms == 2.0  # still in the window: kept
+    controller._callback("start", {})
+    now[0] += 5_000_000
+    controller._callback("stop", {})
+    second = controller.stats()  # a new pause: worked out again
+    assert (second.pauses, second.pause_max_ms, second.pause_p50_ms) == (2, 5.0, 2.0)
+    now[0] += 9_500_000_000  # the first pause (ended at 2 ms) is now older than 10 s
+    third = controller.stats()
+    controller.uninstall()
+    assert (third.pause_p50_ms, third.pause_max_ms) == (5.0, 5.0)
+    assert third.gc_time_fraction == pytest.approx(5e6 / 10e9)
+
+
+def test_collection_counters_follow_real_collections_while_the_callback_watches() -> None:
+    controller = GCController(runtime=CPY312)
+    controller.install()
+    before = controller.stats().collections
+    gc.collect(0)
+    after = controller.stats().collections
+    controller.uninstall()
+    gc.collect(0)  # unwatched: read afresh, never a stale copy
+    unwatched = controller.stats().collections
+    assert after[0] == before[0] + 1
+    assert unwatched[0] >= after[0] + 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import sys
 import threading
 from pathlib import Path
 
@@ -396,3 +397,51 @@ def test_nearest_rank_reports_observed_values() -> None:
     assert nearest_rank([7.0], 1) == 7.0
     assert nearest_rank([], 95) == 0.0
     assert nearest_rank([1.0, 2.0, 3.0], 50) == 2.0  # rank ceil(1.5) = 2
+
+
+def test_an_object_reused_and_then_leaked_is_one_leak_at_its_last_acquire() -> None:
+    """The weakref that sees a leak is made once per object and kept with it while idle:
+    a return and a second checkout must neither report the first lease nor lose the second."""
+    p = pool()
+    obj = p.get()
+    p.put(obj)
+    assert p.stats().leaks == 0
+    again, line = p.get(), sys._getframe().f_lineno  # the second acquire, on this line
+    assert again is obj
+    del obj, again
+    gc.collect()
+    stats = p.stats()
+    assert (stats.leaks, stats.in_use, stats.idle) == (1, 0, 0)
+    assert f"test_pools.py:{line} in test_an_object_reused" in stats.reason
+
+
+def test_objects_the_pool_lets_go_are_not_leaks() -> None:
+    p = pool(max_idle=1, validate=lambda b: not b.data)
+    a, b, c = p.get(), p.get(), p.get()
+    p.put(a)
+    p.put(b)  # max_idle is 1: dropped by the pool
+    c.data.append(1)
+    p.put(c)  # kept? no: idle is full; dropped too
+    broken = p.get()  # a, validated fine
+    broken.data.append(1)
+    p.put(broken)
+    kept = p.get()  # a is refused by validation and discarded, a new one is made
+    del a, b, c, broken
+    gc.collect()
+    stats = p.stats()
+    assert (stats.leaks, stats.discarded, stats.in_use) == (0, 1, 1)
+    p.put(kept)
+    assert p.drain() == 1
+    del kept
+    gc.collect()
+    assert p.stats().leaks == 0
+
+
+def test_a_leak_through_acquire_names_the_with_statement() -> None:
+    p = pool()
+    cm = p.acquire()
+    obj, line = cm.__enter__(), sys._getframe().f_lineno  # the caller's line, not the pool's
+    code, where, _, _ = p._leases[id(obj)]
+    assert (code.co_name, where) == ("test_a_leak_through_acquire_names_the_with_statement", line)
+    cm.__exit__(None, None, None)
+    assert p.stats().in_use == 0

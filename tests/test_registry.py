@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 
+from tui_perf.caches.multilevel import MultiLevelCache
 from tui_perf.engine.registry import Registry
 from tui_perf.model.snapshot import CacheStats, PoolStats, TierStats
 
@@ -51,3 +52,16 @@ def test_one_failing_stats_call_does_not_hide_the_others() -> None:
     registry.register_cache(cache)
     assert registry.pool_stats() == ()
     assert [s.name for s in registry.cache_stats()] == ["ok"]
+
+
+def test_the_list_read_each_tick_follows_joins_and_leaves() -> None:
+    registry = Registry()
+    first = MultiLevelCache("b-cache", registry=registry)
+    assert [c.name for c in registry.caches()] == ["b-cache"]
+    second = MultiLevelCache("a-cache", registry=registry)
+    assert [c.name for c in registry.caches()] == ["a-cache", "b-cache"]
+    del first
+    gc.collect()
+    assert [c.name for c in registry.caches()] == ["a-cache"]
+    registry.unregister(second)
+    assert registry.caches() == [] and registry.cache_stats() == ()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 from pathlib import Path
 
 import psutil
@@ -136,3 +138,26 @@ def test_open_fds_are_listed_at_most_every_fds_interval() -> None:
     assert sampler.sample().open_fds == 9
     clock.advance(0.1)
     assert sampler.sample().open_fds == 12
+
+
+def test_this_process_is_read_from_statm_with_threads_every_threads_interval() -> None:
+    clock = FakeClock()
+    probe = ProcStatProbe(threads_interval=5.0, clock=clock)
+    first = probe.read()
+    assert first.num_threads == psutil.Process().num_threads()
+    assert abs(first.rss - psutil.Process().memory_info().rss) < 4 * MiB
+    assert first.cpu_time == pytest.approx(time.process_time(), abs=0.05)
+    started = threading.Event()
+    stop = threading.Event()
+    extra = threading.Thread(target=lambda: (started.set(), stop.wait(10)))
+    extra.start()
+    started.wait(10)
+    try:
+        clock.advance(1)
+        assert probe.read().num_threads == first.num_threads  # not read again yet
+        clock.advance(4)
+        assert probe.read().num_threads == first.num_threads + 1
+    finally:
+        stop.set()
+        extra.join(10)
+    probe.close()

@@ -159,3 +159,36 @@ def test_hit_rate_is_hits_over_lookups_and_none_before_any_lookup() -> None:
     # A lookup reaches L1 first; an L2 hit is a hit of the cache, not a second lookup.
     assert CacheStats("c", (l1, l2)).hit_rate == 1.0
     assert CacheStats("c", (TierStats("L1", "lru", hits=2, misses=2),)).hit_rate == 0.5
+
+
+def test_the_fast_init_keeps_every_snapshot_class_frozen_and_its_signature() -> None:
+    """fast_init stores through the slots: construction must still take the same arguments
+    and defaults, and assignment afterwards must still raise."""
+    import dataclasses
+    import inspect
+
+    from tui_perf.model import snapshot
+    from tui_perf.model.fastinit import fast_init
+
+    sample = snapshot.MemorySample(timestamp=1.0, rss=2, vms=3, cpu_percent=4.0, num_threads=5)
+    assert (sample.open_fds, sample.budget) == (None, None)
+    assert sample == snapshot.MemorySample(1.0, 2, 3, 4.0, 5)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        sample.rss = 7  # type: ignore[misc]
+    with pytest.raises(TypeError, match="missing 1 required positional argument: 'num_threads'"):
+        snapshot.MemorySample(1.0, 2, 3, 4.0)  # type: ignore[call-arg]
+    for cls in (snapshot.MemorySample, snapshot.GCStats, snapshot.Snapshot):
+        params = inspect.signature(cls).parameters
+        fields = dataclasses.fields(cls)
+        assert list(params) == [f.name for f in fields]
+        assert [p.default for p in params.values()] == [
+            inspect.Parameter.empty if f.default is dataclasses.MISSING else f.default
+            for f in fields
+        ]
+
+    @dataclasses.dataclass(frozen=True)
+    class NoSlots:
+        x: int
+
+    with pytest.raises(TypeError, match="slotted"):
+        fast_init(NoSlots)
