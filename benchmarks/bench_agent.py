@@ -24,6 +24,8 @@ from pathlib import Path
 from benchmarks.harness import Comparison
 
 ROOT = Path(__file__).resolve().parent.parent
+#: what CPython's call of an empty gc callback adds to a collection (set by run)
+EMPTY_CALLBACK_S = 0.0
 
 
 def _reader(address: str, stop: threading.Event) -> None:
@@ -64,6 +66,20 @@ def _once(workload: str, mode: str, seconds: float) -> dict[str, float]:
     proc.stdin.close()
     proc.wait(10)
     return result
+
+
+def _cost_note(workload: str, mode: str, pauses: float, runs: list[dict[str, float]]) -> str:
+    """Where an allocation-heavy host's cost goes, when pauses are measured."""
+    if workload != "alloc" or mode.endswith("nopause"):
+        return ""
+    rate = statistics.median(r["collections"] / r["wall_s"] for r in runs)
+    threads = statistics.median(r["agent_thread_cpu_s"] / r["wall_s"] for r in runs)
+    return (
+        f"alloc at {mode} Hz: GC pause callbacks {pauses * 1e6:.2f} µs x {rate:,.0f} "
+        f"collections/s = {pauses * rate * 100:.2f}% (CPython's own call of any callback, "
+        f"even an empty one, is {EMPTY_CALLBACK_S * 1e6:.2f} µs of that), the agent's "
+        f"threads {threads * 100:.2f}%. "
+    )
 
 
 def latency(samples: int) -> list[float]:
@@ -118,11 +134,15 @@ def run(quick: bool) -> tuple[list[Comparison], dict[str, object]]:
                 print(f"    {workload} {mode} {rep + 1}/{reps}", flush=True)
                 results.setdefault((workload, mode), []).append(_once(workload, mode, seconds))
     per_collection = callback_cost_per_collection()
+    global EMPTY_CALLBACK_S
+    EMPTY_CALLBACK_S = callback_cost_per_collection(callback=lambda phase, info: None)
     comparisons = []
     for workload in ("cpu", "alloc"):
         base_runs = [r["ops_per_s"] for r in results[(workload, "none")]]
         base = statistics.median(base_runs)
-        for mode, goal in (("1", 0.01), ("10", 0.03), ("1-nopause", 0.005)):
+        # #17 raised the allocation-heavy 1 Hz goal from 1% to 0.5%
+        goals = (("1", 0.005 if workload == "alloc" else 0.01), ("10", 0.03), ("1-nopause", 0.005))
+        for mode, goal in goals:
             if (workload, mode) not in results:
                 continue
             runs = results[(workload, mode)]
@@ -143,7 +163,8 @@ def run(quick: bool) -> tuple[list[Comparison], dict[str, object]]:
                     "% of the host's time, measured directly: this decides",
                     f"<= {goal * 100:g}",
                     direct <= goal,
-                    note=f"{workload} at {mode} Hz: A/B runs "
+                    note=_cost_note(workload, mode, pauses, runs)
+                    + f"{workload} at {mode} Hz: A/B runs "
                     f"{min(r['ops_per_s'] for r in runs):,.0f}-"
                     f"{max(r['ops_per_s'] for r in runs):,.0f} with the agent vs "
                     f"{min(base_runs):,.0f}-{max(base_runs):,.0f} without: the spread is "

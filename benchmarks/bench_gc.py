@@ -12,7 +12,9 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from benchmarks.harness import Comparison
 from tui_perf.engine.gc_control import GCController
@@ -32,8 +34,11 @@ def _run(workload: str, mode: str, scale: float) -> dict[str, float]:
     return json.loads(out.stdout)  # type: ignore[no-any-return]
 
 
-def callback_cost_per_collection(n: int = 20000) -> float:
-    """Seconds the pause callback adds to one (young) collection, measured in-process."""
+def callback_cost_per_collection(
+    n: int = 20000, callback: Callable[[str, dict[str, Any]], object] | None = None
+) -> float:
+    """Seconds the pause callback (or `callback`) adds to one (young) collection, measured
+    in-process."""
 
     def timed() -> float:
         t0 = time.perf_counter()
@@ -45,9 +50,15 @@ def callback_cost_per_collection(n: int = 20000) -> float:
     controller = GCController()
     for _ in range(7):
         without.append(timed())
-        controller.install()
+        if callback is None:
+            controller.install()
+        else:
+            gc.callbacks.append(callback)
         with_hook.append(timed())
-        controller.uninstall()
+        if callback is None:
+            controller.uninstall()
+        else:
+            gc.callbacks.remove(callback)
     return statistics.median(with_hook) - statistics.median(without)
 
 
