@@ -216,6 +216,23 @@ def test_a_call_is_keyed_by_its_arguments_however_they_are_passed() -> None:
     assert (info.hits, info.misses) == (3, 2)
 
 
+def test_odd_parameter_names_and_no_parameters_still_cache() -> None:
+    calls: list[object] = []
+
+    @cached(registry=Registry())
+    def shadowing(KeyError: int, _tp_k: int = 0) -> int:
+        calls.append(KeyError)
+        return KeyError + _tp_k
+
+    @cached(registry=Registry())
+    def constant() -> int:
+        calls.append("constant")
+        return 42
+
+    assert [shadowing(1), shadowing(1), constant(), constant()] == [1, 1, 42, 42]
+    assert calls == [1, "constant"]
+
+
 def test_typed_keys_and_a_key_function() -> None:
     calls: list[object] = []
 

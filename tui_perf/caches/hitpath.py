@@ -41,8 +41,8 @@ def parameters(fn: Callable[..., Any]) -> tuple[list[str], list[str], list[str]]
     n_pos, n_posonly, n_kw = code.co_argcount, code.co_posonlyargcount, code.co_kwonlyargcount
     if n_pos + n_kw == 0:
         return None  # nothing to key on: the generic wrapper's empty tuple does
-    if any(name.startswith(_PREFIX) for name in names[: n_pos + n_kw]):
-        return None
+    if any(name.startswith(_PREFIX) or name == "KeyError" for name in names[: n_pos + n_kw]):
+        return None  # a parameter would shadow a name the generated code uses
     return list(names[:n_posonly]), list(names[n_posonly:n_pos]), list(names[n_pos : n_pos + n_kw])
 
 
@@ -102,10 +102,9 @@ def generate(
     namespace: dict[str, Any] = {}
     exec(compile(source, f"<tui_perf.cached {fn.__qualname__}>", "exec"), namespace)
     wrapper: types.FunctionType = namespace[f"{_PREFIX}outer"](data, touch, counter, miss)
-    # a TypeError for a bad call names the function, not this generator
-    wrapper.__code__ = wrapper.__code__.replace(
-        co_name=fn.__name__, co_qualname=fn.__qualname__, co_filename=fn.__code__.co_filename
-    )
+    # A TypeError for a bad call names the function, not this generator; the file stays
+    # `<tui_perf.cached ...>`, so tracebacks and profiles tell the wrapper from the function.
+    wrapper.__code__ = wrapper.__code__.replace(co_name=fn.__name__, co_qualname=fn.__qualname__)
     wrapper.__defaults__ = fn.__defaults__
     wrapper.__kwdefaults__ = dict(fn.__kwdefaults__) if fn.__kwdefaults__ else None
     return wrapper
