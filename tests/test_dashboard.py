@@ -616,3 +616,26 @@ async def test_advice_pane_arrows_pick_a_finding_and_enter_takes_its_action() ->
         await pilot.pause()
         await pilot.pause()
         assert source.commands == [("set_cache_size", {"name": "users.profile", "maxsize": 256})]
+
+
+async def test_the_gc_pane_says_when_pauses_were_timed_in_turns() -> None:
+    import io
+    from dataclasses import replace
+
+    from rich.console import Console
+
+    snaps = history(3)
+    last = snaps[-1]
+    assert last.gc is not None
+    snaps[-1] = replace(last, gc=replace(last.gc, pauses_timed_share=0.2))
+    app = Dashboard(ScriptedSource(snaps), chart_interval=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, 3)
+        await pilot.press("3")
+        await pilot.pause()
+        console = Console(width=200, record=True, file=io.StringIO())
+        for block in app.query_one("#gc-pane").query("InfoBlock"):
+            console.print(block.render())
+        text = console.export_text()
+        assert "timed, in 20% of the window" in text
+        assert "the GC share, are estimated" in text

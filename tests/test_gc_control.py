@@ -316,3 +316,67 @@ def test_collection_counters_follow_real_collections_while_the_callback_watches(
     unwatched = controller.stats().collections
     assert after[0] == before[0] + 1
     assert unwatched[0] >= after[0] + 1
+
+
+def test_a_collection_storm_is_timed_in_turns_and_the_rest_estimated() -> None:
+    """Above `timed_turns_above` collections a second the callback rests for 1/share - 1
+    intervals; the collections made meanwhile are counted exactly and their time estimated
+    from the timed pauses; then timing starts again. Real collections, and a clock that
+    moves 1 ms at every read: every timed pause lasts exactly 1 ms."""
+    ms = 1_000_000
+    clock = [0]
+
+    def read() -> int:
+        clock[0] += ms
+        return clock[0]
+
+    controller = GCController(
+        GCConfig(window_s=60.0, timed_turns_above=50.0, timed_share=0.25),
+        runtime=CPY312,
+        clock_ns=read,
+    )
+    controller.install()
+    controller.stats()  # the first reading
+    start = clock[0]
+    for _ in range(100):  # 100 collections in 0.2 s of this clock: 500 a second
+        gc.collect(0)
+    timed = controller.stats()
+    timed_for = clock[0] - start
+    assert controller._callback not in gc.callbacks  # resting, for 3x the timed interval
+    assert timed.pauses_timed_share == 1.0 and timed.pauses >= 100
+    assert timed.pause_total_s == pytest.approx(timed.pauses * ms / 1e9)
+    before = sum(timed.collections)
+    for _ in range(40):
+        gc.collect(0)  # not timed: the callback is off
+    clock[0] += 100 * ms
+    resting = controller.stats()
+    made = sum(resting.collections) - before
+    assert made >= 40 and resting.pauses == timed.pauses  # counted, not timed
+    # every timed pause was 1 ms, so each untimed collection is estimated at 1 ms
+    assert resting.pause_total_s == pytest.approx((timed.pauses + made) * ms / 1e9)
+    rested_for = clock[0] - (start + timed_for)
+    # (the clock moves at every read, stats() reads too: a few ms of slack)
+    assert resting.pauses_timed_share == pytest.approx(
+        timed_for / (timed_for + rested_for), abs=0.01
+    )
+    clock[0] += 3 * timed_for  # the rest is over: timing again
+    controller.stats()
+    assert controller._callback in gc.callbacks
+    controller.uninstall()
+    assert controller._callback not in gc.callbacks
+
+
+def test_a_storm_below_the_threshold_is_timed_throughout() -> None:
+    controller = GCController(GCConfig(timed_turns_above=None), runtime=CPY312)
+    controller.install()
+    controller.stats()
+    for _ in range(3000):
+        gc.collect(0)
+    stats = controller.stats()
+    controller.uninstall()
+    assert stats.pauses_timed_share == 1.0 and stats.pauses >= 3000
+
+
+def test_timed_share_must_be_a_share() -> None:
+    with pytest.raises(ConfigError, match="timed_share"):
+        GCConfig(timed_share=0)

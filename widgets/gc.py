@@ -95,7 +95,13 @@ class GCPane(ManagedWidget):
         )
         pauses = fields(
             [
-                ("pauses", f"{view.pauses:,} measured"),
+                (
+                    "pauses",
+                    f"{view.pauses:,} measured"
+                    if view.timed_share >= 1
+                    else f"{view.pauses:,} timed, in {view.timed_share:.0%} of the window "
+                    "(a collection storm: the rest, and the GC share, are estimated)",
+                ),
                 ("p50 / p99", f"{fmt_ms(view.p50_ms)} / {fmt_ms(view.p99_ms)}"),
                 ("max", fmt_ms(view.max_ms)),
             ]

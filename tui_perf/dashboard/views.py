@@ -221,6 +221,8 @@ class GCView:
     max_ms: float = 0.0
     fraction: Series = Series()
     census: tuple[tuple[str, int], ...] = ()
+    #: below 1: pauses were timed in turns (a collection storm), the share is estimated
+    timed_share: float = 1.0
 
 
 def gc_view(h: History) -> GCView | None:
@@ -250,6 +252,7 @@ def gc_view(h: History) -> GCView | None:
             with_gc, [s.gc.gc_time_fraction * 100 for s in with_gc if s.gc is not None]
         ),
         census=g.census,
+        timed_share=g.pauses_timed_share,
     )
 
 

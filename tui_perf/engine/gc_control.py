@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tui_perf.engine.gc_turns import PauseTurns, generation_means
 from tui_perf.model.errors import ConfigError
 from tui_perf.model.quantiles import nearest_rank
 from tui_perf.model.snapshot import GCStats
@@ -112,9 +113,13 @@ class GCConfig:
     adaptive_map: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_ADAPTIVE))
     #: the window over which the GC time fraction and pause percentiles are computed
     window_s: float = 60.0
-    #: time every collection through `gc.callbacks` (about 2 µs each); off: no pause figures,
+    #: time every collection through `gc.callbacks` (about 1 µs each); off: no pause figures,
     #: for allocation-heavy hosts where that is too much
     measure_pauses: bool = True
+    #: above this many collections a second, pauses are timed in turns: `timed_share` of
+    #: the time, the rest estimated from the exact counts (see gc_turns.py); None: always
+    timed_turns_above: float | None = 2000.0
+    timed_share: float = 0.2
 
     def __post_init__(self) -> None:
         for name in (self.strategy, *self.adaptive_map.values()):
@@ -122,6 +127,8 @@ class GCConfig:
                 raise ConfigError(f"unknown GC strategy {name!r}; one of {', '.join(STRATEGIES)}")
         if self.window_s <= 0:
             raise ConfigError(f"window_s must be above 0, got {self.window_s}")
+        if not 0 < self.timed_share <= 1:
+            raise ConfigError(f"timed_share must be above 0 and at most 1, got {self.timed_share}")
 
 
 class ThresholdOwner:
@@ -205,6 +212,7 @@ class GCController:
         # The ring buffer: start and end of each pause, and the generation collected.
         self._ends = array("q", bytes(8 * RING))
         self._durations = array("q", bytes(8 * RING))
+        self._generations = array("b", bytes(RING))
         self._n = 0
         self._total_ns = 0  # every pause since install: differences give any interval's share
         self._totals: deque[tuple[int, int]] = deque()  # (clock, _total_ns) at each stats()
@@ -212,6 +220,8 @@ class GCController:
         # what stats() worked out last, while nothing it depends on has changed (see there)
         self._summary: tuple[int, int, int, list[int]] | None = None
         self._gc_counters: tuple[int, GCCounters] | None = None
+        self.turns = PauseTurns(self.config.timed_turns_above, self.config.timed_share)
+        self._means: tuple[int, list[float]] | None = None  # (_n, per generation) for turns
         #: tier -> strategy when adaptive; a tuning profile may replace entries at run time
         self.adaptive_map: dict[str, str] = dict(self.config.adaptive_map)
         self.last_census: tuple[tuple[str, int], ...] = ()
@@ -235,6 +245,7 @@ class GCController:
             return
         if self._callback in gc.callbacks:
             gc.callbacks.remove(self._callback)
+        self.turns.resting_until = None  # installed again, it times from the start
         kept = self._owner.leave(self)
         if kept:
             log.info("%s", kept)
@@ -260,6 +271,7 @@ class GCController:
         i = self._n % RING
         self._ends[i] = end
         self._durations[i] = end - t0
+        self._generations[i] = info.get("generation", 0)
         self._total_ns += end - t0
         self._n += 1
         self._t0 = -1
@@ -360,23 +372,47 @@ class GCController:
         self._gc_counters = (self._n, counters)
         return counters
 
+    def _take_turns(self, now: int, collections: tuple[int, ...]) -> None:
+        """Stop or start timing pauses by the collection rate (see gc_turns.py)."""
+        if not (self.installed and self.config.measure_pauses):
+            return
+        change = self.turns.step(now, collections, self._generation_means)
+        if change is False and self._callback in gc.callbacks:
+            gc.callbacks.remove(self._callback)
+            self._gc_counters = None  # read afresh while nothing watches the collections
+        elif change is True and self._callback not in gc.callbacks:
+            gc.callbacks.append(self._callback)
+
+    def _generation_means(self) -> list[float]:
+        cached = self._means
+        if cached is None or cached[0] != self._n:  # no new pause while resting: kept
+            cached = self._means = (
+                self._n,
+                generation_means(self._durations, self._generations, self._n),
+            )
+        return cached[1]
+
     def stats(self) -> GCStats:
         """The interpreter's counters plus what the controller knows: strategy, pauses."""
         window = self.config.window_s
         window_ns = int(window * 1e9)
         now = self._clock_ns()
+        collections, collected, uncollectable = self._counters()
+        self._take_turns(now, collections)
         n, pauses = self._pause_summary(window_ns, now)
         fraction = sum(pauses) / (window * 1e9)
+        timed_share = self.turns.timed_share(now, window_ns)
         # The ring keeps the last RING pauses: a program collecting more often than that
         # per window would be under-counted. The running total, read at each call, gives
-        # the exact share since the oldest reading still inside the window.
-        self._totals.append((now, self._total_ns))
+        # the exact share since the oldest reading still inside the window; it includes
+        # the estimated time of collections made while pauses were not timed.
+        total = self._total_ns + self.turns.estimated_ns
+        self._totals.append((now, total))
         while len(self._totals) > 2 and now - self._totals[1][0] >= window * 1e9:
             self._totals.popleft()
         t_old, total_old = self._totals[0]
-        if n > RING and now > t_old:
-            fraction = (self._total_ns - total_old) / (now - t_old)
-        collections, collected, uncollectable = self._counters()
+        if (n > RING or timed_share < 1) and now > t_old:
+            fraction = (total - total_old) / (now - t_old)
         return read_gc_stats(
             strategy=self.strategy,
             adaptive=self.adaptive,
@@ -386,7 +422,8 @@ class GCController:
             pause_p99_ms=nearest_rank(pauses, 99) / 1e6,
             pause_max_ms=(pauses[-1] if pauses else 0) / 1e6,
             gc_time_fraction=min(1.0, fraction),
-            pause_total_s=self._total_ns / 1e9,
+            pause_total_s=total / 1e9,
+            pauses_timed_share=timed_share,
             census=self.last_census,
             counters=(collections, collected, uncollectable),
         )

@@ -24,7 +24,8 @@ from tui_perf.model.tune import TuneStats
 #: 5 added `Snapshot.advice` and `CacheStats.computes`, `.compute_s`, `.miss_overhead_s`;
 #: older dicts read with None and zeros.
 #: 6 added `Snapshot.tuning` and `GCStats.pause_total_s`; older dicts read with None, 0.
-FORMAT_VERSION = 6
+#: 7 added `GCStats.pauses_timed_share`; older dicts read with 1.0 (every pause timed).
+FORMAT_VERSION = 7
 
 
 @fast_init
@@ -67,8 +68,13 @@ class GCStats:
     gc_time_fraction: float = 0.0
     census: tuple[tuple[str, int], ...] = ()
     #: every measured pause since the controller started, in seconds: the difference
-    #: between two snapshots is the GC time of that interval
+    #: between two snapshots is the GC time of that interval (with the estimated time of
+    #: collections made while pauses were not timed, see `pauses_timed_share`)
     pause_total_s: float = 0.0
+    #: the share of the window in which pauses were timed: below 1, the program collected
+    #: so often that pauses were timed in turns, the percentiles are of the timed pauses
+    #: and the GC time share includes an estimate (engine/gc_turns.py)
+    pauses_timed_share: float = 1.0
 
 
 @fast_init

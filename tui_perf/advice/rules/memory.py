@@ -37,9 +37,15 @@ class GcTimeShare(Rule):
             window.describe(),
             Action.of("set_gc_strategy", name="throughput"),
             f"about {_pct(saving)} of wall time back",
-            f"GC time measured by the pause callback over the window, times (1 - "
-            f"{s.throughput_pause_ratio:g}): the throughput strategy's pause time over the "
-            "default's in benchmarks/results/gc.json (the worse of its two workloads)",
+            (
+                "GC time measured by the pause callback over the window"
+                if gc.pauses_timed_share >= 1
+                else f"GC time timed in {_pct(gc.pauses_timed_share)} of the window and "
+                "estimated for the rest (a collection storm: pauses timed in turns)"
+            )
+            + f", times (1 - {s.throughput_pause_ratio:g}): the throughput strategy's pause "
+            "time over the default's in benchmarks/results/gc.json (the worse of its two "
+            "workloads)",
             "medium",
         )
 
