@@ -31,11 +31,13 @@ def alloc(deadline: float) -> int:
 
 def main() -> None:
     workload, mode, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    controller = None
     if mode != "none":
         import tui_perf.agent
 
         hz, _, flag = mode.partition("-")
         agent = tui_perf.agent.start(interval=1 / float(hz), measure_gc_pauses=flag != "nopause")
+        controller = agent.engine.gc_controller
         print(json.dumps({"address": agent.address}), flush=True)
         sys.stdin.readline()  # the harness has connected a reader
     else:
@@ -67,6 +69,8 @@ def main() -> None:
     # for 1%). Read at both ends: its start-up (the first ticks, the client's hello) is
     # before the window and is not the steady cost a host pays.
     collections = sum(s["collections"] for s in gc.get_stats())
+    # the collections the pause callback ran for (all of them unless it timed in turns)
+    timed = controller._n if controller is not None else 0
     before = others()
     t0 = time.perf_counter()
     ops = {"cpu": cpu, "alloc": alloc}[workload](t0 + seconds)
@@ -80,6 +84,7 @@ def main() -> None:
                 "wall_s": wall,
                 "agent_thread_cpu_s": used,
                 "collections": sum(s["collections"] for s in gc.get_stats()) - collections,
+                "timed_collections": (controller._n if controller is not None else 0) - timed,
             }
         ),
         flush=True,

@@ -73,12 +73,14 @@ def _cost_note(workload: str, mode: str, pauses: float, runs: list[dict[str, flo
     if workload != "alloc" or mode.endswith("nopause"):
         return ""
     rate = statistics.median(r["collections"] / r["wall_s"] for r in runs)
+    timed = statistics.median(r["timed_collections"] / r["wall_s"] for r in runs)
     threads = statistics.median(r["agent_thread_cpu_s"] / r["wall_s"] for r in runs)
     return (
-        f"alloc at {mode} Hz: GC pause callbacks {pauses * 1e6:.2f} µs x {rate:,.0f} "
-        f"collections/s = {pauses * rate * 100:.2f}% (CPython's own call of any callback, "
-        f"even an empty one, is {EMPTY_CALLBACK_S * 1e6:.2f} µs of that), the agent's "
-        f"threads {threads * 100:.2f}%. "
+        f"alloc at {mode} Hz: {rate:,.0f} collections/s, {timed:,.0f} of them timed (above "
+        f"2,000/s pauses are timed in turns); the pause callback {pauses * 1e6:.2f} µs each "
+        f"= {pauses * timed * 100:.2f}% (CPython's own call of any callback, even an empty "
+        f"one, is {EMPTY_CALLBACK_S * 1e6:.2f} µs of that); the agent's threads "
+        f"{threads * 100:.2f}%. "
     )
 
 
@@ -151,7 +153,8 @@ def run(quick: bool) -> tuple[list[Comparison], dict[str, object]]:
             # The direct measure: the agent's threads' CPU, plus the GC pause callback's
             # cost per collection times the collections, over the run's wall time.
             direct = statistics.median(
-                (r["agent_thread_cpu_s"] + pauses * r["collections"]) / r["wall_s"] for r in runs
+                (r["agent_thread_cpu_s"] + pauses * r["timed_collections"]) / r["wall_s"]
+                for r in runs
             )
             comparisons.append(
                 Comparison(
