@@ -229,8 +229,18 @@ def test_odd_parameter_names_and_no_parameters_still_cache() -> None:
         calls.append("constant")
         return 42
 
+    @cached(registry=Registry())
+    def with_options(x: int, opts: list[int] = [], *, extra: dict[str, int] = {}) -> int:  # noqa: B006
+        calls.append(("opts", x))
+        return x + len(opts) + len(extra)
+
     assert [shadowing(1), shadowing(1), constant(), constant()] == [1, 1, 42, 42]
-    assert calls == [1, "constant"]
+    # unhashable defaults cannot be part of a key: the call is keyed as passed (as
+    # functools.lru_cache does), and only an unhashable argument passed raises
+    assert [with_options(1), with_options(1), with_options(x=1)] == [1, 1, 1]
+    with pytest.raises(TypeError, match="unhashable"):
+        with_options(1, [2])
+    assert calls == [1, "constant", ("opts", 1), ("opts", 1)]
 
 
 def test_typed_keys_and_a_key_function() -> None:
@@ -424,3 +434,42 @@ def test_async_cached_over_sqlite_promotes_from_l2(tmp_path: Path) -> None:
 def test_a_per_item_ttl_needs_tlru() -> None:
     with pytest.raises(ConfigError, match="tlru"):
         MultiLevelCache("x", registry=Registry()).set("k", 1, ttl=5)
+
+
+def test_lock_free_lru_hits_never_break_an_eviction_on_another_thread() -> None:
+    """A hit moves its key in the LRU order without the lock while a miss on another thread
+    evicts (cachetools iterates that order): no caller may see the race, and every call is
+    counted once."""
+    import random
+    import sys
+
+    @cached(maxsize=4, registry=Registry())
+    def tenfold(a: int) -> int:
+        return a * 10
+
+    errors: list[BaseException] = []
+    wrong: list[tuple[int, int]] = []
+
+    def work(seed: int) -> None:
+        rnd = random.Random(seed)
+        for _ in range(20_000):
+            a = rnd.randrange(8)
+            try:
+                if (got := tenfold(a)) != a * 10:
+                    wrong.append((a, got))
+            except Exception as exc:
+                errors.append(exc)
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        threads = [threading.Thread(target=work, args=(s,)) for s in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(switch)
+    info = tenfold.cache_info()  # type: ignore[attr-defined]
+    assert errors == [] and wrong == []
+    assert info.hits + info.misses == 160_000

@@ -63,7 +63,17 @@ def _counting(base: type[cachetools.Cache[Any, Any]]) -> type[cachetools.Cache[A
         _expiring = False
 
         def popitem(self) -> tuple[Any, Any]:
-            item = super().popitem()
+            for _ in range(1000):
+                try:
+                    item = super().popitem()
+                    break
+                except RuntimeError:
+                    # LRU's popitem iterates its order while a lock-free hit on another
+                    # thread may move a key in it ("OrderedDict mutated during iteration",
+                    # raised before anything changed): try again
+                    continue
+            else:
+                item = super().popitem()  # a thousand moves in a row: let it say so
             if not self._expiring:
                 self.evictions += 1
             return item  # type: ignore[no-any-return]
