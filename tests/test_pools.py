@@ -445,3 +445,41 @@ def test_a_leak_through_acquire_names_the_with_statement() -> None:
     assert (code.co_name, where) == ("test_a_leak_through_acquire_names_the_with_statement", line)
     cm.__exit__(None, None, None)
     assert p.stats().in_use == 0
+
+
+def test_a_leak_found_by_a_collection_inside_the_pool_does_not_deadlock() -> None:
+    """Leaked objects in reference cycles die in whichever collection frees them, which an
+    allocation inside the pool's own lock can start: the leak must be counted, later, and
+    the thread must not wait for the lock it holds."""
+
+    class Cyclic:
+        def __init__(self) -> None:
+            self.me = self
+
+    p: ObjectPool[Cyclic] = ObjectPool(Cyclic, max_idle=1000, registry=Registry())
+    thresholds = gc.get_threshold()
+    done = threading.Event()
+
+    def churn() -> None:
+        gc.set_threshold(1, 1, 1)  # a collection at nearly every allocation
+        try:
+            for _ in range(20):
+                for _ in range(100):
+                    # each one leaked when the next replaces it, in a cycle: only a
+                    # collection frees it, most likely inside the next get()
+                    leaked = p.get()
+                held = [p.get() for _ in range(20)]
+                for obj in held:
+                    p.put(obj)
+            del leaked
+        finally:
+            gc.set_threshold(*thresholds)
+        done.set()
+
+    worker = threading.Thread(target=churn, daemon=True)
+    worker.start()
+    worker.join(20)
+    assert done.is_set(), "the pool deadlocked on its own lock"
+    gc.collect()
+    stats = p.stats()
+    assert stats.leaks == 2000 and stats.in_use == 0

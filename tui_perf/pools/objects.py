@@ -118,6 +118,8 @@ class ObjectPool(Generic[T]):
         self.last_leak = ""
         self._wait_ms: deque[float] = deque(maxlen=1000)
         self._waiting = 0  # threads blocked in get(): notify only when someone listens
+        #: weakrefs of checked-out objects that died, not yet counted (see `_leaked`)
+        self._deaths: list[weakref.ref[Any]] = []
         # one callback for every lease's weakref; it holds the pool weakly
         self._on_death = functools.partial(_leaked, weakref.ref(self))
         (registry if registry is not None else REGISTRY).register_pool(self)
@@ -132,6 +134,8 @@ class ObjectPool(Generic[T]):
         # The common case, in one frame: an idle object is there and nothing validates it.
         if self._validate is None:
             with self._lock:
+                if self._deaths:
+                    self._reap()
                 if self._idle:
                     obj, ref = self._idle.pop()  # LIFO: the warmest object first
                     self.requests += 1
@@ -159,6 +163,8 @@ class ObjectPool(Generic[T]):
         with self._lock:
             self.requests += 1
             while True:
+                if self._deaths:
+                    self._reap()  # a leaked object's slot is free again
                 while self._idle:
                     obj, ref = self._idle.pop()  # LIFO: the warmest object first
                     if self._validate is not None and not self._is_valid(obj):
@@ -182,7 +188,9 @@ class ObjectPool(Generic[T]):
                     )
                 self._waiting += 1
                 try:
-                    self._cond.wait(remaining)
+                    self._cond.wait(
+                        _REAP_EVERY if remaining is None else min(remaining, _REAP_EVERY)
+                    )
                 finally:
                     self._waiting -= 1
             # Reserve the slot before creating outside the lock (a factory may be slow).
@@ -224,6 +232,8 @@ class ObjectPool(Generic[T]):
     def put(self, obj: T) -> None:
         """Return an object; resets it, and keeps it unless `max_idle` are idle already."""
         with self._lock:
+            if self._deaths:
+                self._reap()
             lease = self._leases.pop(id(obj), None)
             if lease is None:
                 raise PoolError(
@@ -298,25 +308,29 @@ class ObjectPool(Generic[T]):
     def idle(self) -> int:
         return len(self._idle)
 
-    def _record_leak(self, dead: weakref.ref[Any]) -> None:
-        """A checked-out object died: find its lease by its weakref (leaks are rare, so a
-        scan here keeps a per-checkout callback object off the hot path)."""
-        with self._lock:
+    def _reap(self) -> None:
+        """Count the checked-out objects that died (call with the lock held). Their weakrefs'
+        callback only queues them (see `_leaked`); a scan finds each one's lease, as leaks
+        are rare and a per-checkout callback object would cost every checkout."""
+        freed = 0
+        while self._deaths:
+            dead = self._deaths.pop()
             for obj_id, lease in self._leases.items():
                 if lease[2] is dead:
                     del self._leases[obj_id]
                     break
             else:
-                return
+                continue  # returned before it died: no leak
+            freed += 1
             self.leaks += 1
             self.last_leak = _where(lease)
-            if self._waiting:
-                self._cond.notify()
-        log.warning(
-            "pool %s: an object acquired at %s was garbage-collected without being returned",
-            self.name,
-            self.last_leak,
-        )
+            log.warning(
+                "pool %s: an object acquired at %s was garbage-collected without being returned",
+                self.name,
+                self.last_leak,
+            )
+        if freed and self._waiting:
+            self._cond.notify(freed)
 
     def _overdue(self) -> list[_Lease]:
         """Leases held past `leak_after`, oldest first (call with the lock held)."""
@@ -328,6 +342,8 @@ class ObjectPool(Generic[T]):
 
     def stats(self) -> PoolStats:
         with self._lock:
+            if self._deaths:
+                self._reap()
             waits_ms = list(self._wait_ms)
             overdue = self._overdue()
             healthy, reason = True, ""
@@ -367,6 +383,9 @@ _OURS = frozenset({__file__, contextlib.__file__})
 
 
 _getframe = sys._getframe
+#: seconds a thread waiting for a free object sleeps at most before it counts deaths
+#: queued while the lock was held (see `_leaked`)
+_REAP_EVERY = 0.25
 _GLOBALS = globals()
 _weakref = weakref.ref
 
@@ -385,6 +404,17 @@ def _outside(frame: Any) -> Any:
 
 
 def _leaked(pool_ref: weakref.ref[ObjectPool[Any]], dead: weakref.ref[Any]) -> None:
+    """A checked-out object died. This runs inside the collection that freed it, which may
+    have started in a thread holding the pool's lock (any allocation can start one): it
+    never waits for the lock. It queues the death (an atomic append) and counts it now
+    only if the lock is free; otherwise the next call into the pool does, and a thread
+    waiting for a free object looks every `_REAP_EVERY` seconds."""
     pool = pool_ref()
-    if pool is not None:
-        pool._record_leak(dead)
+    if pool is None:
+        return
+    pool._deaths.append(dead)
+    if pool._lock.acquire(blocking=False):
+        try:
+            pool._reap()
+        finally:
+            pool._lock.release()
