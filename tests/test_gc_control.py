@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import subprocess
 import sys
+import threading
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
@@ -380,3 +381,31 @@ def test_a_storm_below_the_threshold_is_timed_throughout() -> None:
 def test_timed_share_must_be_a_share() -> None:
     with pytest.raises(ConfigError, match="timed_share"):
         GCConfig(timed_share=0)
+
+
+def test_stats_from_several_threads_at_once_and_counters_after_a_reinstall() -> None:
+    controller = GCController(GCConfig(timed_turns_above=100.0, timed_share=0.5), runtime=CPY312)
+    controller.install()
+    errors: list[BaseException] = []
+
+    def read() -> None:
+        for _ in range(300):
+            try:
+                controller.stats()
+            except Exception as exc:
+                errors.append(exc)
+
+    readers = [threading.Thread(target=read) for _ in range(4)]
+    for t in readers:
+        t.start()
+    for _ in range(3000):
+        gc.collect(0)
+    for t in readers:
+        t.join()
+    assert errors == []
+    controller.stats()
+    controller.uninstall()
+    gc.collect()  # unwatched
+    controller.install()
+    assert controller.stats().collections == tuple(s["collections"] for s in gc.get_stats())
+    controller.uninstall()

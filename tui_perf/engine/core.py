@@ -20,7 +20,8 @@ from typing import Any, TypeVar
 from tui_perf.engine import builtin_commands as _builtin_commands  # registers the engine's own
 from tui_perf.engine.commands import COMMANDS, CommandRegistry
 from tui_perf.engine.foreign_caches import ForeignCaches
-from tui_perf.engine.gc_control import GCConfig, GCController, read_gc_stats
+from tui_perf.engine.gc_control import GCConfig, GCController
+from tui_perf.engine.gc_readings import read_gc_stats
 from tui_perf.engine.memory import GuardConfig, MemoryGuard, Tier
 from tui_perf.engine.registry import REGISTRY, Registry
 from tui_perf.engine.sampler import Clock, Sampler, cgroup_memory_limit

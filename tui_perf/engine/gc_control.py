@@ -26,21 +26,40 @@ import sysconfig
 import threading
 import time
 from array import array
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tui_perf.engine.gc_readings import (
+    GCCounters,
+    cyclic_garbage_census,
+    gc_counters,
+    read_gc_stats,
+)
 from tui_perf.engine.gc_turns import PauseTurns, generation_means
 from tui_perf.model.errors import ConfigError
 from tui_perf.model.quantiles import nearest_rank
 from tui_perf.model.snapshot import GCStats
 
 RING = 4096
-#: per generation: collections, objects collected, objects uncollectable
-GCCounters = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]
 
 log = logging.getLogger(__name__)
+
+#: cyclic_garbage_census is read from here by callers that predate gc_readings.py
+__all__ = [
+    "DEFAULT_ADAPTIVE",
+    "RING",
+    "STRATEGIES",
+    "STRATEGY_ORDER",
+    "THRESHOLDS",
+    "GCConfig",
+    "GCController",
+    "GCStrategy",
+    "Runtime",
+    "ThresholdOwner",
+    "cyclic_garbage_census",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +240,7 @@ class GCController:
         self._summary: tuple[int, int, int, list[int]] | None = None
         self._gc_counters: tuple[int, GCCounters] | None = None
         self.turns = PauseTurns(self.config.timed_turns_above, self.config.timed_share)
+        self._stats_lock = threading.Lock()
         self._means: tuple[int, list[float]] | None = None  # (_n, per generation) for turns
         #: tier -> strategy when adaptive; a tuning profile may replace entries at run time
         self.adaptive_map: dict[str, str] = dict(self.config.adaptive_map)
@@ -236,6 +256,7 @@ class GCController:
         self.base_thresholds = self._owner.join(self)
         if self.config.measure_pauses:
             gc.callbacks.append(self._callback)
+        self._gc_counters = None
         self.installed = True
         self._apply(self.strategy)
 
@@ -369,7 +390,9 @@ class GCController:
         if watching and cached is not None and cached[0] == self._n:
             return cached[1]
         counters = gc_counters()
-        self._gc_counters = (self._n, counters)
+        # kept only when read while watching: a reading made unwatched may miss collections
+        # that come before the callback is back (an install, a turn, the program's hands)
+        self._gc_counters = (self._n, counters) if watching else None
         return counters
 
     def _take_turns(self, now: int, collections: tuple[int, ...]) -> None:
@@ -382,6 +405,7 @@ class GCController:
             self._gc_counters = None  # read afresh while nothing watches the collections
         elif change is True and self._callback not in gc.callbacks:
             gc.callbacks.append(self._callback)
+            self._gc_counters = None
 
     def _generation_means(self) -> list[float]:
         cached = self._means
@@ -393,7 +417,14 @@ class GCController:
         return cached[1]
 
     def stats(self) -> GCStats:
-        """The interpreter's counters plus what the controller knows: strategy, pauses."""
+        """The interpreter's counters plus what the controller knows: strategy, pauses.
+
+        Safe from any thread: the engine's tick and a command may ask at once, and the
+        readings, the turns and the running totals are kept between calls."""
+        with self._stats_lock:
+            return self._stats()
+
+    def _stats(self) -> GCStats:
         window = self.config.window_s
         window_ns = int(window * 1e9)
         now = self._clock_ns()
@@ -432,64 +463,6 @@ class GCController:
         """Run `cyclic_garbage_census` and keep the result for the next `stats()`."""
         self.last_census = cyclic_garbage_census(limit)
         return self.last_census
-
-
-def gc_counters() -> GCCounters:
-    """Collections, collected and uncollectable per generation, from `gc.get_stats()`."""
-    stats = gc.get_stats()
-    return (
-        tuple(s.get("collections", 0) for s in stats),
-        tuple(s.get("collected", 0) for s in stats),
-        tuple(s.get("uncollectable", 0) for s in stats),
-    )
-
-
-def read_gc_stats(
-    *,
-    counters: GCCounters | None = None,
-    **known: Any,
-) -> GCStats:
-    """The interpreter's own GC counters; `known` adds what a controller measured, and
-    `counters` what `gc_counters()` would read, when the caller knows it has not changed."""
-    collections, collected, uncollectable = counters if counters is not None else gc_counters()
-    return GCStats(
-        **known,
-        enabled=gc.isenabled(),
-        counts=gc.get_count(),
-        thresholds=gc.get_threshold(),
-        collections=collections,
-        collected=collected,
-        uncollectable=uncollectable,
-        frozen=gc.get_freeze_count(),
-    )
-
-
-def cyclic_garbage_census(limit: int = 15) -> tuple[tuple[str, int], ...]:
-    """What kinds of objects the program leaves in reference cycles: (type, count), most first.
-
-    Collects once with `gc.DEBUG_SAVEALL` so the unreachable objects land in `gc.garbage`
-    instead of being freed, counts their types, then lets them go and collects again. Nothing
-    the program holds is touched; cycles are never "broken" by mutating user objects.
-    """
-    flags = gc.get_debug()
-    already = list(gc.garbage)  # uncollectable objects the program may be inspecting
-    gc.garbage.clear()
-    gc.set_debug(flags | gc.DEBUG_SAVEALL)
-    try:
-        gc.collect()
-        counts = Counter(_type_name(o) for o in gc.garbage)
-    finally:
-        gc.garbage.clear()
-        gc.set_debug(flags)
-        gc.garbage.extend(already)
-    gc.collect()  # free what the census held back
-    return tuple(counts.most_common(limit))
-
-
-def _type_name(obj: object) -> str:
-    t = type(obj)
-    module = t.__module__
-    return t.__qualname__ if module == "builtins" else f"{module}.{t.__qualname__}"
 
 
 def _threshold3() -> tuple[int, int, int]:
