@@ -43,6 +43,12 @@ def parameters(fn: Callable[..., Any]) -> tuple[list[str], list[str], list[str]]
         return None  # nothing to key on: the generic wrapper's empty tuple does
     if any(name.startswith(_PREFIX) or name == "KeyError" for name in names[: n_pos + n_kw]):
         return None  # a parameter would shadow a name the generated code uses
+    defaults = (*(fn.__defaults__ or ()), *(fn.__kwdefaults__ or {}).values())
+    try:
+        for value in defaults:
+            hash(value)
+    except TypeError:
+        return None  # an unhashable default (`opts=[]`) cannot be in a key: keyed as passed
     return list(names[:n_posonly]), list(names[n_posonly:n_pos]), list(names[n_pos : n_pos + n_kw])
 
 
