@@ -14,7 +14,7 @@ from textual.widgets import Static, TabbedContent
 from tests.helpers.dashboard import history, settle, snapshot
 from tests.helpers.scripted import MiB, ScriptedProbe
 from tui_perf.caches.multilevel import MultiLevelCache
-from tui_perf.dashboard.app import Dashboard
+from tui_perf.dashboard.app import PANES, Dashboard, SourceUpdate
 from tui_perf.dashboard.screens import HelpScreen, QuitScreen
 from tui_perf.dashboard.sources import LocalSource, ScriptedSource
 from tui_perf.engine.core import Engine, EngineConfig
@@ -639,3 +639,43 @@ async def test_the_gc_pane_says_when_pauses_were_timed_in_turns() -> None:
         text = console.export_text()
         assert "timed, in 20% of the window" in text
         assert "the GC share, are estimated" in text
+
+
+@pytest.mark.parametrize(
+    "keys", [("7", "8"), ("7", "4"), ("9", "7", "2"), ("2", "3", "4", "5", "6", "7", "8", "9")]
+)
+async def test_pane_keys_pressed_quickly_end_on_the_last_one(keys: tuple[str, ...]) -> None:
+    """Panes are made on their first visit: a key pressed while one is being made, and the
+    focus its table takes, must not send the tabs back to an earlier pane."""
+    app = Dashboard(ScriptedSource(history(5)), chart_interval=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, 5)
+        await pilot.press(*keys)
+        for _ in range(20):
+            await pilot.pause(0.02)
+        assert app.active_pane == PANES[int(keys[-1]) - 1]
+        shown = app.query_one(f"#{PANES[int(keys[-1]) - 1]}-pane")
+        assert app.focused is None or shown in app.focused.ancestors_with_self
+
+
+async def test_while_paused_every_pane_shows_the_moment_of_the_pause() -> None:
+    snaps = history(8)
+    source = ScriptedSource(snaps[:4])
+    app = Dashboard(source, chart_interval=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, 4)
+        await pilot.press("space")
+        paused_at = app.history.latest
+        for snap in snaps[4:]:
+            app.post_message(SourceUpdate(snap))
+        await settle(pilot, 8)
+        await pilot.press("2")  # first visit, while paused
+        await pilot.pause()
+        memory = app.query_one("#memory-pane")
+        assert memory.view is not None and memory.view.rss == paused_at.memory.rss  # type: ignore[union-attr]
+        await pilot.press("1")
+        await pilot.pause()
+        assert app._overview.view.memory.rss == paused_at.memory.rss  # type: ignore[union-attr]
+        await pilot.press("space")  # resumed: the latest again
+        await pilot.pause()
+        assert app._overview.view.memory.rss == snaps[-1].memory.rss

@@ -155,6 +155,7 @@ class Dashboard(App[None]):
         )
         self.history = History(size=history_size, recorded=self.replay is not None)
         self._panes = LazyPanes()
+        self._paused_history: History | None = None  # what the panes show while paused
         self.widget_manager = widget_manager or WidgetMemoryManager()
         self.history_path = history_path
         # Render counts depend on timing; snapshot tests turn the line off to stay exact.
@@ -323,7 +324,8 @@ class Dashboard(App[None]):
     def refresh_view(self, pane: str | None = None) -> None:
         """Hand the visible pane its view; hidden panes catch up when shown."""
         pane = pane or self.active_pane
-        h = self.history
+        # paused: every pane shows the moment of the pause, the ones visited since too
+        h = self._paused_history or self.history
         # is_running turns False as shutdown begins, before any pane loses its children.
         if h.latest is None or not self.is_running or not self._tabs.is_attached:
             return
@@ -376,12 +378,19 @@ class Dashboard(App[None]):
     async def _tab_shown(self, event: TabbedContent.TabActivated) -> None:
         """A pane came into view: make it on its first visit, bring it up to date."""
         await self._panes.show(event.pane)
+        if event.pane.id != self._tabs.active:
+            # Another pane was chosen while this one was being made: leave it alone, as
+            # focusing a widget in a hidden tab would switch the tabs back to it.
+            return
         if event.pane.id:
             self.refresh_view(event.pane.id)
-            # The pane's table takes the arrows at once, without a Tab first.
+            # The pane's table takes the arrows at once, without a Tab first. Focused now,
+            # not later as `focus()` does: a pane key already queued (pressed while this
+            # pane was being made) would switch away first, and the late focus of a widget
+            # in a hidden tab switches the tabs back to it.
             tables = event.pane.query(DataTable)
             if tables:
-                tables.first().focus()
+                self.screen.set_focus(tables.first())
             else:  # nothing to focus here: not a widget left behind in another pane either
                 self.screen.set_focus(None)
         self.refresh_bindings()
@@ -413,6 +422,7 @@ class Dashboard(App[None]):
             if paused
             else self.source.description
         )
+        self._paused_history = self.history.frozen() if paused else None
         if not paused:
             self.refresh_view()
 
@@ -479,6 +489,10 @@ class Dashboard(App[None]):
 
     def action_show_pane(self, pane: str) -> None:
         """Switch to a pane."""
+        if pane != self._tabs.active:
+            # Nothing keeps focus in the pane being hidden: Textual would hand it to the
+            # next widget there, and focus inside a hidden tab switches the tabs back.
+            self.screen.set_focus(None)
         self._tabs.active = pane
 
     async def action_quit(self) -> None:

@@ -79,6 +79,18 @@ class History:
             if known is result or known.values == result.values:
                 results[i] = dataclasses.replace(known, verdict=verdict)
 
+    def frozen(self) -> History:
+        """A copy that later snapshots do not change (the view paused at this moment)."""
+        return History(
+            size=self.size,
+            recorded=self.recorded,
+            snapshots=deque(self.snapshots),
+            events=deque(self.events, maxlen=self.events.maxlen),
+            cleanups=deque(self.cleanups, maxlen=self.cleanups.maxlen),
+            bench={name: list(runs) for name, runs in self.bench.items()},
+            bench_here=set(self.bench_here),
+        )
+
     @property
     def latest(self) -> Snapshot | None:
         return self.snapshots[-1] if self.snapshots else None
