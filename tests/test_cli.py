@@ -106,6 +106,19 @@ def test_saved_snapshots_show_up_in_history(
     assert len(data["samples"]) == 1 and data["samples"][0]["rss"] > 0
 
 
+def test_history_given_before_the_command_is_the_one_used(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "h.db"
+    save = ["snapshot", "--save", "--interval", "0", "--pid", str(os.getpid())]
+    assert main(["--history", str(path), *save]) == 0  # written where it was asked
+    capsys.readouterr()
+    assert main(["--history", str(path), "history", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["samples"]) == 1
+    assert main(["--history", str(tmp_path / "none.db"), "history"]) == 2
+    assert "no history file" in capsys.readouterr().err
+
+
 def test_help_lists_the_commands() -> None:
     result = run_cli("--help")
     assert result.returncode == 0

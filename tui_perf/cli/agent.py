@@ -58,7 +58,9 @@ def add_parsers(sub: Any) -> None:
         help="the tuning profile: auto (the default), a shipped or user profile "
         "(tui-perf profiles lists them) or a TOML file",
     )
-    run.add_argument("--history", type=Path, metavar="FILE", help="history file")
+    run.add_argument(
+        "--history", type=Path, metavar="FILE", help="history file", default=argparse.SUPPRESS
+    )
     run.add_argument("--internals", action="store_true", help=INTERNALS_HELP)
     run.add_argument(
         "--no-history", action="store_true", help="keep no history (with the dashboard)"

@@ -94,7 +94,9 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--quick", action="store_true", help="shorter values, fewer processes")
     p.add_argument("--no-gc", action="store_true", help="run with the garbage collector off")
-    p.add_argument("--history", type=Path, metavar="FILE", help="history file")
+    p.add_argument(
+        "--history", type=Path, metavar="FILE", help="history file", default=argparse.SUPPRESS
+    )
     p.add_argument("--no-save", action="store_true", help="do not write this run to history")
 
 

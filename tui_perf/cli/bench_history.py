@@ -34,7 +34,9 @@ def _sub_parser(name: str) -> argparse.ArgumentParser:
         p = Parser(prog="tui-perf bench export", description="Export every benchmark value.")
         p.add_argument("--format", choices=["json", "csv"], required=True)
         p.add_argument("--output", type=Path, metavar="FILE", help="default: standard output")
-    p.add_argument("--history", type=Path, metavar="FILE", help="history file")
+    p.add_argument(
+        "--history", type=Path, metavar="FILE", help="history file", default=argparse.SUPPRESS
+    )
     return p
 
 

@@ -82,7 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds between the two readings that give CP%% (default 0.2)",
     )
     snap.add_argument("--save", action="store_true", help="also append it to the history file")
-    snap.add_argument("--history", type=Path, metavar="FILE", help="history file for --save")
+    snap.add_argument(
+        "--history",
+        type=Path,
+        metavar="FILE",
+        help="history file for --save",
+        default=argparse.SUPPRESS,
+    )
 
     hist = sub.add_parser(
         "history",
@@ -94,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="FILE",
         help="history file (default: the user's data directory)",
+        # given before the command (tui-perf --history F history) it still counts: a
+        # subcommand's default would overwrite the top-level value
+        default=argparse.SUPPRESS,
     )
     hist.add_argument(
         "--last",

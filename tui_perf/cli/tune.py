@@ -24,7 +24,9 @@ def add_parsers(sub: Any) -> None:
     )
     tune_sub = tune.add_subparsers(dest="tune_command", metavar="report", required=True)
     report = tune_sub.add_parser("report", help="print the trials")
-    report.add_argument("--history", type=Path, metavar="FILE", help="history file")
+    report.add_argument(
+        "--history", type=Path, metavar="FILE", help="history file", default=argparse.SUPPRESS
+    )
     report.add_argument(
         "--last", type=float, default=7 * 86400.0, metavar="S", help="seconds back (default 7 d)"
     )
