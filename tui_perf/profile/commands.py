@@ -49,6 +49,7 @@ class ProfileState:
         self.alloc = AllocationTracker(wall=engine.wall)
         self.top = top
         self.alloc_every = alloc_every
+        #: (when to read again, the sites read last)
         self._alloc_cache: tuple[float, AllocStats | None] | None = None
         self._lock = threading.Lock()
         engine.add_section(self.section)
@@ -93,8 +94,15 @@ class ProfileState:
         now = time.monotonic()
         with self._lock:
             cached = self._alloc_cache
-            if fresh or cached is None or now - cached[0] >= self.alloc_every:
-                self._alloc_cache = cached = (now, self.alloc.stats())
+            if fresh or cached is None or now >= cached[0]:
+                stats = self.alloc.stats()
+                took = time.monotonic() - now
+                # A snapshot of a large traced heap holds the GIL for seconds (the host and
+                # a dashboard in its process stall meanwhile): read again after
+                # `alloc_every`, or after 50x what this one took, whichever is later, so
+                # reading sites costs at most 2% of the time (0: every tick, for tests).
+                wait = max(self.alloc_every, 50 * took) if self.alloc_every > 0 else 0.0
+                self._alloc_cache = cached = (now + wait, stats)
         return cached[1]
 
 
