@@ -20,7 +20,11 @@ from tui_perf.profile.sampler import Profiler, ProfilerConfig
 
 # -- a workload with a known split --------------------------------------------------------
 
-UNIT = 2_000  # loop iterations per unit of work
+# loop iterations per unit of work: a round of the three is ~5 ms. A sample is taken when
+# the sampler gets the GIL, which other threads of a long test run can delay; the delay
+# moves samples across a boundary between two functions, so boundaries must be rare
+# against the rounds' length (at 2,000 a round was 0.5 ms and CI saw 3.5 points of bias)
+UNIT = 10_000
 
 
 def alpha(units: int) -> int:
