@@ -341,6 +341,7 @@ def test_a_collection_storm_is_timed_in_turns_and_the_rest_estimated() -> None:
     start = clock[0]
     for _ in range(100):  # 100 collections in 0.2 s of this clock: 500 a second
         gc.collect(0)
+    clock[0] += 400 * ms  # a span is at least 0.5 s: the rate over 0.6 s, 166 a second
     timed = controller.stats()
     timed_for = clock[0] - start
     assert controller._callback not in gc.callbacks  # resting, for 3x the timed interval
@@ -350,6 +351,8 @@ def test_a_collection_storm_is_timed_in_turns_and_the_rest_estimated() -> None:
     for _ in range(40):
         gc.collect(0)  # not timed: the callback is off
     clock[0] += 100 * ms
+    assert controller.stats().pause_total_s == timed.pause_total_s  # within the span: kept
+    clock[0] += 500 * ms
     resting = controller.stats()
     made = sum(resting.collections) - before
     assert made >= 40 and resting.pauses == timed.pauses  # counted, not timed

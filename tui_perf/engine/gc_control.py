@@ -422,42 +422,41 @@ class GCController:
         Safe from any thread: the engine's tick and a command may ask at once, and the
         readings, the turns and the running totals are kept between calls."""
         with self._stats_lock:
-            return self._stats()
-
-    def _stats(self) -> GCStats:
-        window = self.config.window_s
-        window_ns = int(window * 1e9)
-        now = self._clock_ns()
-        collections, collected, uncollectable = self._counters()
-        self._take_turns(now, collections)
-        n, pauses = self._pause_summary(window_ns, now)
-        fraction = sum(pauses) / (window * 1e9)
-        timed_share = self.turns.timed_share(now, window_ns)
-        # The ring keeps the last RING pauses: a program collecting more often than that
-        # per window would be under-counted. The running total, read at each call, gives
-        # the exact share since the oldest reading still inside the window; it includes
-        # the estimated time of collections made while pauses were not timed.
-        total = self._total_ns + self.turns.estimated_ns
-        self._totals.append((now, total))
-        while len(self._totals) > 2 and now - self._totals[1][0] >= window * 1e9:
-            self._totals.popleft()
-        t_old, total_old = self._totals[0]
-        if (n > RING or timed_share < 1) and now > t_old:
-            fraction = (total - total_old) / (now - t_old)
-        return read_gc_stats(
-            strategy=self.strategy,
-            adaptive=self.adaptive,
-            pauses=n,
-            pause_p50_ms=nearest_rank(pauses, 50) / 1e6,
-            pause_p95_ms=nearest_rank(pauses, 95) / 1e6,
-            pause_p99_ms=nearest_rank(pauses, 99) / 1e6,
-            pause_max_ms=(pauses[-1] if pauses else 0) / 1e6,
-            gc_time_fraction=min(1.0, fraction),
-            pause_total_s=total / 1e9,
-            pauses_timed_share=timed_share,
-            census=self.last_census,
-            counters=(collections, collected, uncollectable),
-        )
+            window = self.config.window_s
+            window_ns = int(window * 1e9)
+            now = self._clock_ns()
+            collections, collected, uncollectable = self._counters()
+            turns = self.turns
+            if now >= turns.next_ns:  # a span may close: checked here, a call less a tick
+                self._take_turns(now, collections)
+            n, pauses = self._pause_summary(window_ns, now)
+            fraction = sum(pauses) / (window * 1e9)
+            timed_share = turns.timed_share(now, window_ns) if turns.untimed_spans else 1.0
+            # The ring keeps the last RING pauses: a program collecting more often than that
+            # per window would be under-counted. The running total, read at each call, gives
+            # the exact share since the oldest reading still inside the window; it includes
+            # the estimated time of collections made while pauses were not timed.
+            total = self._total_ns + self.turns.estimated_ns
+            self._totals.append((now, total))
+            while len(self._totals) > 2 and now - self._totals[1][0] >= window * 1e9:
+                self._totals.popleft()
+            t_old, total_old = self._totals[0]
+            if (n > RING or timed_share < 1) and now > t_old:
+                fraction = (total - total_old) / (now - t_old)
+            return read_gc_stats(
+                strategy=self.strategy,
+                adaptive=self.adaptive,
+                pauses=n,
+                pause_p50_ms=nearest_rank(pauses, 50) / 1e6,
+                pause_p95_ms=nearest_rank(pauses, 95) / 1e6,
+                pause_p99_ms=nearest_rank(pauses, 99) / 1e6,
+                pause_max_ms=(pauses[-1] if pauses else 0) / 1e6,
+                gc_time_fraction=min(1.0, fraction),
+                pause_total_s=total / 1e9,
+                pauses_timed_share=timed_share,
+                census=self.last_census,
+                counters=(collections, collected, uncollectable),
+            )
 
     def census(self, limit: int = 15) -> tuple[tuple[str, int], ...]:
         """Run `cyclic_garbage_census` and keep the result for the next `stats()`."""

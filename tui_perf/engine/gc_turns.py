@@ -22,15 +22,24 @@ from collections.abc import Callable, Sequence
 class PauseTurns:
     """When to time pauses, and the estimated time of the collections made untimed."""
 
-    def __init__(self, above: float | None, share: float) -> None:
+    def __init__(self, above: float | None, share: float, *, min_span_s: float = 0.5) -> None:
         self.above = above
         self.share = share
+        #: readings closer than this to the last one are merged into the span under way:
+        #: a rate over microseconds means nothing, and the spans kept stay few
+        self.min_span_ns = round(min_span_s * 1e9)
         #: clock ns until which pauses are not timed; None while they are
         self.resting_until: int | None = None
         #: pause time estimated for the collections made while resting, ns
         self.estimated_ns = 0
         self._last: tuple[int, tuple[int, ...]] | None = None  # (ns, collections per gen)
-        self._spans: deque[tuple[int, int, bool]] = deque()  # (from, to, timed) per reading
+        self._spans: deque[tuple[int, int, bool]] = deque()  # (from, to, timed) per span
+        self._covered_ns = self._timed_ns = 0  # the spans' lengths, summed as they come and go
+        #: clock ns from which the next reading closes a span (callers skip `step` before)
+        self.next_ns = 0
+        #: untimed spans still kept: while none is, the timed share is 1 (callers skip
+        #: `timed_share`)
+        self.untimed_spans = 0
 
     @property
     def resting(self) -> bool:
@@ -43,13 +52,19 @@ class PauseTurns:
         timing starts now, False when it stops, None when nothing changes. `means` gives
         each generation's mean timed pause in ns; it is called only after a rest."""
         last = self._last
+        if last is not None and now - last[0] < self.min_span_ns:
+            return None  # part of the span under way
         self._last = (now, tuple(collections))
-        if last is None or now <= last[0]:
+        self.next_ns = now + self.min_span_ns
+        if last is None:
             return None
         then, before = last
         made = [max(0, c - b) for c, b in zip(collections, before, strict=False)]
         timed = not self.resting
         self._spans.append((then, now, timed))
+        self._covered_ns += now - then
+        self._timed_ns += now - then if timed else 0
+        self.untimed_spans += 0 if timed else 1
         if not timed:
             self.estimated_ns += round(sum(k * m for k, m in zip(made, means(), strict=False)))
         if self.above is None:
@@ -66,13 +81,18 @@ class PauseTurns:
     def timed_share(self, now: int, window_ns: int) -> float:
         """The share of the window (of the part the readings cover) with pauses timed."""
         since = now - window_ns
-        while self._spans and self._spans[0][1] <= since:
-            self._spans.popleft()
-        covered = timed = 0
-        for start, end, was_timed in self._spans:
-            length = end - max(start, since)
-            covered += length
-            timed += length if was_timed else 0
+        spans = self._spans
+        while spans and spans[0][1] <= since:
+            start, end, was_timed = spans.popleft()
+            self._covered_ns -= end - start
+            self._timed_ns -= end - start if was_timed else 0
+            self.untimed_spans -= 0 if was_timed else 1
+        if not spans:
+            return 1.0
+        start, _, was_timed = spans[0]
+        cut = max(0, since - start)  # the part of the oldest span before the window
+        covered = self._covered_ns - cut
+        timed = self._timed_ns - (cut if was_timed else 0)
         return 1.0 if covered <= 0 else timed / covered
 
 
