@@ -412,3 +412,16 @@ def test_stats_from_several_threads_at_once_and_counters_after_a_reinstall() -> 
     controller.install()
     assert controller.stats().collections == tuple(s["collections"] for s in gc.get_stats())
     controller.uninstall()
+
+
+def test_stats_in_a_tight_loop_keep_few_spans() -> None:
+    """A reading closes a span at most every 0.5 s: the engine's tick called in a loop must
+    not grow the window's spans (they made a tick cost 3 ms)."""
+    now = [0]
+    controller = GCController(runtime=CPY312, clock_ns=lambda: now[0])
+    controller.install()
+    for _ in range(10_000):
+        now[0] += 20_000  # 20 µs a reading: 0.2 s in all
+        controller.stats()
+    controller.uninstall()
+    assert len(controller.turns._spans) <= 1
