@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tui_perf.cli.parser import add_history_option
 from tui_perf.model.errors import TuiPerfError
 from tui_perf.model.paths import private_dir, private_file
 
@@ -58,9 +59,7 @@ def add_parsers(sub: Any) -> None:
         help="the tuning profile: auto (the default), a shipped or user profile "
         "(tui-perf profiles lists them) or a TOML file",
     )
-    run.add_argument(
-        "--history", type=Path, metavar="FILE", help="history file", default=argparse.SUPPRESS
-    )
+    add_history_option(run)
     run.add_argument("--internals", action="store_true", help=INTERNALS_HELP)
     run.add_argument(
         "--no-history", action="store_true", help="keep no history (with the dashboard)"

@@ -28,6 +28,7 @@ from tui_perf.bench.compare import SLOWER, UNCLEAR, Verdict, detect_step
 from tui_perf.bench.registry import Benchmark, BenchmarkError, load
 from tui_perf.bench.runner import BenchRun, RunConfig, run_benchmarks
 from tui_perf.cli.bench_history import _ansi, history_chart
+from tui_perf.cli.parser import add_history_option
 from tui_perf.model.errors import TuiPerfError
 from tui_perf.model.format import fmt_seconds
 
@@ -94,9 +95,7 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--quick", action="store_true", help="shorter values, fewer processes")
     p.add_argument("--no-gc", action="store_true", help="run with the garbage collector off")
-    p.add_argument(
-        "--history", type=Path, metavar="FILE", help="history file", default=argparse.SUPPRESS
-    )
+    add_history_option(p)
     p.add_argument("--no-save", action="store_true", help="do not write this run to history")
 
 

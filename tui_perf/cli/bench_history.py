@@ -14,7 +14,7 @@ from typing import Any
 
 from tui_perf.bench.compare import detect_step
 from tui_perf.bench.runner import split_groups
-from tui_perf.cli.parser import Parser
+from tui_perf.cli.parser import Parser, add_history_option
 from tui_perf.model.errors import TuiPerfError
 from tui_perf.model.format import fmt_seconds
 
@@ -34,9 +34,7 @@ def _sub_parser(name: str) -> argparse.ArgumentParser:
         p = Parser(prog="tui-perf bench export", description="Export every benchmark value.")
         p.add_argument("--format", choices=["json", "csv"], required=True)
         p.add_argument("--output", type=Path, metavar="FILE", help="default: standard output")
-    p.add_argument(
-        "--history", type=Path, metavar="FILE", help="history file", default=argparse.SUPPRESS
-    )
+    add_history_option(p)
     return p
 
 

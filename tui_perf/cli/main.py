@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tui_perf import __version__
-from tui_perf.cli.parser import EXIT_BAD_INPUT, Parser
+from tui_perf.cli.parser import EXIT_BAD_INPUT, Parser, add_history_option
 from tui_perf.model.errors import TuiPerfError
 from tui_perf.model.paths import default_history_path
 
@@ -82,28 +82,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds between the two readings that give CP%% (default 0.2)",
     )
     snap.add_argument("--save", action="store_true", help="also append it to the history file")
-    snap.add_argument(
-        "--history",
-        type=Path,
-        metavar="FILE",
-        help="history file for --save",
-        default=argparse.SUPPRESS,
-    )
+    add_history_option(snap, "history file for --save")
 
     hist = sub.add_parser(
         "history",
         help="print the memory history and events kept in the history file",
         description="Print recent memory samples and events from the history file.",
     )
-    hist.add_argument(
-        "--history",
-        type=Path,
-        metavar="FILE",
-        help="history file (default: the user's data directory)",
-        # given before the command (tui-perf --history F history) it still counts: a
-        # subcommand's default would overwrite the top-level value
-        default=argparse.SUPPRESS,
-    )
+    add_history_option(hist, "history file (default: the user's data directory)")
     hist.add_argument(
         "--last",
         type=float,

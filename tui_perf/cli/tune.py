@@ -7,9 +7,9 @@ import argparse
 import asyncio
 import json
 import time
-from pathlib import Path
 from typing import Any
 
+from tui_perf.cli.parser import add_history_option
 from tui_perf.model.errors import TuiPerfError
 
 VERDICTS = ("kept", "rolled back", "abandoned")
@@ -24,9 +24,7 @@ def add_parsers(sub: Any) -> None:
     )
     tune_sub = tune.add_subparsers(dest="tune_command", metavar="report", required=True)
     report = tune_sub.add_parser("report", help="print the trials")
-    report.add_argument(
-        "--history", type=Path, metavar="FILE", help="history file", default=argparse.SUPPRESS
-    )
+    add_history_option(report)
     report.add_argument(
         "--last", type=float, default=7 * 86400.0, metavar="S", help="seconds back (default 7 d)"
     )
