@@ -243,6 +243,20 @@ def test_odd_parameter_names_and_no_parameters_still_cache() -> None:
     assert calls == [1, "constant", ("opts", 1), ("opts", 1)]
 
 
+@pytest.mark.parametrize(
+    ("settings", "says"),
+    [
+        ({"ttl": "60"}, "ttl must be a number of seconds, got '60'"),
+        ({"ttl": True}, "ttl must be a number of seconds"),
+        ({"maxsize": "10"}, "maxsize must be a whole number"),
+        ({"maxsize": 0}, "maxsize must be at least 1"),
+    ],
+)
+def test_bad_cache_settings_are_one_clear_error(settings: dict[str, object], says: str) -> None:
+    with pytest.raises(ConfigError, match=says):
+        cached(registry=Registry(), **settings)(lambda x: x)  # type: ignore[call-overload]
+
+
 def test_typed_keys_and_a_key_function() -> None:
     calls: list[object] = []
 

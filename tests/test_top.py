@@ -189,6 +189,8 @@ def test_sorting_puts_the_most_worrying_first_and_the_gone_last() -> None:
         rows, "tier"
     )
     assert "no agents running" in fleet_summary([], "tier")
+    assert fleet_summary(rows[:1], "tier").startswith("1 process · ")
+    assert fleet_summary(rows, "tier").startswith("4 processes · ")
 
 
 def test_the_trend_shows_the_shape_and_the_slope() -> None:

@@ -115,6 +115,10 @@ class MemoryTier:
     ) -> None:
         if policy not in _POLICIES:
             raise ConfigError(f"unknown cache policy {policy!r}; one of {', '.join(_POLICIES)}")
+        if not isinstance(maxsize, int) or isinstance(maxsize, bool):
+            raise ConfigError(f"maxsize must be a whole number, got {maxsize!r}")
+        if ttl is not None and (not isinstance(ttl, int | float) or isinstance(ttl, bool)):
+            raise ConfigError(f"ttl must be a number of seconds, got {ttl!r}")
         if maxsize < 1:
             raise ConfigError(f"maxsize must be at least 1, got {maxsize}")
         if policy == "ttl" and (ttl is None or ttl <= 0):

@@ -41,7 +41,7 @@ def add_parser(sub: Any) -> None:
         help="run benchmarks, keep their history, and judge regressions",
         description="Run benchmarks (yours, or the built-in suite) spread over fresh "
         "processes, save them to the history, and compare with a baseline: a change is "
-        "called only when its whole 95%% interval lies beyond the threshold and beyond the "
+        "called only when its whole 95% interval lies beyond the threshold and beyond the "
         "noise this machine showed in earlier runs. Also: 'tui-perf bench history [NAME]', "
         "'tui-perf bench export --format json|csv', and 'tui-perf bench FILE --ab OLD NEW'.",
         epilog="Exit codes: 0 fine, 1 slower beyond the threshold and the noise, 2 bad input "

@@ -251,7 +251,7 @@ def fleet_summary(rows: Sequence[FleetRow], sort: str, reverse: bool = False) ->
             "tui_perf.agent.start(), or give HOST:PORT --token T"
         )
     counts = {s: sum(1 for r in rows if r.status == s) for s in STATUS_RANK}
-    parts = [f"{len(rows)} processes", f"{counts['live']} live"]
+    parts = [f"{len(rows)} process{'' if len(rows) == 1 else 'es'}", f"{counts['live']} live"]
     if counts["lost"]:
         parts.append(f"{counts['lost']} lost")
     if counts["gone"]:
