@@ -679,3 +679,19 @@ async def test_while_paused_every_pane_shows_the_moment_of_the_pause() -> None:
         await pilot.press("space")  # resumed: the latest again
         await pilot.pause()
         assert app._overview.view.memory.rss == snaps[-1].memory.rss
+
+
+async def test_profile_keys_stay_off_other_panes_when_the_target_is_gone() -> None:
+    """Once the target exits, the keys that act are greyed; the Profile pane's own keys
+    must still be hidden elsewhere, not greyed on every pane (they pushed the global keys
+    off an 80-column footer)."""
+    app = Dashboard(ScriptedSource(history(3)), chart_interval=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, 3)
+        app.show_source_status("target exited (code -9)")
+        await pilot.pause()
+        assert app.check_action("toggle_profiling", ()) is False
+        assert app.check_action("emergency_cleanup", ()) is None
+        await pilot.press("8")
+        await pilot.pause()
+        assert app.check_action("toggle_profiling", ()) is None  # on its pane: greyed

@@ -471,6 +471,10 @@ class Dashboard(App[None]):
             return False  # space plays and pauses the replay instead
         if action in INTERPRETER_ACTIONS and self.replay is not None:
             return False  # off the footer; a press is answered by on_key with the reason
+        if action in PROFILE_ACTIONS and self.active_pane != "profile":
+            # hidden from the footer on other panes, before any greying below: greyed
+            # (None) they would show on every pane and push the global keys off it
+            return False
         if self.target_ended and action in INTERPRETER_ACTIONS:
             return None  # greyed: the footer and the banner say why
         if action in INTERPRETER_ACTIONS and not self.source.local_interpreter:
@@ -484,8 +488,7 @@ class Dashboard(App[None]):
             return None
         if action == "cycle_sort" and self.active_pane not in ("caches", "profile"):
             return None
-        # the profile keys are hidden from the footer on other panes
-        return not (action in PROFILE_ACTIONS and self.active_pane != "profile")
+        return True
 
     def action_show_pane(self, pane: str) -> None:
         """Switch to a pane."""
