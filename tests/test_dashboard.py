@@ -408,7 +408,7 @@ async def test_o_re_sorts_the_caches_table_and_unchanged_order_is_left_alone() -
         await pilot.press("o")  # by hit rate: users.profile L1 (80%) first
         await pilot.pause()
         assert shown()[0] == "users.profile/L1"
-        rows = app._caches._rows
+        rows = app.pane("caches")._rows
         before = rows._order
         app.refresh_view("caches")  # the same data again: no new order, no sort
         assert rows._order is before
@@ -675,10 +675,10 @@ async def test_while_paused_every_pane_shows_the_moment_of_the_pause() -> None:
         assert memory.view is not None and memory.view.rss == paused_at.memory.rss  # type: ignore[union-attr]
         await pilot.press("1")
         await pilot.pause()
-        assert app._overview.view.memory.rss == paused_at.memory.rss  # type: ignore[union-attr]
+        assert app.pane("overview").view.memory.rss == paused_at.memory.rss  # type: ignore[union-attr]
         await pilot.press("space")  # resumed: the latest again
         await pilot.pause()
-        assert app._overview.view.memory.rss == snaps[-1].memory.rss
+        assert app.pane("overview").view.memory.rss == snaps[-1].memory.rss
 
 
 async def test_profile_keys_stay_off_other_panes_when_the_target_is_gone() -> None:

@@ -266,10 +266,10 @@ async def test_the_dashboard_steps_to_an_event_and_shows_that_moments_tier(
     app = Dashboard(ReplaySource(Recording.open(recorded)), show_widget_stats=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await _frames(pilot, app, START + 296)
-        assert app._overview.view.memory.tier == "NORMAL"  # type: ignore[union-attr]
+        assert app.pane("overview").view.memory.tier == "NORMAL"  # type: ignore[union-attr]
         await pilot.press("left_square_bracket", "left_square_bracket")
         await _frames(pilot, app, HIGH_AT)
-        view = app._overview.view
+        view = app.pane("overview").view
         assert view is not None and view.memory.tier == "HIGH"
         assert view.memory.rss == 900 * MiB
         # the events pane holds what happened until the cursor, not after it

@@ -366,13 +366,9 @@ class Dashboard(App[None]):
 
                 widget.view = advice_view(h, widget.selected_finding, self.source.local_interpreter)
 
-    @property
-    def _overview(self) -> Any:
-        return self._panes.get("overview")
-
-    @property
-    def _caches(self) -> Any:
-        return self._panes.get("caches")
+    def pane(self, name: str) -> Any:
+        """A pane's widget ("overview", "caches", ...), or None before its first visit."""
+        return self._panes.get(name)
 
     @on(TabbedContent.TabActivated)
     async def _tab_shown(self, event: TabbedContent.TabActivated) -> None:
