@@ -24,8 +24,6 @@ from pathlib import Path
 from benchmarks.harness import Comparison
 
 ROOT = Path(__file__).resolve().parent.parent
-#: what CPython's call of an empty gc callback adds to a collection (set by run)
-EMPTY_CALLBACK_S = 0.0
 
 
 def _reader(address: str, stop: threading.Event) -> None:
@@ -68,8 +66,11 @@ def _once(workload: str, mode: str, seconds: float) -> dict[str, float]:
     return result
 
 
-def _cost_note(workload: str, mode: str, pauses: float, runs: list[dict[str, float]]) -> str:
-    """Where an allocation-heavy host's cost goes, when pauses are measured."""
+def _cost_note(
+    workload: str, mode: str, pauses: float, empty: float, runs: list[dict[str, float]]
+) -> str:
+    """Where an allocation-heavy host's cost goes, when pauses are measured: `pauses` is
+    the callback's cost a collection, `empty` what an empty callback's call costs."""
     if workload != "alloc" or mode.endswith("nopause"):
         return ""
     rate = statistics.median(r["collections"] / r["wall_s"] for r in runs)
@@ -79,7 +80,7 @@ def _cost_note(workload: str, mode: str, pauses: float, runs: list[dict[str, flo
         f"alloc at {mode} Hz: {rate:,.0f} collections/s, {timed:,.0f} of them timed (above "
         f"2,000/s pauses are timed in turns); the pause callback {pauses * 1e6:.2f} µs each "
         f"= {pauses * timed * 100:.2f}% (CPython's own call of any callback, even an empty "
-        f"one, is {EMPTY_CALLBACK_S * 1e6:.2f} µs of that); the agent's threads "
+        f"one, is {empty * 1e6:.2f} µs of that); the agent's threads "
         f"{threads * 100:.2f}%. "
     )
 
@@ -136,8 +137,7 @@ def run(quick: bool) -> tuple[list[Comparison], dict[str, object]]:
                 print(f"    {workload} {mode} {rep + 1}/{reps}", flush=True)
                 results.setdefault((workload, mode), []).append(_once(workload, mode, seconds))
     per_collection = callback_cost_per_collection()
-    global EMPTY_CALLBACK_S
-    EMPTY_CALLBACK_S = callback_cost_per_collection(callback=lambda phase, info: None)
+    empty_callback = callback_cost_per_collection(callback=lambda phase, info: None)
     comparisons = []
     for workload in ("cpu", "alloc"):
         base_runs = [r["ops_per_s"] for r in results[(workload, "none")]]
@@ -166,7 +166,7 @@ def run(quick: bool) -> tuple[list[Comparison], dict[str, object]]:
                     "% of the host's time, measured directly: this decides",
                     f"<= {goal * 100:g}",
                     direct <= goal,
-                    note=_cost_note(workload, mode, pauses, runs)
+                    note=_cost_note(workload, mode, pauses, empty_callback, runs)
                     + f"{workload} at {mode} Hz: A/B runs "
                     f"{min(r['ops_per_s'] for r in runs):,.0f}-"
                     f"{max(r['ops_per_s'] for r in runs):,.0f} with the agent vs "
