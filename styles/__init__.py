@@ -1,1 +1,0 @@
-"""TCSS styles of the dashboard (installed as tui_perf.styles)."""
