@@ -1,0 +1,130 @@
+"""Issue #29's defects, each reproduced against the real SQLite tier.
+
+Every test here fails on today's code and is marked `xfail(strict=True)`: the day a fix
+lands, the test passes, strict xfail turns that into a failure, and whoever fixed it removes
+the marker. They are the acceptance checks for #29, written before the fix so they cannot be
+bent to fit it.
+"""
+
+from __future__ import annotations
+
+import gc
+import sqlite3
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tui_perf.caches.codecs import PickleCodec
+from tui_perf.caches.multilevel import MultiLevelCache
+from tui_perf.caches.sqlite_tier import SQLiteTier
+from tui_perf.engine.registry import Registry
+
+DEFECT = pytest.mark.xfail(strict=True, reason="issue #29: not fixed yet")
+
+
+def _cache(db: Path, name: str = "c", **kw: Any) -> MultiLevelCache:
+    # a short busy timeout: the outage tests hold the file locked on purpose
+    return MultiLevelCache(name, l2=SQLiteTier(db, busy_timeout_s=0.2), registry=Registry(), **kw)
+
+
+@DEFECT
+@pytest.mark.parametrize(
+    ("stored", "deleted"), [(1, 1.0), (2, Decimal(2)), (1, True)], ids=["float", "decimal", "bool"]
+)
+def test_a_key_equal_in_python_is_the_same_key_in_every_tier(
+    tmp_path: Path, stored: object, deleted: object
+) -> None:
+    """#29.3: set(1), delete(1.0): L1 forgets it, L2 kept it under repr '1'."""
+    cache = _cache(tmp_path / "c.db")
+    cache.set(stored, "secret")
+    assert cache.delete(deleted) is True
+    cache.clear_local()  # a fresh process, or an L1 eviction
+    assert cache.get(stored) is None
+
+
+class UserId:
+    """Equal by value, hashable, but without a __repr__ of its own."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, UserId) and other.n == self.n
+
+    def __hash__(self) -> int:
+        return hash(self.n)
+
+
+@DEFECT
+def test_a_key_without_a_canonical_form_is_refused_not_keyed_by_its_address(
+    tmp_path: Path,
+) -> None:
+    """#29.4: the default repr holds the address; a later object at that address would read
+    the first one's value. It must be refused at the first call instead."""
+    cache = _cache(tmp_path / "c.db")
+    with pytest.raises(TypeError, match="UserId"):
+        cache.set(UserId(1), "user 1's record")
+
+
+@DEFECT
+def test_a_signed_value_moved_to_another_key_is_not_served(tmp_path: Path) -> None:
+    """#29.7: the HMAC covers the value, not where it was written."""
+    db = tmp_path / "c.db"
+    cache = _cache(db, codec=PickleCodec(b"k" * 32))
+    cache.set("alice", {"role": "admin"})
+    cache.set("mallory", {"role": "guest"})
+    with sqlite3.connect(db) as conn:  # someone with write access to the file, not the key
+        blob = conn.execute(
+            "SELECT value FROM cache WHERE key = ?", (cache.key_str("alice"),)
+        ).fetchone()[0]
+        conn.execute("UPDATE cache SET value = ? WHERE key = ?", (blob, cache.key_str("mallory")))
+    cache.clear_local()
+    assert cache.get("mallory") != {"role": "admin"}
+
+
+LOCKER = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+sys.stdin.readline()
+conn.execute("COMMIT")
+"""
+
+
+@DEFECT
+@pytest.mark.parametrize("how", ["tag", "prefix", "clear"])
+def test_a_bulk_invalidation_during_an_outage_is_not_lost(tmp_path: Path, how: str) -> None:
+    """#29.1: with the file locked by another process, invalidate_tag/prefix and clear
+    report success, the rows stay, and after recovery the old value is served."""
+    db = tmp_path / "c.db"
+    cache = _cache(db)
+    cache.set("acct:1", "balance 100", tags=("acct",))
+    locker = subprocess.Popen(
+        [sys.executable, "-c", LOCKER, str(db)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert locker.stdout is not None and locker.stdout.readline().strip() == "locked"
+        if how == "tag":
+            cache.invalidate_tag("acct")
+        elif how == "prefix":
+            cache.invalidate_prefix("acct:")
+        else:
+            cache.clear()
+    finally:
+        assert locker.stdin is not None
+        locker.stdin.write("\n")
+        locker.stdin.flush()
+        locker.wait(10)
+    other = _cache(db)  # another process on the same L2, after recovery
+    assert other.get("acct:1") is None
+    cache.close()
+    other.close()
+    gc.collect()
