@@ -3,7 +3,8 @@
 Writes are durable on `close()`, on garbage collection of the cache, and on normal
 interpreter exit: a `weakref.finalize` on the cache flushes the queue in both of the last two
 cases, and it first waits for a batch the flusher thread has in flight (the flush lock), so
-an exit in the middle of a batch loses nothing. Only a crash or SIGKILL may lose writes: at
+an exit in the middle of a batch loses nothing. SIGTERM is made to end the process as a
+normal exit does (`sigterm.py`). Only a crash or SIGKILL may lose writes: at
 most the queue, which holds at most `max_pending` entries (the oldest are dropped past that,
 and counted).
 
@@ -61,6 +62,11 @@ class WriteQueue:
             target=self._loop, name=f"tui-perf-cache-{owner}", daemon=True
         )
         self._thread.start()
+        # SIGTERM (kill, docker stop, systemctl stop) would skip the exit hooks that write
+        # the queue; sigterm.py makes it end the process as a normal exit does.
+        from tui_perf.caches import sigterm
+
+        sigterm.watch(self)
 
     # -- the queue ---------------------------------------------------------------------
 
