@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from rich.markup import escape
 from textual.app import ComposeResult
+from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import DataTable, Static
@@ -74,7 +75,7 @@ class AdvicePane(ManagedWidget):
         table = self.query_one("#advice-table", DataTable)
         if table.row_count == 0:
             return ""
-        return table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value or ""
+        return table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value or ""
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from rich.markup import escape
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.coordinate import Coordinate
 from textual.reactive import reactive
 from textual.widgets import DataTable, ProgressBar, Static
 
@@ -58,7 +59,9 @@ class BenchPane(ManagedWidget):
         table = self.query_one("#bench-table", DataTable)
         if table.row_count == 0:
             return ""
-        return str(table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value or "")
+        return str(
+            table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value or ""
+        )
 
     def watch_view(self, view: BenchPaneView | None) -> None:
         """Show progress while running, then the results and the selected trend."""

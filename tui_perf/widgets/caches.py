@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from rich.markup import escape
 from textual.app import ComposeResult
+from textual.coordinate import Coordinate
 from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
@@ -87,7 +88,7 @@ class CachesPane(ManagedWidget):
         table = self.query_one("#caches-table", DataTable)
         if table.row_count == 0:
             return ""
-        key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value or ""
+        key = table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value or ""
         return key.rsplit("/", 1)[0]
 
     def watch_sort(self, sort: str) -> None:

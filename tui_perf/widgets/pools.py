@@ -77,7 +77,7 @@ class PoolsPane(ManagedWidget):
             notice.update(OUT_OF_REACH)
         table = self.query_one("#pools-table", DataTable)
         table.display = bool(view)
-        rows = [
+        rows: list[tuple[str, list[str | Text]]] = [
             (
                 p.name,
                 [

@@ -103,7 +103,7 @@ class ProfilePane(ManagedWidget):
         )
         self.query_one("#timings-table").display = bool(view.timings)
         self.query_one("#timings-empty").display = not view.timings
-        timing_rows = [
+        timing_rows: list[tuple[str, list[str | Text]]] = [
             (
                 t.name,
                 [
