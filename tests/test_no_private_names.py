@@ -190,3 +190,16 @@ def test_chart_colour_codes_match_plotext() -> None:
     styles = ["default", "bold", "bold italic", "underline double-underline", "", " dim x"]
     for fg, style, bg in itertools.product(colors, styles, colors):
         assert colors_to_ansi(fg, style, bg) == plotext_utility.colors_to_ansi(fg, style, bg)
+
+
+def test_snapshot_plugin_reads_the_extension_we_replace() -> None:
+    """conftest swaps the module's `SVGImageExtension`; that works while `snap_compare`
+    looks the name up in its module at call time."""
+    import inspect
+
+    import pytest_textual_snapshot as plugin
+
+    assert "use_extension(SVGImageExtension)" in inspect.getsource(plugin.snap_compare)
+    assert plugin.SVGImageExtension.__name__ == "_SnapshotsInRepo"  # conftest's, in place
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert '"pytest-textual-snapshot==' in pyproject  # pinned exactly
