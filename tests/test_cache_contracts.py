@@ -159,7 +159,10 @@ def test_peek_has_no_side_effects_against_plain_cachetools(policy: str) -> None:
         plain = cachetools.RRCache(16, choice=random.Random(1).choice)
         tier = MemoryTier("rr", 16)
         tier.cache = type(tier.cache)(16, choice=random.Random(1).choice)  # type: ignore[call-arg]
-        tier._storage = tier.cache._Cache__data  # type: ignore[attr-defined]
+        fast = tier.fast_lookup()  # the hit path and sampling read the new cache's storage
+        assert fast is not None
+        tier._data, tier._touch = fast
+        tier._storage = fast[0]
     for _ in range(2000):
         k = rng.randrange(40)
         op = rng.random()

@@ -6,7 +6,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import plotext._utility as plotext_utility
 from rich.ansi import AnsiDecoder
 from rich.style import Style
 from rich.text import Text
@@ -145,6 +144,44 @@ class Chart(PlotextPlot, ManagedWidget):
         return matrix_text(plot.monitor.matrix)
 
 
+#: plotext 5's colour names -> 256-colour codes, and its style names -> SGR codes
+_COLOR_CODES = {
+    "black": 0, "white": 15, "gray": 8, "gray+": 7, "red": 1, "red+": 9, "green": 2,
+    "green+": 10, "orange": 3, "orange+": 11, "blue": 4, "blue+": 12, "magenta": 5,
+    "magenta+": 13, "cyan": 6, "cyan+": 14,
+}  # fmt: skip
+_STYLE_CODES = {
+    "bold": 1, "dim": 2, "italic": 3, "underline": 4, "double-underline": 21, "strike": 9,
+    "inverted": 7, "flash": 5,
+}  # fmt: skip
+
+
+def _color_code(color: Any, prefix: str) -> str:
+    """The SGR code plotext writes for a colour (a name, 0-255 or an RGB triple), or ''."""
+    if isinstance(color, str) and color.strip() in _COLOR_CODES:
+        return f"\x1b[{prefix}5;{_COLOR_CODES[color.strip()]}m"
+    if isinstance(color, int) and 0 <= color <= 255:
+        return f"\x1b[{prefix}5;{color}m"
+    if (
+        isinstance(color, list | tuple)
+        and len(color) == 3
+        and all(isinstance(c, int) and 0 <= c <= 255 for c in color)
+    ):
+        return f"\x1b[{prefix}2;{';'.join(str(c) for c in color)}m"
+    return ""
+
+
+def colors_to_ansi(fullground: Any, style: Any, background: Any) -> str:
+    """The codes plotext 5 starts a run of these colours with (its own `colors_to_ansi`
+    lives in a private module): background, then foreground, then the text styles."""
+    codes = _color_code(background, "48;") + _color_code(fullground, "38;")
+    if isinstance(style, str):
+        styles = sorted({_STYLE_CODES[s] for s in style.split() if s in _STYLE_CODES})
+        if styles:
+            codes += f"\x1b[{';'.join(map(str, styles))}m"
+    return codes
+
+
 #: (foreground, style, background) as plotext keeps them -> the style Rich reads from the
 #: codes plotext writes for them (None: no codes)
 _STYLES: dict[str, Style | None] = {}
@@ -153,7 +190,7 @@ _STYLES: dict[str, Style | None] = {}
 def _style(colors: list[Any]) -> Style | None:
     key = repr(colors)
     if key not in _STYLES:
-        line = AnsiDecoder().decode_line(plotext_utility.colors_to_ansi(*colors) + "x")
+        line = AnsiDecoder().decode_line(colors_to_ansi(*colors) + "x")
         _STYLES[key] = line.spans[0].style if line.spans else None  # type: ignore[assignment]
     return _STYLES[key]
 
