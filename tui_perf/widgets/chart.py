@@ -121,9 +121,9 @@ class Chart(PlotextPlot, ManagedWidget):
         if spec.ylim is not None:
             plt.ylim(*spec.ylim)
         if spec.integer_x:
-            xs = sorted({x for line in spec.lines for x in line.x})
-            step = max(1, len(xs) // 8)
-            plt.xticks(xs[::step], [f"{x:.0f}" for x in xs[::step]])
+            ticks = sorted({x for line in spec.lines for x in line.x})
+            step = max(1, len(ticks) // 8)
+            plt.xticks(ticks[::step], [f"{x:.0f}" for x in ticks[::step]])
         return self._plot_text()
 
     def _plot_text(self) -> Text:
@@ -135,7 +135,8 @@ class Chart(PlotextPlot, ManagedWidget):
         style is the one Rich's decoder gives plotext's codes for those colours (worked out
         once per colour triple), so the result is equal to the parsed one (tested).
         """
-        plot = self._plot
+        # plotext's figure internals, pinned (<6) and held by tests/test_no_private_names.py
+        plot: Any = self._plot
         plot.plotsize(self.size.width, self.size.height)
         plot._set_size(self.size.width, self.size.height)  # as PlotextPlot.render does
         plot.theme(self._get_plotext_theme_name(self.app.theme))
