@@ -32,17 +32,14 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     ("agent", ("tui_perf.agent",)),
-    ("dashboard", ("tui_perf.dashboard", "tui_perf.widgets", "tui_perf.styles")),
+    ("dashboard", ("tui_perf.views", "tui_perf.dashboard", "tui_perf.widgets", "tui_perf.styles")),
     ("face", ("tui_perf.cli", "tui_perf.__main__")),
 )
 
 #: what a pane may read: views and the model, never the engine
 PANE_MAY_IMPORT = (
     "tui_perf.model",
-    "tui_perf.dashboard.views",
-    "tui_perf.dashboard.advice_views",
-    "tui_perf.dashboard.replay_views",
-    "tui_perf.dashboard.fleet_views",
+    "tui_perf.views",
     "tui_perf.widgets",
 )
 #: the widget memory manager is a rung of the ladder: it keeps row state in a pool and
