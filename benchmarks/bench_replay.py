@@ -104,8 +104,8 @@ async def generate(path: Path, seconds: int = DAY_S) -> dict[str, float]:
 def in_process(path: Path, jumps: int = 30) -> dict[str, float]:
     """Open and random cold reads of the window, without the app."""
     from tui_perf.dashboard.replay import ReplaySource
-    from tui_perf.dashboard.replay_views import timeline_cells
     from tui_perf.store.recording import Recording
+    from tui_perf.views.replay import timeline_cells
 
     t0 = time.perf_counter()
     rec = Recording.open(path)

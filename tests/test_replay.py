@@ -22,12 +22,12 @@ from tui_perf.cli.main import main
 from tui_perf.cli.replay import parse_when
 from tui_perf.dashboard.app import Dashboard
 from tui_perf.dashboard.replay import ReplaySource
-from tui_perf.dashboard.replay_views import timeline_cells
 from tui_perf.model.errors import ConfigError, HistoryFileError
 from tui_perf.model.snapshot import Event
 from tui_perf.store.frames import FrameKeeper, FramePolicy
 from tui_perf.store.history import HistoryStore, Retention
 from tui_perf.store.recording import Recording
+from tui_perf.views.replay import timeline_cells
 
 os.environ["TZ"] = "UTC"
 time.tzset()

@@ -15,14 +15,6 @@ from tests.conftest import ROOT
 from tests.helpers.scripted import MiB
 from tests.test_agent import Target
 from tui_perf.dashboard.fleet import Fleet
-from tui_perf.dashboard.fleet_views import (
-    MemberView,
-    fleet_row,
-    fleet_summary,
-    slope_per_min,
-    sort_rows,
-    sparkline,
-)
 from tui_perf.dashboard.top import TopApp
 from tui_perf.model.advice import AdviceStats, Finding
 from tui_perf.model.snapshot import (
@@ -32,6 +24,14 @@ from tui_perf.model.snapshot import (
     PoolStats,
     Snapshot,
     TierStats,
+)
+from tui_perf.views.fleet import (
+    MemberView,
+    fleet_row,
+    fleet_summary,
+    slope_per_min,
+    sort_rows,
+    sparkline,
 )
 from tui_perf.widgets.fleet import FleetPane
 
@@ -234,7 +234,7 @@ def test_top_refuses_bad_addresses_in_one_line(capsys: pytest.CaptureFixture[str
 async def test_an_address_that_never_answers_says_why() -> None:
     from tests.conftest import _free_port
     from tests.helpers.scripted import FakeClock
-    from tui_perf.dashboard.fleet_views import status_text
+    from tui_perf.views.fleet import status_text
 
     clock = FakeClock()
     fleet = Fleet((f"127.0.0.1:{_free_port()}",), token="t", discover=False, clock=clock)
@@ -250,7 +250,7 @@ async def test_an_address_that_never_answers_says_why() -> None:
 
 
 async def test_a_wrong_token_is_said_on_the_row(tmp_path: Path) -> None:
-    from tui_perf.dashboard.fleet_views import status_text
+    from tui_perf.views.fleet import status_text
 
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TARGET_TCP_TOKEN": "the-right-one"}
     env["XDG_RUNTIME_DIR"] = str(tmp_path)
@@ -314,7 +314,7 @@ async def test_a_port_that_answers_but_is_no_agent_is_named(
 ) -> None:
     """A proxy may accept any connection: "connecting…" must still say why nothing comes."""
     from tests.helpers.scripted import FakeClock
-    from tui_perf.dashboard.fleet_views import status_text
+    from tui_perf.views.fleet import status_text
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if says is not None:

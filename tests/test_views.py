@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from tests.helpers.dashboard import history, snapshot
-from tui_perf.dashboard.views import (
+from tui_perf.model.snapshot import Event
+from tui_perf.views.panes import (
     History,
     downsample_max,
     filter_events,
@@ -11,7 +12,6 @@ from tui_perf.dashboard.views import (
     overall_hit_rate,
     pool_health,
 )
-from tui_perf.model.snapshot import Event
 
 
 def test_downsampling_keeps_peaks_and_never_adds_points() -> None:
@@ -63,8 +63,8 @@ def test_history_is_bounded() -> None:
 
 
 def test_the_bench_summary_speaks_of_this_target_not_of_the_history_files_past() -> None:
-    from tui_perf.dashboard.views import bench_view
     from tui_perf.model.snapshot import BenchResult
+    from tui_perf.views.panes import bench_view
 
     h = History()
     for snap in history(2):
@@ -79,7 +79,7 @@ def test_the_bench_summary_speaks_of_this_target_not_of_the_history_files_past()
 
 
 def test_tier_lines_are_drawn_only_near_the_data_and_named_when_far() -> None:
-    from tui_perf.dashboard.views import thresholds_near
+    from tui_perf.views.panes import thresholds_near
 
     colours = ("yellow", "orange", "red")
     # a small program under a 12 GiB budget: RSS 80 MiB, thresholds in GiB
@@ -92,7 +92,7 @@ def test_tier_lines_are_drawn_only_near_the_data_and_named_when_far() -> None:
 
 
 def test_narrow_tables_give_up_whole_columns_in_the_stated_order() -> None:
-    from tui_perf.dashboard.views import columns_that_fit
+    from tui_perf.views.panes import columns_that_fit
 
     labels = ("pool", "kind", "reuse", "timeouts", "leaks")
     rows = [["buffers", "aiosqlite", "99%", "0", "0"]]
@@ -109,7 +109,7 @@ def test_narrow_tables_give_up_whole_columns_in_the_stated_order() -> None:
 
 
 def test_failed_benchmarks_of_the_last_run_are_named_in_the_bench_view() -> None:
-    from tui_perf.dashboard.views import bench_view
+    from tui_perf.views.panes import bench_view
 
     h = History()
     for snap in history(2):

@@ -20,7 +20,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from tui_perf.bench.compare import Verdict, judge
-from tui_perf.bench.registry import Benchmark, BenchmarkError, find
+from tui_perf.bench.lookup import find
+from tui_perf.bench.registry import Benchmark, BenchmarkError
 from tui_perf.bench.runner import BenchRun, RunConfig, calibrated, make_timer, spawn_worker
 
 #: which side each successive process measures: 0 is OLD, 1 is NEW

@@ -15,8 +15,8 @@ import sys
 
 def main() -> None:
     spec = json.loads(sys.argv[1])
+    from tui_perf.bench.lookup import find
     from tui_perf.bench.reference import sample
-    from tui_perf.bench.registry import find
     from tui_perf.bench.runner import RunConfig, measure
 
     config = RunConfig(

@@ -17,22 +17,40 @@ import logging
 import secrets
 import threading
 import weakref
-from typing import TYPE_CHECKING, Any
+from collections.abc import Hashable, Iterable
+from typing import Any, Protocol
 
 from tui_perf.model.errors import ConfigError
-
-if TYPE_CHECKING:
-    from tui_perf.caches.multilevel import MultiLevelCache
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "tui-perf:invalidate"
 
 
+class LocalCopies(Protocol):
+    """What coherence needs of a cache: its names and the way to drop its L1 copies.
+
+    `MultiLevelCache` is one; declared here so this module does not import the cache that
+    imports it.
+    """
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def namespace(self) -> str: ...
+    @property
+    def l1(self) -> Iterable[Hashable]: ...
+    def key_str(self, key: Hashable) -> str: ...
+    def drop_local(self, key: Hashable) -> bool: ...
+    def drop_local_prefix(self, prefix: str) -> int: ...
+    def drop_local_tag(self, tag: str) -> int: ...
+    def clear_local(self) -> None: ...
+
+
 class RedisCoherence:
     """Publishes this cache's invalidations and applies other processes' to its L1."""
 
-    def __init__(self, cache: MultiLevelCache, tier: Any) -> None:
+    def __init__(self, cache: LocalCopies, tier: Any) -> None:
         client = getattr(tier, "_client", None)
         if client is None or getattr(tier, "kind", "") != "redis":
             raise ConfigError("coherence=True needs a RedisTier as L2")

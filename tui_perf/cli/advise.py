@@ -41,13 +41,13 @@ def add_parser(sub: Any) -> None:
 
 
 def cmd_advise(args: argparse.Namespace) -> int:
-    from tui_perf.cli.main import _agent_of
+    from tui_perf.cli.agent import agent_of
 
     if args.pid is not None and args.pid <= 0:
         raise TuiPerfError(f"--pid must be a positive process id, got {args.pid}")
     if not 0 <= args.wait <= 3600:
         raise TuiPerfError(f"--wait must be 0 to 3600 seconds, got {args.wait}")
-    path = _agent_of(args.pid)
+    path = agent_of(args.pid)
     if path is None:
         raise TuiPerfError(f"no agent for pid {args.pid} (see 'tui-perf ps')")
     raw = asyncio.run(_ask(str(path), args.wait))

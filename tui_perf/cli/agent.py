@@ -222,6 +222,25 @@ def cmd_attach(args: argparse.Namespace) -> int:
     return 0
 
 
+def agent_of(pid: int | None) -> Path | None:
+    """The agent socket to read `pid` through; with no pid, the one running agent's (for
+    `snapshot` and `advise`)."""
+    from tui_perf.agent.client import list_agents
+
+    live = [(p, path) for p, path, alive in list_agents() if alive]
+    if pid is not None:
+        return next((path for p, path in live if p == pid), None)
+    if len(live) == 1:
+        return live[0][1]
+    if not live:
+        raise TuiPerfError(
+            "give --pid N: no process is running the agent ('tui-perf snapshot --pid N' reads "
+            "any process from outside)"
+        )
+    pids = ", ".join(str(p) for p, _ in live)
+    raise TuiPerfError(f"give --pid N: {len(live)} processes run the agent ({pids})")
+
+
 def cmd_ps(args: argparse.Namespace) -> int:
     import psutil
     from rich.console import Console

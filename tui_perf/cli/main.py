@@ -261,7 +261,9 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
         raise TuiPerfError(f"--interval must be 0 or more seconds, got {args.interval}")
     if args.pid is not None and args.pid <= 0:
         raise TuiPerfError(f"--pid must be a positive process id, got {args.pid}")
-    agent = _agent_of(args.pid)
+    from tui_perf.cli.agent import agent_of
+
+    agent = agent_of(args.pid)
     if agent is not None and args.pid != os.getpid():
         snap = asyncio.run(_agent_snapshot(agent))
         return _print_snapshot(snap, args)
@@ -276,24 +278,6 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
         time.sleep(args.interval)
     snap = engine.tick()
     return _print_snapshot(snap, args)
-
-
-def _agent_of(pid: int | None) -> Path | None:
-    """The agent socket to read `pid` through; with no pid, the one running agent's."""
-    from tui_perf.agent.client import list_agents
-
-    live = [(p, path) for p, path, alive in list_agents() if alive]
-    if pid is not None:
-        return next((path for p, path in live if p == pid), None)
-    if len(live) == 1:
-        return live[0][1]
-    if not live:
-        raise TuiPerfError(
-            "give --pid N: no process is running the agent ('tui-perf snapshot --pid N' reads "
-            "any process from outside)"
-        )
-    pids = ", ".join(str(p) for p, _ in live)
-    raise TuiPerfError(f"give --pid N: {len(live)} processes run the agent ({pids})")
 
 
 async def _agent_snapshot(path: Path, timeout: float = 5.0) -> Snapshot:

@@ -9,7 +9,7 @@ from tui_perf.model.errors import ConfigError
 
 
 def add_parser(sub: Any) -> None:
-    from tui_perf.dashboard.fleet_views import SORTS
+    from tui_perf.views.fleet import SORTS
 
     p = sub.add_parser(
         "top",

@@ -31,7 +31,9 @@ from textual.worker import Worker
 from tui_perf.dashboard.panes import PANES, TITLES, LazyPanes
 from tui_perf.dashboard.results import COMMAND_TITLES, describe_result
 from tui_perf.dashboard.sources import LocalSource, Source
-from tui_perf.dashboard.views import (
+from tui_perf.model.errors import TuiPerfError
+from tui_perf.model.snapshot import Event, Snapshot
+from tui_perf.views.panes import (
     CACHE_SORTS,
     History,
     bench_trend,
@@ -44,8 +46,6 @@ from tui_perf.dashboard.views import (
     pool_rows,
     profile_view,
 )
-from tui_perf.model.errors import TuiPerfError
-from tui_perf.model.snapshot import Event, Snapshot
 from tui_perf.widgets.managed import WidgetMemoryManager
 
 if TYPE_CHECKING:
@@ -362,7 +362,7 @@ class Dashboard(App[None]):
             elif pane == "profile":
                 widget.view = profile_view(h, widget.sort)
             elif pane == "advice":
-                from tui_perf.dashboard.advice_views import advice_view
+                from tui_perf.views.advice import advice_view
 
                 widget.view = advice_view(h, widget.selected_finding, self.source.local_interpreter)
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-from tui_perf.dashboard.views import History
 from tui_perf.model.snapshot import BenchResult, Snapshot
+from tui_perf.views.panes import History
 
 
 async def judge_and_keep(store: Any, history: History, snap: Snapshot) -> list[str]:

@@ -18,9 +18,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from tui_perf.agent.client import RemoteSource, list_agents
-from tui_perf.dashboard.fleet_views import MemberView
 from tui_perf.model.errors import TuiPerfError
 from tui_perf.model.snapshot import Snapshot
+from tui_perf.views.fleet import MemberView
 
 #: RSS values kept per member for the trend (at 1 Hz: a minute)
 TREND_POINTS = 60

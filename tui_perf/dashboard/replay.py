@@ -15,10 +15,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from tui_perf.dashboard.replay_views import Position
 from tui_perf.model.errors import ConfigError
 from tui_perf.model.snapshot import Event, Snapshot
 from tui_perf.store.recording import Recording
+from tui_perf.views.replay import Position
 
 #: play speeds, cycled by `x`
 SPEEDS = (1.0, 10.0, 60.0)

@@ -15,7 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Footer, Header
 
 from tui_perf.dashboard.fleet import Fleet
-from tui_perf.dashboard.fleet_views import SORTS, FleetRow, fleet_row, sort_rows
+from tui_perf.views.fleet import SORTS, FleetRow, fleet_row, sort_rows
 from tui_perf.widgets.fleet import FleetPane
 
 

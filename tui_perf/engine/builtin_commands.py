@@ -15,17 +15,17 @@ from tui_perf.model.errors import ConfigError
 from tui_perf.model.snapshot import to_dict
 
 if TYPE_CHECKING:
-    from tui_perf.engine.core import Engine
     from tui_perf.engine.gc_control import GCController
+    from tui_perf.engine.target import CommandTarget
 
 
 @COMMANDS.register("emergency_cleanup", "Emergency cleanup")
-def emergency_cleanup(engine: Engine) -> dict[str, Any]:
+def emergency_cleanup(engine: CommandTarget) -> dict[str, Any]:
     return to_dict(engine.guard.emergency_cleanup())
 
 
 @COMMANDS.register("gc_collect", "Full collection", Arg("generation", int, 2, low=0, high=2))
-def gc_collect(engine: Engine, generation: int) -> dict[str, Any]:
+def gc_collect(engine: CommandTarget, generation: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     collected = gc.collect(generation)
     ms = (time.perf_counter() - t0) * 1000
@@ -33,7 +33,7 @@ def gc_collect(engine: Engine, generation: int) -> dict[str, Any]:
     return {"collected": collected, "duration_ms": ms}
 
 
-def _manual(engine: Engine) -> tuple[GCController, bool]:
+def _manual(engine: CommandTarget) -> tuple[GCController, bool]:
     """A strategy chosen by hand wins: adaptive mode would undo it at the next tick.
     Returns the controller and whether adaptive mode was on (and is now off)."""
     controller = engine.gc_controller
@@ -46,20 +46,20 @@ def _manual(engine: Engine) -> tuple[GCController, bool]:
 
 
 @COMMANDS.register("set_gc_strategy", "GC strategy", Arg("name", str, choices=tuple(STRATEGIES)))
-def set_gc_strategy(engine: Engine, name: str) -> dict[str, Any]:
+def set_gc_strategy(engine: CommandTarget, name: str) -> dict[str, Any]:
     controller, was = _manual(engine)
     controller.set_strategy(name, reason="by hand")
     return {"strategy": controller.strategy, "adaptive": False, "adaptive_turned_off": was}
 
 
 @COMMANDS.register("next_gc_strategy", "Next GC strategy")
-def next_gc_strategy(engine: Engine) -> dict[str, Any]:
+def next_gc_strategy(engine: CommandTarget) -> dict[str, Any]:
     controller, was = _manual(engine)
     return {"strategy": controller.next_strategy(), "adaptive": False, "adaptive_turned_off": was}
 
 
 @COMMANDS.register("set_adaptive", "Adaptive GC", Arg("on", bool))
-def set_adaptive(engine: Engine, on: bool) -> dict[str, Any]:
+def set_adaptive(engine: CommandTarget, on: bool) -> dict[str, Any]:
     controller = engine.gc_controller
     if controller is None:
         raise ConfigError("this engine has no GC controller")
@@ -70,7 +70,7 @@ def set_adaptive(engine: Engine, on: bool) -> dict[str, Any]:
 
 
 @COMMANDS.register("flush_cache", "Flush caches", Arg("name", str, None, nullable=True))
-def flush_cache(engine: Engine, name: str | None) -> dict[str, Any]:
+def flush_cache(engine: CommandTarget, name: str | None) -> dict[str, Any]:
     caches = [c for c in engine.registry.caches() if name is None or c.name == name]
     if name is not None and not caches:
         raise ConfigError(f"no cache named {name!r}")
@@ -80,7 +80,7 @@ def flush_cache(engine: Engine, name: str | None) -> dict[str, Any]:
 
 
 @COMMANDS.register("census", "Cyclic garbage census", Arg("limit", int, 15, low=1, high=1000))
-def census(engine: Engine, limit: int) -> dict[str, Any]:
+def census(engine: CommandTarget, limit: int) -> dict[str, Any]:
     controller = engine.gc_controller
     if controller is None:
         raise ConfigError("this engine has no GC controller")
@@ -90,14 +90,14 @@ def census(engine: Engine, limit: int) -> dict[str, Any]:
 # -- the actions advice names (taken by hand from the Advice pane, or by the tuner) --------
 
 
-def _cache(engine: Engine, name: str) -> Any:
+def _cache(engine: CommandTarget, name: str) -> Any:
     for cache in engine.registry.caches():
         if cache.name == name:
             return cache
     raise ConfigError(f"no cache named {name!r}")
 
 
-def _memory_tier(engine: Engine, name: str) -> Any:
+def _memory_tier(engine: CommandTarget, name: str) -> Any:
     tier = getattr(_cache(engine, name), "l1", None)
     if tier is None or not hasattr(tier, "resize"):
         raise ConfigError(f"cache {name!r} has no memory tier to change")
@@ -110,7 +110,7 @@ def _memory_tier(engine: Engine, name: str) -> Any:
     Arg("name", str),
     Arg("maxsize", int, low=1, high=1 << 31),
 )
-def set_cache_size(engine: Engine, name: str, maxsize: int) -> dict[str, Any]:
+def set_cache_size(engine: CommandTarget, name: str, maxsize: int) -> dict[str, Any]:
     tier = _memory_tier(engine, name)
     before = int(tier.cache.maxsize)
     evicted = tier.resize(maxsize)
@@ -121,7 +121,7 @@ def set_cache_size(engine: Engine, name: str, maxsize: int) -> dict[str, Any]:
 @COMMANDS.register(
     "set_cache_ttl", "Cache TTL", Arg("name", str), Arg("ttl", float, low=0.001, high=1e9)
 )
-def set_cache_ttl(engine: Engine, name: str, ttl: float) -> dict[str, Any]:
+def set_cache_ttl(engine: CommandTarget, name: str, ttl: float) -> dict[str, Any]:
     tier = _memory_tier(engine, name)
     before = tier.default_ttl
     tier.set_ttl(ttl)
@@ -129,7 +129,7 @@ def set_cache_ttl(engine: Engine, name: str, ttl: float) -> dict[str, Any]:
     return {"name": name, "before": before, "ttl": ttl}
 
 
-def _pool(engine: Engine, name: str) -> Any:
+def _pool(engine: CommandTarget, name: str) -> Any:
     for pool in engine.registry.pools():
         if pool.name == name:
             if not hasattr(pool, "resize"):
@@ -141,7 +141,7 @@ def _pool(engine: Engine, name: str) -> Any:
 @COMMANDS.register(
     "resize_pool", "Resize a pool", Arg("name", str), Arg("max_size", int, low=1, high=1 << 20)
 )
-def resize_pool(engine: Engine, name: str, max_size: int) -> dict[str, Any]:
+def resize_pool(engine: CommandTarget, name: str, max_size: int) -> dict[str, Any]:
     pool = _pool(engine, name)
     before = pool.max_size
     pool.resize(max_size=max_size)
@@ -152,7 +152,7 @@ def resize_pool(engine: Engine, name: str, max_size: int) -> dict[str, Any]:
 @COMMANDS.register(
     "set_pool_idle", "Pool idle limit", Arg("name", str), Arg("max_idle", int, low=0, high=1 << 20)
 )
-def set_pool_idle(engine: Engine, name: str, max_idle: int) -> dict[str, Any]:
+def set_pool_idle(engine: CommandTarget, name: str, max_idle: int) -> dict[str, Any]:
     pool = _pool(engine, name)
     before = pool.max_idle
     dropped = pool.resize(max_idle=max_idle)
@@ -161,7 +161,7 @@ def set_pool_idle(engine: Engine, name: str, max_idle: int) -> dict[str, Any]:
 
 
 @COMMANDS.register("gc_freeze", "Freeze the heap")
-def gc_freeze(engine: Engine) -> dict[str, Any]:
+def gc_freeze(engine: CommandTarget) -> dict[str, Any]:
     controller = engine.gc_controller
     if controller is None:
         raise ConfigError("this engine has no GC controller")
@@ -171,7 +171,7 @@ def gc_freeze(engine: Engine) -> dict[str, Any]:
 
 
 @COMMANDS.register("gc_unfreeze", "Unfreeze the heap")
-def gc_unfreeze(engine: Engine) -> dict[str, Any]:
+def gc_unfreeze(engine: CommandTarget) -> dict[str, Any]:
     """Undo `gc_freeze`: the frozen objects go back to the collector (the tuner's rollback)."""
     before = gc.get_freeze_count()
     gc.unfreeze()

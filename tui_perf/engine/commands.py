@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from tui_perf.model.errors import ConfigError
 
 if TYPE_CHECKING:
-    from tui_perf.engine.core import Engine
+    from tui_perf.engine.target import CommandTarget as Engine
 
 
 class _Required:

@@ -11,8 +11,8 @@ from textual.coordinate import Coordinate
 from textual.reactive import reactive
 from textual.widgets import DataTable, ProgressBar, Static
 
-from tui_perf.dashboard.views import BenchView
 from tui_perf.model.format import fmt_seconds
+from tui_perf.views.panes import BenchView
 from tui_perf.widgets.chart import Chart, ChartSpec, Line
 from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
 

@@ -10,7 +10,8 @@ from textual.coordinate import Coordinate
 from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
-from tui_perf.dashboard.views import (
+from tui_perf.model.format import fmt_percent
+from tui_perf.views.panes import (
     CACHE_SORTS,
     TIME_AXIS,
     CacheRow,
@@ -18,7 +19,6 @@ from tui_perf.dashboard.views import (
     columns_that_fit,
     tiers_down,
 )
-from tui_perf.model.format import fmt_percent
 from tui_perf.widgets.chart import Chart, ChartSpec, Line
 from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
 

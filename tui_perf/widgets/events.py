@@ -11,8 +11,8 @@ from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 from textual.widgets import DataTable, Input
 
-from tui_perf.dashboard.views import filter_events
 from tui_perf.model.snapshot import Event
+from tui_perf.views.panes import filter_events
 from tui_perf.widgets.managed import ManagedWidget
 
 LEVEL_STYLE = {"warning": "yellow", "error": "red"}

@@ -28,10 +28,10 @@ from rich.text import Text
 from textual.widget import Widget
 from textual.widgets import DataTable
 
-from tui_perf.dashboard.views import WidgetStats
 from tui_perf.engine.memory import Freed
 from tui_perf.engine.registry import Registry
 from tui_perf.pools.objects import ObjectPool
+from tui_perf.views.panes import WidgetStats
 
 
 @dataclass

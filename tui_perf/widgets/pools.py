@@ -7,9 +7,9 @@ from textual.app import ComposeResult
 from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
-from tui_perf.dashboard.views import columns_that_fit
 from tui_perf.model.format import fmt_ms, fmt_percent
 from tui_perf.model.snapshot import PoolStats
+from tui_perf.views.panes import columns_that_fit
 from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
 
 EMPTY = (

@@ -9,14 +9,14 @@ from rich.console import RenderableType
 from rich.text import Text
 from textual.reactive import reactive
 
-from tui_perf.dashboard.replay_views import (
+from tui_perf.model.snapshot import Event
+from tui_perf.views.replay import (
     Cell,
     Position,
     TimelineView,
     timeline_cells,
     timeline_view,
 )
-from tui_perf.model.snapshot import Event
 from tui_perf.widgets.managed import ManagedWidget
 
 TIER_STYLES = {"NORMAL": "green", "ELEVATED": "yellow", "HIGH": "dark_orange", "CRITICAL": "red"}

@@ -8,9 +8,9 @@ import math
 from dataclasses import dataclass
 
 from tui_perf.advice.report import finding_lines
-from tui_perf.dashboard.views import History
 from tui_perf.model.advice import AdviceStats, CurveStat, Finding
 from tui_perf.model.tune import KEPT, MEASURING, ROLLED_BACK, TuneStats
+from tui_perf.views.panes import History
 
 SEVERITY_MARK = {"critical": "‼ critical", "warning": "! warning", "info": "· info"}
 
