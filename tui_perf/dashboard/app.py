@@ -3,7 +3,7 @@
 Data flow: an async worker iterates `source.snapshots()` and posts one message type,
 `SourceUpdate`, per snapshot; the handler adds it to a bounded `History` and, unless the
 view is paused, hands the visible pane a frozen view made by the pure functions in
-`tui_perf.dashboard.views`. Keys call `source.command(...)` in a worker; the result comes back as a
+`tui_perf.views`. Keys call `source.command(...)` in a worker; the result comes back as a
 notification and, through the engine, as events in the next snapshots.
 """
 
