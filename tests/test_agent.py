@@ -29,6 +29,7 @@ from tui_perf.engine.core import Engine, EngineConfig
 from tui_perf.engine.registry import Registry
 from tui_perf.engine.sampler import Sampler
 from tui_perf.model.errors import ConfigError
+from tui_perf.model.net import is_loopback
 from tui_perf.model.snapshot import Snapshot
 
 
@@ -159,6 +160,26 @@ def test_tcp_always_has_a_token_and_other_hosts_need_asking() -> None:
     agent.stop()
     with pytest.raises(ConfigError, match="not loopback"):
         Agent(engine(), tcp=("0.0.0.0", 0))
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("localhost", True),
+        ("127.0.0.1", True),
+        ("127.8.0.1", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("0.0.0.0", False),
+        ("10.0.0.1", False),
+        ("example.com", False),
+        ("", False),
+    ],
+)
+def test_is_loopback_takes_addresses_and_localhost_never_a_name_to_look_up(
+    host: str, loopback: bool
+) -> None:
+    assert is_loopback(host) is loopback
 
 
 # -- a real target ---------------------------------------------------------------------

@@ -12,15 +12,10 @@ import statistics
 
 import pytest
 
+from tests.helpers.stats import ratio_ci, welch_t
 from tui_perf.bench.compare import FASTER, SAME, SLOWER, detect_step, judge
 from tui_perf.bench.runner import calibrate
-from tui_perf.bench.stats import (
-    mann_whitney_u,
-    percentile,
-    ratio_ci,
-    summarize,
-    welch_t,
-)
+from tui_perf.bench.stats import mann_whitney_u, percentile, summarize
 from tui_perf.bench.suite import fit_amdahl
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import hmac
-import ipaddress
 import logging
 import os
 import secrets
@@ -50,6 +49,7 @@ from tui_perf.agent.protocol import (
 )
 from tui_perf.engine.core import Engine
 from tui_perf.model.errors import ConfigError, TuiPerfError
+from tui_perf.model.net import is_loopback
 from tui_perf.model.snapshot import Snapshot
 
 log = logging.getLogger("tui_perf.agent")
@@ -76,15 +76,6 @@ def socket_path_for(pid: int) -> Path:
 
 
 BACKLOG = 128
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class _Client:
@@ -283,7 +274,7 @@ class Agent:
         self.tcp_address: tuple[str, int] | None = None
         if tcp is not None:
             host, port = tcp
-            if not _is_loopback(host) and not allow_remote:
+            if not is_loopback(host) and not allow_remote:
                 raise ConfigError(
                     f"TCP on {host} is not loopback: pass allow_remote=True "
                     "(and keep the token secret) to serve other hosts"

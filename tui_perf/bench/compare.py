@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tui_perf.bench.stats import mann_whitney_u
+from tui_perf.model.format import fmt_percent
 
 FASTER, SLOWER, SAME, UNCLEAR, UNKNOWN = "faster", "slower", "same", "unclear", "unknown"
 
@@ -29,11 +30,9 @@ MIN_NOISE_RUNS = 5
 NOISE_RUNS = 20
 
 
-def _pct(fraction: float, sign: bool = True) -> str:
-    value = fraction * 100
-    digits = 1 if abs(value) < 9.95 else 0
-    value = round(value, digits) + 0.0  # + 0.0 turns -0.0 into 0.0
-    return f"{value:+.{digits}f}" if sign else f"{value:.{digits}f}"
+def _change(fraction: float) -> str:
+    """A change as a bound of an interval: '+1.2', '-14' (the '%' is written once, after)."""
+    return fmt_percent(fraction, None, sign=True, unit="")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +62,7 @@ class Verdict:
 
     @property
     def interval(self) -> str:
-        return f"[{_pct(self.ci_low - 1)}..{_pct(self.ci_high - 1)}]"
+        return f"[{_change(self.ci_low - 1)}..{_change(self.ci_high - 1)}]"
 
     @property
     def why(self) -> str:
@@ -74,15 +73,17 @@ class Verdict:
                 return f"one {one} a side: no spread to judge by"
             b, c = self.processes
             return f"{b} against {c} {self.unit}: too few for a 95% interval"
-        noise = "noise not learned" if self.noise is None else f"noise ±{_pct(self.noise, False)}%"
+        threshold = fmt_percent(self.threshold, None)
+        noise_floor = fmt_percent(self.noise, None)
+        noise = "noise not learned" if self.noise is None else f"noise ±{noise_floor}"
         if self.interleaved:
-            bound = f"the {_pct(self.threshold, False)}% threshold"
+            bound = f"the {threshold} threshold"
         elif self.noise is None:
-            bound = f"twice the {_pct(self.threshold, False)}% threshold (noise not learned yet)"
+            bound = f"twice the {threshold} threshold (noise not learned yet)"
         elif self.noise > self.threshold:
-            bound = f"noise ±{_pct(self.noise, False)}%"
+            bound = f"noise ±{noise_floor}"
         else:
-            bound = f"the {_pct(self.threshold, False)}% threshold ({noise})"
+            bound = f"the {threshold} threshold ({noise})"
         if self.verdict in (SLOWER, FASTER):
             return f"beyond {bound}"
         if self.verdict == SAME:
@@ -93,9 +94,9 @@ class Verdict:
     def text(self) -> str:
         """One line: "slower: +14% [+11..+17], beyond noise ±3.0%"."""
         if self.verdict == UNKNOWN:
-            return f"unknown: {_pct(self.ratio - 1)}%, {self.why}"
+            return f"unknown: {_change(self.ratio - 1)}%, {self.why}"
         against = "; against the machine's speed" if self.relative else ""
-        return f"{self.verdict}: {_pct(self.ratio - 1)}% {self.interval}, {self.why}{against}"
+        return f"{self.verdict}: {_change(self.ratio - 1)}% {self.interval}, {self.why}{against}"
 
 
 def verdict_floor(threshold: float, noise: float | None, interleaved: bool = False) -> float:

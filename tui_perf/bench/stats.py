@@ -9,7 +9,6 @@ accurate enough from about 8 values per side.
 from __future__ import annotations
 
 import math
-import random
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -98,35 +97,6 @@ def mann_whitney_u(a: Sequence[float], b: Sequence[float]) -> tuple[float, float
     z = (abs(u1 - mu) - 0.5) / sigma
     p = math.erfc(max(z, 0.0) / math.sqrt(2))
     return u1, min(1.0, p)
-
-
-def welch_t(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
-    """(t, two-sided p) by Welch's test, p from the normal approximation (large samples)."""
-    va, vb = statistics.variance(a), statistics.variance(b)
-    se = math.sqrt(va / len(a) + vb / len(b))
-    if se == 0:
-        return 0.0, 1.0
-    t = (statistics.fmean(b) - statistics.fmean(a)) / se
-    return t, math.erfc(abs(t) / math.sqrt(2))
-
-
-def ratio_ci(
-    baseline: Sequence[float],
-    current: Sequence[float],
-    *,
-    confidence: float = 0.95,
-    resamples: int = 1000,
-    seed: int = 0,
-) -> tuple[float, float]:
-    """Bootstrap interval of median(current) / median(baseline); seeded, so reproducible."""
-    rng = random.Random(seed)
-    ratios = []
-    for _ in range(resamples):
-        b = statistics.median(rng.choices(baseline, k=len(baseline)))
-        c = statistics.median(rng.choices(current, k=len(current)))
-        ratios.append(c / b)
-    tail = (1 - confidence) / 2 * 100
-    return percentile(ratios, tail), percentile(ratios, 100 - tail)
 
 
 @dataclass(frozen=True, slots=True)

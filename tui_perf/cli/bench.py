@@ -30,7 +30,7 @@ from tui_perf.bench.runner import BenchRun, RunConfig, run_benchmarks
 from tui_perf.cli.bench_history import _ansi, history_chart
 from tui_perf.cli.parser import add_history_option
 from tui_perf.model.errors import TuiPerfError
-from tui_perf.model.format import fmt_seconds
+from tui_perf.model.format import fmt_percent, fmt_seconds
 
 EXIT_OK, EXIT_REGRESSION, EXIT_BAD = 0, 1, 2
 
@@ -306,7 +306,7 @@ def _verdict_cell(v: Verdict | None) -> str:
 def _noise_text(noise: Noise) -> str:
     floor, runs = noise.shown, noise.runs
     if floor is not None:
-        return f"±{floor * 100:.1f}%"
+        return f"±{fmt_percent(floor)}"
     return f"[dim]{runs} run{'s' * (runs != 1)}[/]"
 
 

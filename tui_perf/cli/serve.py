@@ -62,8 +62,10 @@ def check_port(host: str, port: int) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from tui_perf.model.net import is_loopback
+
     try:
-        from tui_perf.dashboard.web import GuardedServer, is_loopback
+        from tui_perf.dashboard.web import GuardedServer
     except ImportError as exc:
         raise ConfigError(
             "the browser view needs textual-serve: pip install 'tui-perf[web]'"

@@ -17,7 +17,6 @@ guards, because the dashboard's keys act on a process (emergency cleanup, GC, fl
 from __future__ import annotations
 
 import hmac
-import ipaddress
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,17 +24,10 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from textual_serve.server import Server
 
+from tui_perf.model.net import is_loopback
+
 COOKIE = "tui_perf_token"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def same_origin(origin: str, host: str) -> bool:

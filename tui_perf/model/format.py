@@ -23,8 +23,22 @@ def fmt_bytes(n: int | float | None) -> str:
     raise AssertionError("unreachable")
 
 
-def fmt_percent(fraction: float | None, digits: int = 1) -> str:
-    return "—" if fraction is None else f"{fraction * 100:.{digits}f}%"
+def fmt_percent(
+    fraction: float | None, digits: int | None = 1, *, sign: bool = False, unit: str = "%"
+) -> str:
+    """0.123 -> '12.3%'; None -> '—'. The one percent formatter.
+
+    `digits=None` keeps two figures: one decimal below 10%, none from there ('4.2%', '14%').
+    `sign` writes '+' on a rise; `unit=""` leaves the '%' off (an interval's bounds, '[+1.2..+3.4]',
+    written once). A change that rounds to zero is '0', never '-0'.
+    """
+    if fraction is None:
+        return "—"
+    value = fraction * 100
+    if digits is None:
+        digits = 1 if abs(value) < 9.95 else 0
+    value = round(value, digits) + 0.0  # + 0.0 turns -0.0 into 0.0
+    return f"{value:{'+' if sign else ''}.{digits}f}{unit}"
 
 
 def fmt_ms(ms: float | None) -> str:

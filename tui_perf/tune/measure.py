@@ -17,6 +17,7 @@ from itertools import pairwise
 
 from tui_perf.bench.compare import Verdict, judge
 from tui_perf.model.advice import Action
+from tui_perf.model.format import fmt_percent
 from tui_perf.model.snapshot import Snapshot
 
 #: a share of zero has no logarithm; this is far below anything a trial could tell apart
@@ -91,11 +92,11 @@ def target_for(action: Action) -> Target | None:
 
 
 def _hit_rate(miss: float) -> str:
-    return f"hit rate {100 * (1 - miss):.1f}%"
+    return f"hit rate {fmt_percent(1 - miss)}"
 
 
 def _share(what: str) -> Callable[[float], str]:
-    return lambda v: f"{what} {100 * v:.2f}%"
+    return lambda v: f"{what} {fmt_percent(v, 2)}"
 
 
 def interval_values(snaps: Sequence[Snapshot], target: Target) -> list[float]:

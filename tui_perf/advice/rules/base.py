@@ -20,10 +20,6 @@ Result = Finding | Iterable[Finding] | None
 MIB = 1024 * 1024
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
-
-
 def _pts(x: float) -> str:
     return f"{100 * x:+.1f} points"
 

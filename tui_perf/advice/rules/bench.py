@@ -14,12 +14,12 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 
-from tui_perf.advice.rules.base import Result, Rule, _pct
+from tui_perf.advice.rules.base import Result, Rule
 from tui_perf.advice.settings import AdviceSettings
 from tui_perf.advice.window import Window
 from tui_perf.bench.stats import AmdahlFit, amdahl_fit
 from tui_perf.model.advice import Finding
-from tui_perf.model.format import fmt_seconds
+from tui_perf.model.format import fmt_percent, fmt_seconds
 from tui_perf.model.snapshot import BenchResult
 
 _NAME = re.compile(r"^(?P<base>.*)\[(?P<params>[^\]]*)\]$")
@@ -71,7 +71,7 @@ def _finding(
         ("median time", " · ".join(fmt_seconds(t) for t in times)),
         ("best measured", f"{times[0] / times[best]:.2f}x at {counts[best]} vs {counts[0]}"),
         ("serial fraction (fitted)", f"{fit.serial:.2f}"),
-        ("fit error (rms / mean)", _pct(fit.rms_error)),
+        ("fit error (rms / mean)", fmt_percent(fit.rms_error)),
     )
     beyond = knee > max(counts)
     if beyond:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from tui_perf.advice.rules.base import Result, Rule, _pct, _pts
+from tui_perf.advice.rules.base import Result, Rule, _pts
 from tui_perf.advice.settings import AdviceSettings
 from tui_perf.advice.window import CacheDelta, Window, cache_delta
 from tui_perf.model.advice import Action, CurveStat, Finding
-from tui_perf.model.format import fmt_bytes, fmt_seconds
+from tui_perf.model.format import fmt_bytes, fmt_percent, fmt_seconds
 
 
 def _confidence(curve: CurveStat, measured: float) -> tuple[str, float | None]:
@@ -25,7 +25,8 @@ def _confidence(curve: CurveStat, measured: float) -> tuple[str, float | None]:
 
 def _method(curve: CurveStat, here: float | None, measured: float) -> str:
     check = (
-        f"; it predicts {_pct(here)} at the current size against {_pct(measured)} measured"
+        f"; it predicts {fmt_percent(here)} at the current size against "
+        f"{fmt_percent(measured)} measured"
         if here is not None
         else ""
     )
@@ -87,7 +88,7 @@ class CacheTooSmall(Rule):
                     f"cache {name} is too small: {curve.current_size:,} -> {size:,} entries "
                     f"would hit {_pts(rate - base)}",
                     (
-                        ("hit rate, memory tier (measured)", _pct(measured)),
+                        ("hit rate, memory tier (measured)", fmt_percent(measured)),
                         ("lookups", f"{delta.lookups:,}"),
                         ("evictions", f"{delta.evictions:,}"),
                         ("size", f"{delta.size:,} of {curve.current_size:,}"),
@@ -98,7 +99,8 @@ class CacheTooSmall(Rule):
                     ),
                     window.describe(),
                     Action.of("set_cache_size", name=name, maxsize=size),
-                    f"hit rate {_pct(base)} -> {_pct(rate)} at {size:,} entries{more}{capped}",
+                    f"hit rate {fmt_percent(base)} -> {fmt_percent(rate)} "
+                    f"at {size:,} entries{more}{capped}",
                     _method(curve, here, measured),
                     confidence,
                     name,
@@ -151,9 +153,9 @@ class CacheNotPaying(Rule):
             self.id,
             "info",
             f"cache {name} costs more than it saves: its function takes "
-            f"{fmt_seconds(mean)} and {_pct(delta.hit_rate or 0.0)} of calls hit",
+            f"{fmt_seconds(mean)} and {fmt_percent(delta.hit_rate or 0.0)} of calls hit",
             (
-                ("hit rate (measured)", _pct(delta.hit_rate or 0.0)),
+                ("hit rate (measured)", fmt_percent(delta.hit_rate or 0.0)),
                 ("lookups", f"{delta.lookups:,}"),
                 ("function's own time, mean", fmt_seconds(mean)),
                 ("miss path beyond it, mean", fmt_seconds(overhead)),
@@ -182,16 +184,16 @@ class CacheNotPaying(Rule):
         if best is not None and best >= s.low_hit_rate:
             return None  # a larger size would pay: cache-too-small says so
         reach = (
-            f"; even {curve.points[-1][0]:,} entries would reach only {_pct(best or 0.0)}"
+            f"; even {curve.points[-1][0]:,} entries would reach only {fmt_percent(best or 0.0)}"
             if curve and curve.points
             else ""
         )
         return Finding(
             self.id,
             "info",
-            f"cache {name} hits {_pct(measured)} of {delta.lookups:,} lookups{reach}",
+            f"cache {name} hits {fmt_percent(measured)} of {delta.lookups:,} lookups{reach}",
             (
-                ("hit rate (measured)", _pct(measured)),
+                ("hit rate (measured)", fmt_percent(measured)),
                 ("lookups", f"{delta.lookups:,}"),
                 ("hits", f"{delta.hits:,}"),
             ),
@@ -239,14 +241,18 @@ class TtlTooShort(Rule):
                     f"cache {name}: entries expire after {curve.ttl_s:g} s and come back; "
                     f"{ttl:g} s would hit {_pts(rate - now)}",
                     (
-                        ("hit rate, memory tier (measured)", _pct(delta.l1_hit_rate or 0.0)),
+                        ("hit rate, memory tier (measured)", fmt_percent(delta.l1_hit_rate or 0.0)),
                         ("expirations", f"{delta.expirations:,}"),
                         ("lookups", f"{delta.lookups:,}"),
-                        *((f"simulated at ttl {t:g} s", _pct(r)) for t, r in curve.longer_ttl),
+                        *(
+                            (f"simulated at ttl {t:g} s", fmt_percent(r))
+                            for t, r in curve.longer_ttl
+                        ),
                     ),
                     window.describe(),
                     Action.of("set_cache_ttl", name=name, ttl=ttl),
-                    f"hit rate {_pct(now)} -> {_pct(rate)} with ttl {ttl:g} s, at the same size",
+                    f"hit rate {fmt_percent(now)} -> {fmt_percent(rate)} with ttl {ttl:g} s, "
+                    "at the same size",
                     f"the sampled key stream ({curve.sampled:,} lookups) replayed through "
                     "cachetools TTLCaches scaled to the sample (miniature simulation); "
                     "values served up to the longer TTL old",

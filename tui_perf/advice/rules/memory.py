@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from tui_perf.advice.rules.base import Result, Rule, _pct
+from tui_perf.advice.rules.base import Result, Rule
 from tui_perf.advice.window import Window, rising_share, slope_per_s
 from tui_perf.model.advice import Action, Finding
-from tui_perf.model.format import fmt_bytes
+from tui_perf.model.format import fmt_bytes, fmt_percent
 
 
 class GcTimeShare(Rule):
@@ -27,20 +27,20 @@ class GcTimeShare(Rule):
         return Finding(
             self.id,
             "critical" if share >= s.gc_share_critical else "warning",
-            f"garbage collection takes {_pct(share)} of wall time",
+            f"garbage collection takes {fmt_percent(share)} of wall time",
             (
-                ("GC time share (mean)", _pct(share)),
+                ("GC time share (mean)", fmt_percent(share)),
                 ("strategy", gc.strategy + (" (adaptive)" if gc.adaptive else "")),
                 ("pause p95", f"{gc.pause_p95_ms:.1f} ms"),
                 ("pause max", f"{gc.pause_max_ms:.1f} ms"),
             ),
             window.describe(),
             Action.of("set_gc_strategy", name="throughput"),
-            f"about {_pct(saving)} of wall time back",
+            f"about {fmt_percent(saving)} of wall time back",
             (
                 "GC time measured by the pause callback over the window"
                 if gc.pauses_timed_share >= 1
-                else f"GC time timed in {_pct(gc.pauses_timed_share)} of the window and "
+                else f"GC time timed in {fmt_percent(gc.pauses_timed_share)} of the window and "
                 "estimated for the rest (a collection storm: pauses timed in turns)"
             )
             + f", times (1 - {s.throughput_pause_ratio:g}): the throughput strategy's pause "
@@ -110,7 +110,7 @@ class LeakSuspect(Rule):
             return None  # the ladder keeps up: pressure, not a leak
         evidence = [
             ("RSS growth", f"{fmt_bytes(int(slope * 60))}/min"),
-            ("rising steps", _pct(rising)),
+            ("rising steps", fmt_percent(rising)),
             ("grown over the window", fmt_bytes(int(grown))),
             ("freed by cleanups", fmt_bytes(freed)),
         ]
