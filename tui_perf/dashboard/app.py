@@ -28,24 +28,12 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 from textual.worker import Worker
 
-from tui_perf.dashboard.panes import PANES, TITLES, LazyPanes
+from tui_perf.dashboard.panes import PANE_SPECS, PANES, LazyPanes, PaneContext, PaneSpec, pane_spec
 from tui_perf.dashboard.results import COMMAND_TITLES, describe_result
 from tui_perf.dashboard.sources import LocalSource, Source
 from tui_perf.model.errors import TuiPerfError
 from tui_perf.model.snapshot import Event, Snapshot
-from tui_perf.views.panes import (
-    CACHE_SORTS,
-    History,
-    bench_trend,
-    bench_view,
-    cache_rows,
-    gc_view,
-    hit_rate_series,
-    memory_view,
-    overview_view,
-    pool_rows,
-    profile_view,
-)
+from tui_perf.views.panes import CACHE_SORTS, History
 from tui_perf.widgets.managed import WidgetMemoryManager
 
 if TYPE_CHECKING:
@@ -54,9 +42,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PANES", "TITLES", "Dashboard", "SourceUpdate"]
-#: keys that act on the Profile pane only (sampling, flame graph, allocation mark)
-PROFILE_ACTIONS = {"toggle_profiling", "export_flame", "mark_alloc"}
+__all__ = ["PANES", "Dashboard", "SourceUpdate"]
 INTERPRETER_ACTIONS = {
     "toggle_tuning",
     "emergency_cleanup",
@@ -66,7 +52,10 @@ INTERPRETER_ACTIONS = {
     "flush_caches",
     "run_benchmarks",
     "census",
-    *PROFILE_ACTIONS,
+    # the Profile pane's own keys: sampling, flame graph, allocation mark
+    "toggle_profiling",
+    "export_flame",
+    "mark_alloc",
 }
 #: keys that move the replay cursor (hidden when the source is live)
 REPLAY_ACTIONS = {"replay_step", "replay_event", "replay_speed", "replay_play"}
@@ -85,6 +74,10 @@ class SourceUpdate(Message):
         self.frame = frame
 
 
+def _pane_key(spec: PaneSpec) -> Binding:
+    return Binding(spec.key, f"show_pane('{spec.id}')", spec.title, show=False)
+
+
 class Dashboard(App[None]):
     """The cockpit."""
 
@@ -101,10 +94,8 @@ class Dashboard(App[None]):
         Binding("q", "quit", "Quit"),
         Binding("escape", "back_to_top", "Top", key_display="esc"),
         Binding("question_mark", "help", "Help"),
-        # the Profile pane's own keys (hidden elsewhere) before the global ones
-        Binding("p", "toggle_profiling", "Sample"),
-        Binding("f", "export_flame", "Flame"),
-        Binding("m", "mark_alloc", "Mark"),
+        # the panes' own keys (the Profile pane's; hidden elsewhere) before the global ones
+        *(b for spec in PANE_SPECS for b in spec.bindings),
         Binding("e", "emergency_cleanup", "Cleanup"),
         Binding("g", "gc_collect", "Collect"),
         Binding("s", "next_strategy", "Strategy"),
@@ -120,11 +111,10 @@ class Dashboard(App[None]):
         Binding("left_square_bracket", "replay_event(-1)", "Prev event", key_display="["),
         Binding("right_square_bracket", "replay_event(1)", "Next event", key_display="]"),
         Binding("x", "replay_speed", "Speed"),
-        *(
-            Binding(str(i + 1), f"show_pane('{p}')", TITLES[i], show=False)
-            for i, p in enumerate(PANES)
-        ),
+        *(_pane_key(spec) for spec in PANE_SPECS),
     ]
+    #: the panes whose keys are in BINDINGS (a pane registered later is bound per app)
+    _BOUND_PANES: ClassVar[frozenset[str]] = frozenset(spec.id for spec in PANE_SPECS)
 
     paused: reactive[bool] = reactive(False, init=False)
 
@@ -140,6 +130,14 @@ class Dashboard(App[None]):
         back_to: str | None = None,
     ) -> None:
         super().__init__()
+        for spec in PANE_SPECS:  # panes registered after the class was made
+            if spec.id not in self._BOUND_PANES:
+                for b in (*spec.bindings, _pane_key(spec)):
+                    self._bindings.bind(
+                        b.key, b.action, b.description, show=b.show, key_display=b.key_display
+                    )
+        #: the action of each pane's own keys -> that pane (they show only there)
+        self._pane_actions = {b.action: s.id for s in PANE_SPECS for b in s.bindings}
         self.source = source
         #: opened from `tui-perf top`: Escape goes back to it (`went_back` tells the caller)
         self.back_to = back_to
@@ -180,11 +178,12 @@ class Dashboard(App[None]):
         banner = Static("", id="banner")
         banner.display = False
         yield banner
-        with TabbedContent(id="panes", initial="overview"):
-            for pane_id, title in zip(PANES, TITLES, strict=True):
-                with TabPane(title, id=pane_id):
-                    if pane_id == "overview":  # the rest are made on their first visit
-                        yield self._panes.make(pane_id)
+        first = PANE_SPECS[0].id
+        with TabbedContent(id="panes", initial=first):
+            for spec in PANE_SPECS:
+                with TabPane(spec.title, id=spec.id):
+                    if spec.id == first:  # the rest are made on their first visit
+                        yield self._panes.make(spec.id)
         if self.replay is not None:
             from tui_perf.widgets.timeline import Timeline
 
@@ -330,41 +329,11 @@ class Dashboard(App[None]):
         if h.latest is None or not self.is_running or not self._tabs.is_attached:
             return
         widget = self._panes.get(pane)
-        if widget is None:
+        spec = pane_spec(pane)
+        if widget is None or spec is None:
             return  # never shown yet: made, and brought up to date, on its first visit
         with self.batch_update():
-            if pane == "overview":
-                stats = self.widget_manager.stats() if self.show_widget_stats else None
-                widget.view = overview_view(h, stats)
-            elif pane == "memory":
-                widget.view = memory_view(h)
-            elif pane == "gc":
-                widget.view = gc_view(h)
-            elif pane == "caches":
-                from tui_perf.widgets.caches import CachesView
-
-                caches = widget
-                rows = tuple(cache_rows(h.latest.caches, caches.sort))
-                selected = caches.selected_cache or (rows[0].cache if rows else "")
-                caches.view = CachesView(rows, selected, hit_rate_series(h, selected))
-            elif pane == "pools":
-                widget.view = tuple(pool_rows(h.latest.pools))
-            elif pane == "bench":
-                from tui_perf.widgets.bench import BenchPaneView
-
-                bench = widget
-                view = bench_view(h)
-                selected = bench.selected_benchmark or (view.rows[0].name if view.rows else "")
-                xs, ys = bench_trend(h, selected)
-                bench.view = BenchPaneView(view, selected, (tuple(xs), tuple(ys)))
-            elif pane == "events":
-                widget.view = tuple(h.events)
-            elif pane == "profile":
-                widget.view = profile_view(h, widget.sort)
-            elif pane == "advice":
-                from tui_perf.views.advice import advice_view
-
-                widget.view = advice_view(h, widget.selected_finding, self.source.local_interpreter)
+            widget.view = spec.view(PaneContext(h, widget, self))
 
     def pane(self, name: str) -> Any:
         """A pane's widget ("overview", "caches", ...), or None before its first visit."""
@@ -467,9 +436,10 @@ class Dashboard(App[None]):
             return False  # space plays and pauses the replay instead
         if action in INTERPRETER_ACTIONS and self.replay is not None:
             return False  # off the footer; a press is answered by on_key with the reason
-        if action in PROFILE_ACTIONS and self.active_pane != "profile":
-            # hidden from the footer on other panes, before any greying below: greyed
-            # (None) they would show on every pane and push the global keys off it
+        owner = self._pane_actions.get(action)
+        if owner is not None and self.active_pane != owner:
+            # a pane's own key: hidden from the footer on other panes, before any greying
+            # below: greyed (None) they would show on every pane and push the global keys off
             return False
         if self.target_ended and action in INTERPRETER_ACTIONS:
             return None  # greyed: the footer and the banner say why
@@ -686,9 +656,11 @@ class Dashboard(App[None]):
         ):
             if self.check_action(action, ()):
                 yield SystemCommand(title, help_text, getattr(self, f"action_{action}"))
-        for i, pane in enumerate(PANES):
+        for spec in PANE_SPECS:
             yield SystemCommand(
-                f"Show {TITLES[i]}", f"key {i + 1}", lambda p=pane: self.action_show_pane(p)
+                f"Show {spec.title}",
+                f"key {spec.key}",
+                lambda p=spec.id: self.action_show_pane(p),
             )
 
     async def on_unmount(self) -> None:
