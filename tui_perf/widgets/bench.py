@@ -50,6 +50,8 @@ class BenchPane(ManagedWidget):
     def on_mount(self) -> None:
         self._rows = TableRows(self.query_one("#bench-table", DataTable), manager_of(self))
         self.query_one(ProgressBar).display = False
+        if self.view is not None:  # handed a view between attach and mount: show it now
+            self.watch_view(self.view)
 
     def on_unmount(self) -> None:
         self._rows.release_all()
@@ -65,8 +67,8 @@ class BenchPane(ManagedWidget):
 
     def watch_view(self, view: BenchPaneView | None) -> None:
         """Show progress while running, then the results and the selected trend."""
-        if view is None:
-            return
+        if view is None or not hasattr(self, "_rows"):
+            return  # not mounted yet: on_mount shows it
         b = view.bench
         bar = self.query_one(ProgressBar)
         status = self.query_one("#bench-status", Static)
