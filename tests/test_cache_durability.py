@@ -196,6 +196,40 @@ def test_sigterm_handler_installed_before_the_cache_is_called_after_the_flush(
     assert (child.returncode, out.strip()) == (4, "rows when mine ran: 450")
 
 
+def test_sigterm_ends_a_program_whose_threads_would_keep_it_alive(tmp_path: Path) -> None:
+    """A non-daemon thread and a bare `except:` in the main loop: neither may keep the
+    process alive after SIGTERM (an attack found both with a SystemExit-based handler)."""
+    handler = (
+        "import threading\n"
+        "threading.Thread(target=lambda: time.sleep(120)).start()\n"
+        "print('ready', flush=True)\n"
+        "while True:\n"
+        "    try:\n"
+        "        time.sleep(0.01)\n"
+        "    except:  # noqa: E722\n"
+        "        pass\n"
+    )
+    found, status, _ = _terminated(tmp_path, handler)
+    assert (found, status) == (450, -signal.SIGTERM)
+
+
+def test_sigterm_while_draining_keeps_what_the_programs_handler_writes(tmp_path: Path) -> None:
+    """The program's handler asks the loop to stop; it writes 100 more, then exits 0."""
+    handler = (
+        "import signal\n"
+        "stop = []\n"
+        "signal.signal(signal.SIGTERM, lambda *a: stop.append(1))\n"
+        "print('ready', flush=True)\n"
+        "while not stop:\n"
+        "    time.sleep(0.01)\n"
+        "for i in range(450, 550):\n"
+        "    cache.set(i, i)\n"
+        "sys.exit(0)\n"
+    )
+    found, status, _ = _terminated(tmp_path, "import sys\n" + handler)
+    assert (found, status) == (550, 0)
+
+
 def test_a_program_that_opts_out_keeps_the_default_sigterm(tmp_path: Path) -> None:
     """TUI_PERF_SIGTERM=0: the default action, which loses the queue (this is also what
     every SIGTERM did before sigterm.py: the test above fails without it)."""

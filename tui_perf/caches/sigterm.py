@@ -1,47 +1,52 @@
-"""SIGTERM ends a process the way Ctrl-C does, so queued write-behind writes are kept.
+"""SIGTERM writes the write-behind queues before the process ends.
 
 Python's default SIGTERM action ends the process at once: no `finally`, no `atexit`, no
 finalizers, so a write-behind queue is lost, while `kill`, `docker stop` and `systemctl stop`
 all send SIGTERM. When the first write-behind queue starts (on the main thread), this module
 takes SIGTERM:
 
-- the program has a Python handler of its own: ours writes every live queue, then calls it;
-- the program ignores SIGTERM: we leave it alone;
-- the default: ours raises `SystemExit` in the main thread, so it unwinds (its `finally`
-  blocks run, its locks are released) and exits normally, which writes the queues through
-  their finalizers; our exit hook then ends the process by SIGTERM after all, so its status
-  is the default one (killed by signal 15, `-15` to `subprocess`), as a supervisor expects.
-  Exit hooks registered before ours (ours is registered when the first queue starts) do not
-  run on that path, as they would not have under the default action either.
+- the default action: our handler ignores further SIGTERMs, writes every live queue (each
+  waits at most 5 s for the tier), then ends the process by SIGTERM with the default action,
+  so the status is the default one (killed by signal 15) and nothing else changes: the
+  program's code is not unwound, its threads do not keep it alive, no exception can be
+  swallowed. Only SIGKILL is then faster;
+- the program has a handler of its own (including `signal.default_int_handler`): ours writes
+  every live queue, leaves them open (the program may go on writing), then calls it;
+- the program ignores SIGTERM: we leave it alone.
 
-A program opts out with the environment variable `TUI_PERF_SIGTERM=0`, or by calling
-`release()`, which puts back the handler it found.
+The handler runs on the main thread between two of its bytecodes, possibly inside a queue's
+locks: they are reentrant, and the batch that thread had taken is written with the queue
+(`WriteQueue.write_now`). A program opts out with `TUI_PERF_SIGTERM=0`, or by calling
+`release()`, which puts back the handler it found. Queues made only on other threads before
+any on the main thread do not install it (`signal.signal` works only on the main thread).
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import os
 import signal
 import threading
+import time
 import weakref
 from types import FrameType
 from typing import Any, Protocol
 
 
-class _Closable(Protocol):
-    def close(self, timeout: float = ...) -> None: ...
+class _Writable(Protocol):
+    def write_now(self, timeout: float) -> None: ...
 
+
+#: how long one SIGTERM may spend writing all queues, in seconds
+BUDGET_S = 10.0
 
 _queues: weakref.WeakSet[Any] = weakref.WeakSet()
 _lock = threading.Lock()
 _installed = False
 _previous: Any = None
-_terminated = False
 
 
-def watch(queue: _Closable) -> None:
+def watch(queue: _Writable) -> None:
     """Keep `queue` to be written on SIGTERM; take SIGTERM the first time (main thread only)."""
     _queues.add(queue)
     with _lock:
@@ -63,7 +68,6 @@ def _install() -> None:
         return
     _previous = current
     _installed = True
-    atexit.register(_end_by_sigterm)
 
 
 def release() -> None:
@@ -76,31 +80,27 @@ def release() -> None:
             if signal.getsignal(signal.SIGTERM) is _on_sigterm:
                 signal.signal(signal.SIGTERM, _previous)
         _installed = False
-        atexit.unregister(_end_by_sigterm)
 
 
-def flush_all(timeout: float = 5.0) -> None:
-    """Write every live queue (each waits at most `timeout` for a batch in flight)."""
+def write_all(budget_s: float = BUDGET_S) -> None:
+    """Write every live queue, within `budget_s` in all."""
+    deadline = time.monotonic() + budget_s
     for queue in list(_queues):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
         with contextlib.suppress(Exception):  # never raise into the host's shutdown
-            queue.close(timeout)
+            queue.write_now(min(5.0, left))
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    global _terminated
-    if callable(_previous) and _previous is not signal.default_int_handler:
-        flush_all()
+    if callable(_previous):
+        write_all()
         _previous(signum, frame)
         return
-    _terminated = True
-    raise SystemExit(128 + signum)
-
-
-def _end_by_sigterm() -> None:
-    """At exit after our SIGTERM: the queues are written; end with SIGTERM's own status."""
-    if not _terminated:
-        return
-    flush_all()
     with contextlib.suppress(ValueError, OSError):
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)
+        signal.signal(signum, signal.SIG_IGN)  # a second SIGTERM must not cut the write
+    write_all()
+    with contextlib.suppress(ValueError, OSError):
+        signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)

@@ -53,9 +53,12 @@ class WriteQueue:
         self.max_pending = max_pending
         self.pending: dict[str, Item] = {}
         self.dropped = 0  # over max_pending: the oldest queued writes, lost
-        self._lock = threading.Lock()  # the queue
-        self._flush_lock = threading.Lock()  # one batch in flight at a time
+        # Reentrant: SIGTERM's handler (sigterm.py) runs on the main thread, which it may
+        # have interrupted inside either lock; it must still write the queue.
+        self._lock = threading.RLock()  # the queue
+        self._flush_lock = threading.RLock()  # one batch in flight at a time
         self._in_flight = False
+        self._taken: list[Item] = []  # the batch in flight, for a write from a signal handler
         self._replay: list[Invalidation] = []
         self.closed = threading.Event()
         self._thread = threading.Thread(
@@ -99,6 +102,7 @@ class WriteQueue:
             self.pending.clear()
             self._in_flight = True
             self._replay = []
+            self._taken = items
             return items
 
     def _done(self, items: list[Item], written: bool) -> list[Invalidation]:
@@ -106,6 +110,7 @@ class WriteQueue:
         with self._lock:
             replay, self._replay = self._replay, []
             self._in_flight = False
+            self._taken = []
             if not written:
                 again = {i[0]: i for i in items if not replay_drops(replay, i)}
                 again.update(self.pending)
@@ -123,6 +128,30 @@ class WriteQueue:
             written = self.l2.set_many(items) if items else True
             self._apply(self._done(items, written))
             return len(items) if written else 0
+        finally:
+            self._flush_lock.release()
+
+    def write_now(self, timeout: float) -> None:
+        """Write the queue and any batch this thread was interrupted in the middle of.
+
+        For SIGTERM's handler (sigterm.py), which runs on the main thread between two of its
+        bytecodes: when that thread was inside `flush`, the batch it had taken is held only in
+        `_taken`, and the reentrant locks let the handler in. A batch in flight on the flusher
+        thread is waited for (at most `timeout`). The queue stays open: a program's own
+        handler may go on writing.
+        """
+        if not self._flush_lock.acquire(timeout=timeout):
+            return
+        try:
+            with self._lock:
+                replay, self._replay = self._replay, []
+                items = {i[0]: i for i in self._taken if not replay_drops(replay, i)}
+                items.update(self.pending)  # newer values win
+                self.pending.clear()
+                self._taken = []
+            if items:
+                self.l2.set_many(list(items.values()))
+            self._apply(replay)
         finally:
             self._flush_lock.release()
 
