@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+import pytest
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.reactive import reactive
@@ -106,4 +108,25 @@ def test_a_pane_id_is_registered_once() -> None:
             raise AssertionError("a second 'notes' pane was registered")
     finally:
         unregister_pane("notes")
+    assert "notes" not in PANES
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ({"id": "my notes"}, "an id is lower-case"),
+        ({"widget": "tests.test_pane_registry.NotesPane"}, "must read"),
+        ({"widget": "no_such_module_here:Pane"}, "cannot be found"),
+        ({"key": "1"}, "another pane's already"),
+        ({"key": ""}, "needs a key"),
+        ({"bindings": (Binding("p", "bell", "Clash"),)}, "another pane's already"),
+    ],
+    ids=["id", "widget-form", "widget-module", "key", "no-key", "pane-key"],
+)
+def test_a_bad_pane_is_refused_when_registered_with_a_line_that_says_why(
+    change: dict[str, Any], says: str
+) -> None:
+    """Not at the first visit of its tab, where the mistake took the dashboard down."""
+    with pytest.raises(ValueError, match=says):
+        register_pane(dataclasses.replace(NOTES, **change))
     assert "notes" not in PANES

@@ -14,6 +14,8 @@ tabs, when the tab is first activated.
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, overload
@@ -146,10 +148,37 @@ PANE_SPECS: list[PaneSpec] = [
 
 def register_pane(spec: PaneSpec) -> PaneSpec:
     """Add a pane after the others (a Dashboard made from now on shows it)."""
-    if pane_spec(spec.id) is not None:
-        raise ValueError(f"a pane {spec.id!r} is registered already")
+    problem = _spec_problem(spec)
+    if problem:
+        raise ValueError(f"pane {spec.id!r}: {problem}")
     PANE_SPECS.append(spec)
     return spec
+
+
+def _spec_problem(spec: PaneSpec) -> str:
+    """Why `spec` cannot join the registry, or "" (checked at registration, not at the first
+    visit of its tab, where a mistake would take the dashboard down)."""
+    if pane_spec(spec.id) is not None:
+        return "a pane of that id is registered already"
+    if not re.fullmatch(r"[a-z][a-z0-9_-]*", spec.id):
+        return "an id is lower-case letters, digits, '-' and '_', starting with a letter"
+    module, colon, name = spec.widget.partition(":")
+    if not colon or not module or not name.isidentifier():
+        return f"widget {spec.widget!r} must read 'package.module:Class'"
+    try:
+        found = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        found = None
+    if found is None:
+        return f"widget module {module!r} cannot be found"
+    keys = [spec.key, *(b.key for b in spec.bindings)]
+    if not spec.key:
+        return "a pane needs a key"
+    taken = {k for other in PANE_SPECS for k in (other.key, *(b.key for b in other.bindings))}
+    clash = sorted(k for k in keys if k in taken)
+    if clash:
+        return f"key {clash[0]!r} is another pane's already"
+    return ""
 
 
 def unregister_pane(pane: str) -> None:
