@@ -3,8 +3,8 @@
 Writes are durable on `close()`, on garbage collection of the cache, and on normal
 interpreter exit: a `weakref.finalize` on the cache flushes the queue in both of the last two
 cases, and it first waits for a batch the flusher thread has in flight (the flush lock), so
-an exit in the middle of a batch loses nothing. SIGTERM is made to end the process as a
-normal exit does (`sigterm.py`). Only a crash or SIGKILL may lose writes: at
+an exit in the middle of a batch loses nothing. On SIGTERM, `sigterm.py`'s handler writes
+the queue (`write_now`) before the process ends. Only a crash or SIGKILL may lose writes: at
 most the queue, which holds at most `max_pending` entries (the oldest are dropped past that,
 and counted).
 
@@ -149,8 +149,10 @@ class WriteQueue:
                 items.update(self.pending)  # newer values win
                 self.pending.clear()
                 self._taken = []
-            if items:
-                self.l2.set_many(list(items.values()))
+            if items and not self.l2.set_many(list(items.values())):
+                with self._lock:  # L2 is down: kept for a program that goes on (newer win)
+                    items.update(self.pending)
+                    self.pending = items
             self._apply(replay)
         finally:
             self._flush_lock.release()
