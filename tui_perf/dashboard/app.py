@@ -133,8 +133,12 @@ class Dashboard(App[None]):
         for spec in PANE_SPECS:  # panes registered after the class was made
             if spec.id not in self._BOUND_PANES:
                 for b in (*spec.bindings, _pane_key(spec)):
-                    self._bindings.bind(
-                        b.key, b.action, b.description, show=b.show, key_display=b.key_display
+                    self.bind(
+                        b.key,
+                        b.action,
+                        description=b.description,
+                        show=b.show,
+                        key_display=b.key_display,
                     )
         #: the action of each pane's own keys -> that pane (they show only there)
         self._pane_actions = {b.action: s.id for s in PANE_SPECS for b in s.bindings}

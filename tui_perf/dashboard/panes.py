@@ -171,9 +171,9 @@ def _spec_problem(spec: PaneSpec) -> str:
         found = None
     if found is None:
         return f"widget module {module!r} cannot be found"
-    keys = [spec.key, *(b.key for b in spec.bindings)]
     if not spec.key:
         return "a pane needs a key"
+    keys = [spec.key, *(b.key for b in spec.bindings)]
     taken = {k for other in PANE_SPECS for k in (other.key, *(b.key for b in other.bindings))}
     clash = sorted(k for k in keys if k in taken)
     if clash:
