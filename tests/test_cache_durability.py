@@ -33,7 +33,9 @@ class SlowTier(SQLiteTier):
 """
 
 
-def _child(db: Path, body: str, slow: float = 0.0) -> subprocess.Popen[str]:
+def _child(
+    db: Path, body: str, slow: float = 0.0, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
     code = PRELUDE + f"\nDB = {str(db)!r}\n" + textwrap.dedent(body)
     return subprocess.Popen(
         [sys.executable, "-c", code],
@@ -41,7 +43,7 @@ def _child(db: Path, body: str, slow: float = 0.0) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
         cwd=ROOT,
-        env={**__import__("os").environ, "SLOW": str(slow)},
+        env={**__import__("os").environ, "SLOW": str(slow), **(env or {})},
     )
 
 
@@ -127,17 +129,12 @@ time.sleep(60)
 
 
 def _terminated(
-    tmp_path: Path, handler: str = "", env: dict[str, str] | None = None
+    tmp_path: Path, handler: str = "", env: dict[str, str] | None = None, before: str = ""
 ) -> tuple[int, int, str]:
-    """A child with 450 queued writes, sent SIGTERM: (rows found, exit status, its stdout)."""
+    """A child with 450 queued writes, sent SIGTERM: (rows found, exit status, its stdout).
+    `before` runs before the cache is made, `handler` after its 450 writes."""
     db = tmp_path / "c.db"
-    if env:
-        __import__("os").environ.update(env)
-    try:
-        child = _child(db, SIGTERM_CHILD.replace("HANDLER", handler))
-    finally:
-        for name in env or {}:
-            del __import__("os").environ[name]
+    child = _child(db, before + SIGTERM_CHILD.replace("HANDLER", handler), env=env)
     assert child.stdout is not None and child.stdout.readline().strip() == "ready"
     child.send_signal(signal.SIGTERM)
     out, _ = child.communicate(timeout=30)
@@ -214,11 +211,10 @@ def test_sigterm_ends_a_program_whose_threads_would_keep_it_alive(tmp_path: Path
 
 
 def test_sigterm_while_draining_keeps_what_the_programs_handler_writes(tmp_path: Path) -> None:
-    """The program's handler asks the loop to stop; it writes 100 more, then exits 0."""
+    """The program's handler, there before the cache, asks the loop to stop; the loop writes
+    100 more, then exits 0. Ours runs first and must leave the queues open for those."""
+    before = "import signal\nstop = []\nsignal.signal(signal.SIGTERM, lambda *a: stop.append(1))\n"
     handler = (
-        "import signal\n"
-        "stop = []\n"
-        "signal.signal(signal.SIGTERM, lambda *a: stop.append(1))\n"
         "print('ready', flush=True)\n"
         "while not stop:\n"
         "    time.sleep(0.01)\n"
@@ -226,7 +222,7 @@ def test_sigterm_while_draining_keeps_what_the_programs_handler_writes(tmp_path:
         "    cache.set(i, i)\n"
         "sys.exit(0)\n"
     )
-    found, status, _ = _terminated(tmp_path, "import sys\n" + handler)
+    found, status, _ = _terminated(tmp_path, handler, before=before)
     assert (found, status) == (550, 0)
 
 
