@@ -55,7 +55,7 @@ def test_a_registered_command_is_dispatched_by_name_with_checked_arguments() -> 
 def test_a_capability_adds_its_command_and_its_snapshot_section() -> None:
     capabilities.load()
     command = COMMANDS.lookup("run_benchmarks")
-    assert command.title == "Benchmark run" and command.timeout > 30
+    assert command.title == "Benchmarks" and command.timeout > 30
     engine = _engine()
     result = engine.command("run_benchmarks", quick=True, filter="cache_hit")
     assert [r["name"] for r in result["results"]] == ["cache_hit"]

@@ -9,6 +9,7 @@ the history file with `bench.baseline`, as `tui-perf bench` does.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 from tui_perf.engine.commands import COMMANDS, Arg
@@ -37,12 +38,17 @@ class BenchState:
             self.results.extend(results)
 
 
+def _run_reads(result: Mapping[str, Any]) -> str:
+    return f"{len(result.get('results', []))} benchmarks measured (see Benchmarks)"
+
+
 @COMMANDS.register(
     "run_benchmarks",
-    "Benchmark run",
+    "Benchmarks",
     Arg("quick", bool, True),
     Arg("filter", str, None, nullable=True),
     timeout=600.0,
+    describe=_run_reads,
 )
 def run_benchmarks(engine: Engine, quick: bool, filter: str | None) -> dict[str, Any]:
     """Run the built-in suite in worker processes; results ride on the next snapshot."""

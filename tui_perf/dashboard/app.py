@@ -29,7 +29,7 @@ from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, Ta
 from textual.worker import Worker
 
 from tui_perf.dashboard.panes import PANE_SPECS, PANES, LazyPanes, PaneContext, PaneSpec, pane_spec
-from tui_perf.dashboard.results import COMMAND_TITLES, describe_result
+from tui_perf.dashboard.results import command_title, describe_result
 from tui_perf.dashboard.sources import LocalSource, Source
 from tui_perf.model.errors import TuiPerfError
 from tui_perf.model.snapshot import Event, Snapshot
@@ -613,7 +613,7 @@ class Dashboard(App[None]):
             "set_tuning": "toggle_tuning",
         }.get(name, name)
         self.refresh_bindings()
-        title = COMMAND_TITLES.get(name, name.replace("_", " ").capitalize())
+        title = command_title(name)
         latest = self.history.latest
         if latest is not None and not self.source.local_interpreter:
             title += f" · pid {latest.pid}"  # which process acted

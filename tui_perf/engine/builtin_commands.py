@@ -1,17 +1,20 @@
 """The engine's own commands: cleanup, garbage collection, GC strategy, cache flush, census.
 
 Registered into `COMMANDS` when the engine is imported; capabilities add theirs beside them.
+Each `_..._reads` function above a command is how its reply reads in a toast and in Events.
 """
 
 from __future__ import annotations
 
 import gc
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from tui_perf.engine.commands import COMMANDS, Arg
 from tui_perf.engine.gc_control import STRATEGIES
 from tui_perf.model.errors import ConfigError
+from tui_perf.model.format import fmt_bytes, fmt_ms, fmt_released
 from tui_perf.model.snapshot import to_dict
 
 if TYPE_CHECKING:
@@ -19,12 +22,38 @@ if TYPE_CHECKING:
     from tui_perf.engine.target import CommandTarget
 
 
-@COMMANDS.register("emergency_cleanup", "Emergency cleanup")
+def _cleanup_reads(result: Mapping[str, Any]) -> str:
+    rungs = result.get("rungs", [])
+    best = max(rungs, key=lambda r: r["rss_before"] - r["rss_after"], default=None)
+    released = result["rss_before"] - result["rss_after"]
+    text = (
+        f"RSS {fmt_bytes(result['rss_before'])} → {fmt_bytes(result['rss_after'])} "
+        f"(released: {fmt_released(released)}) in {fmt_ms(result['duration_s'] * 1000)}"
+    )
+    if best is not None and best["rss_before"] - best["rss_after"] > 0:
+        text += f"; most by {best['name']}"
+    held = result.get("held_by") or []
+    if released <= 0 and held:
+        top = ", ".join(f"{name} x{count:,}" for name, count in held)
+        text += f"; the memory is held by live objects: {top}"
+    return text
+
+
+@COMMANDS.register("emergency_cleanup", "Emergency cleanup", describe=_cleanup_reads)
 def emergency_cleanup(engine: CommandTarget) -> dict[str, Any]:
     return to_dict(engine.guard.emergency_cleanup())
 
 
-@COMMANDS.register("gc_collect", "Full collection", Arg("generation", int, 2, low=0, high=2))
+def _collect_reads(result: Mapping[str, Any]) -> str:
+    return f"{result['collected']} unreachable objects collected in {fmt_ms(result['duration_ms'])}"
+
+
+@COMMANDS.register(
+    "gc_collect",
+    "Full collection",
+    Arg("generation", int, 2, low=0, high=2),
+    describe=_collect_reads,
+)
 def gc_collect(engine: CommandTarget, generation: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     collected = gc.collect(generation)
@@ -45,20 +74,34 @@ def _manual(engine: CommandTarget) -> tuple[GCController, bool]:
     return controller, was
 
 
-@COMMANDS.register("set_gc_strategy", "GC strategy", Arg("name", str, choices=tuple(STRATEGIES)))
+def _strategy_reads(result: Mapping[str, Any]) -> str:
+    off = "; adaptive GC is now off (a)" if result.get("adaptive_turned_off") else ""
+    return f"strategy: {result['strategy']}{off}"
+
+
+@COMMANDS.register(
+    "set_gc_strategy",
+    "GC strategy",
+    Arg("name", str, choices=tuple(STRATEGIES)),
+    describe=_strategy_reads,
+)
 def set_gc_strategy(engine: CommandTarget, name: str) -> dict[str, Any]:
     controller, was = _manual(engine)
     controller.set_strategy(name, reason="by hand")
     return {"strategy": controller.strategy, "adaptive": False, "adaptive_turned_off": was}
 
 
-@COMMANDS.register("next_gc_strategy", "Next GC strategy")
+@COMMANDS.register("next_gc_strategy", "GC strategy", describe=_strategy_reads)
 def next_gc_strategy(engine: CommandTarget) -> dict[str, Any]:
     controller, was = _manual(engine)
     return {"strategy": controller.next_strategy(), "adaptive": False, "adaptive_turned_off": was}
 
 
-@COMMANDS.register("set_adaptive", "Adaptive GC", Arg("on", bool))
+def _adaptive_reads(result: Mapping[str, Any]) -> str:
+    return f"adaptive GC {'on' if result['adaptive'] else 'off'} ({result['strategy']})"
+
+
+@COMMANDS.register("set_adaptive", "Adaptive GC", Arg("on", bool), describe=_adaptive_reads)
 def set_adaptive(engine: CommandTarget, on: bool) -> dict[str, Any]:
     controller = engine.gc_controller
     if controller is None:
@@ -69,7 +112,13 @@ def set_adaptive(engine: CommandTarget, on: bool) -> dict[str, Any]:
     return {"adaptive": on, "strategy": controller.strategy}
 
 
-@COMMANDS.register("flush_cache", "Flush caches", Arg("name", str, None, nullable=True))
+def _flush_reads(result: Mapping[str, Any]) -> str:
+    return f"{result['dropped']} entries dropped from {result['caches']} caches"
+
+
+@COMMANDS.register(
+    "flush_cache", "Flush caches", Arg("name", str, None, nullable=True), describe=_flush_reads
+)
 def flush_cache(engine: CommandTarget, name: str | None) -> dict[str, Any]:
     caches = [c for c in engine.registry.caches() if name is None or c.name == name]
     if name is not None and not caches:
@@ -79,7 +128,15 @@ def flush_cache(engine: CommandTarget, name: str | None) -> dict[str, Any]:
     return {"dropped": dropped, "caches": len(caches)}
 
 
-@COMMANDS.register("census", "Cyclic garbage census", Arg("limit", int, 15, low=1, high=1000))
+def _census_reads(result: Mapping[str, Any]) -> str:
+    census = result.get("census", [])
+    top = ", ".join(f"{t} x{n}" for t, n in census[:3])
+    return f"{sum(n for _, n in census)} objects in cycles" + (f": {top}" if top else "")
+
+
+@COMMANDS.register(
+    "census", "GC census", Arg("limit", int, 15, low=1, high=1000), describe=_census_reads
+)
 def census(engine: CommandTarget, limit: int) -> dict[str, Any]:
     controller = engine.gc_controller
     if controller is None:
@@ -104,11 +161,20 @@ def _memory_tier(engine: CommandTarget, name: str) -> Any:
     return tier
 
 
+def _cache_size_reads(result: Mapping[str, Any]) -> str:
+    evicted = f"; {result['evicted']:,} evicted" if result.get("evicted") else ""
+    return (
+        f"{result['name']}: maxsize {result['before']:,} → {result['maxsize']:,}{evicted}; "
+        "Advice judges the change over its next window"
+    )
+
+
 @COMMANDS.register(
     "set_cache_size",
-    "Resize a cache",
+    "Cache size",
     Arg("name", str),
     Arg("maxsize", int, low=1, high=1 << 31),
+    describe=_cache_size_reads,
 )
 def set_cache_size(engine: CommandTarget, name: str, maxsize: int) -> dict[str, Any]:
     tier = _memory_tier(engine, name)
@@ -118,8 +184,16 @@ def set_cache_size(engine: CommandTarget, name: str, maxsize: int) -> dict[str, 
     return {"name": name, "before": before, "maxsize": maxsize, "evicted": evicted}
 
 
+def _cache_ttl_reads(result: Mapping[str, Any]) -> str:
+    return f"{result['name']}: ttl {result['before']:g} s → {result['ttl']:g} s"
+
+
 @COMMANDS.register(
-    "set_cache_ttl", "Cache TTL", Arg("name", str), Arg("ttl", float, low=0.001, high=1e9)
+    "set_cache_ttl",
+    "Cache TTL",
+    Arg("name", str),
+    Arg("ttl", float, low=0.001, high=1e9),
+    describe=_cache_ttl_reads,
 )
 def set_cache_ttl(engine: CommandTarget, name: str, ttl: float) -> dict[str, Any]:
     tier = _memory_tier(engine, name)
@@ -138,8 +212,16 @@ def _pool(engine: CommandTarget, name: str) -> Any:
     raise ConfigError(f"no pool named {name!r}")
 
 
+def _pool_size_reads(result: Mapping[str, Any]) -> str:
+    return f"{result['name']}: max_size {result['before']} → {result['max_size']}"
+
+
 @COMMANDS.register(
-    "resize_pool", "Resize a pool", Arg("name", str), Arg("max_size", int, low=1, high=1 << 20)
+    "resize_pool",
+    "Pool size",
+    Arg("name", str),
+    Arg("max_size", int, low=1, high=1 << 20),
+    describe=_pool_size_reads,
 )
 def resize_pool(engine: CommandTarget, name: str, max_size: int) -> dict[str, Any]:
     pool = _pool(engine, name)
@@ -149,8 +231,19 @@ def resize_pool(engine: CommandTarget, name: str, max_size: int) -> dict[str, An
     return {"name": name, "before": before, "max_size": max_size}
 
 
+def _pool_idle_reads(result: Mapping[str, Any]) -> str:
+    return (
+        f"{result['name']}: max_idle {result['before']} → {result['max_idle']} "
+        f"({result['dropped']} idle dropped)"
+    )
+
+
 @COMMANDS.register(
-    "set_pool_idle", "Pool idle limit", Arg("name", str), Arg("max_idle", int, low=0, high=1 << 20)
+    "set_pool_idle",
+    "Pool idle limit",
+    Arg("name", str),
+    Arg("max_idle", int, low=0, high=1 << 20),
+    describe=_pool_idle_reads,
 )
 def set_pool_idle(engine: CommandTarget, name: str, max_idle: int) -> dict[str, Any]:
     pool = _pool(engine, name)
@@ -160,7 +253,11 @@ def set_pool_idle(engine: CommandTarget, name: str, max_idle: int) -> dict[str, 
     return {"name": name, "before": before, "max_idle": max_idle, "dropped": dropped}
 
 
-@COMMANDS.register("gc_freeze", "Freeze the heap")
+def _freeze_reads(result: Mapping[str, Any]) -> str:
+    return f"{result['frozen']:,} objects frozen: full collections skip them"
+
+
+@COMMANDS.register("gc_freeze", "GC freeze", describe=_freeze_reads)
 def gc_freeze(engine: CommandTarget) -> dict[str, Any]:
     controller = engine.gc_controller
     if controller is None:
@@ -170,7 +267,7 @@ def gc_freeze(engine: CommandTarget) -> dict[str, Any]:
     return {"frozen": frozen}
 
 
-@COMMANDS.register("gc_unfreeze", "Unfreeze the heap")
+@COMMANDS.register("gc_unfreeze", "GC freeze")  # reads by the dashboard's generic fallback
 def gc_unfreeze(engine: CommandTarget) -> dict[str, Any]:
     """Undo `gc_freeze`: the frozen objects go back to the collector (the tuner's rollback)."""
     before = gc.get_freeze_count()

@@ -6,6 +6,10 @@ capability's (benchmarks now; profiling, advice and tuning next) are registered 
 key, a wire message or a script is checked (type, range, choices) before anything runs, and
 refused with an error that names the argument.
 
+A command also declares how its result reads to a person (`describe`): a pure function of the
+reply dict, written beside the handler, so the dashboard needs no list of command names. It
+may use only `tui_perf.model` (formatting), because the capabilities sit below the dashboard.
+
 Capabilities register when their `commands` module is imported; `tui_perf.capabilities.load()`
 imports all of them, and the parts that serve commands (the dashboard's local source, the
 agent) call it. A library user who only builds an `Engine` pays for none of them.
@@ -76,6 +80,9 @@ class Arg:
 
 
 Handler = Callable[..., dict[str, Any]]
+#: a reply dict -> the one or two lines a person reads in a toast and in Events ("; " parts:
+#: the toast shows the first, Events the whole)
+Describe = Callable[[Mapping[str, Any]], str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +98,8 @@ class Command:
     needs_local: bool = True
     #: seconds a remote caller should wait for the reply
     timeout: float = 30.0
+    #: how the reply reads to a person; None: the dashboard's generic reading
+    describe: Describe | None = None
 
     def bind(self, given: Mapping[str, Any]) -> dict[str, Any]:
         """The arguments checked against the declaration, defaults filled in."""
@@ -131,14 +140,20 @@ class CommandRegistry:
         *args: Arg,
         needs_local: bool = True,
         timeout: float = 30.0,
+        describe: Describe | None = None,
     ) -> Callable[[Handler], Handler]:
         """Decorator form of `add` for a `handler(engine, **args)` function."""
 
         def decorate(handler: Handler) -> Handler:
-            self.add(Command(name, title, handler, args, needs_local, timeout))
+            self.add(Command(name, title, handler, args, needs_local, timeout, describe))
             return handler
 
         return decorate
+
+    def remove(self, name: str) -> None:
+        """Forget a command (one a test registered for itself)."""
+        with self._lock:
+            self._commands.pop(name, None)
 
     def get(self, name: str) -> Command | None:
         return self._commands.get(name)

@@ -10,12 +10,14 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from tui_perf.engine.commands import COMMANDS, Arg
 from tui_perf.engine.core import Engine
 from tui_perf.model.errors import ConfigError
+from tui_perf.model.format import fmt_bytes
 from tui_perf.model.paths import data_dir
 from tui_perf.model.snapshot import AllocStats, FunctionStat, ProfileStats
 from tui_perf.profile.alloc import AllocationTracker
@@ -152,11 +154,17 @@ def _status(state: ProfileState) -> dict[str, Any]:
     }
 
 
+def _profiler_reads(result: Mapping[str, Any]) -> str:
+    state = "sampling" if result.get("running") else "stopped"
+    return f"{state} at {result.get('target_hz', 0):.0f} Hz; {result.get('samples', 0)} samples"
+
+
 @COMMANDS.register(
     "profile_start",
-    "Start profiling",
+    "Profiler",
     Arg("rate", float, 100.0, low=1, high=1000),
     Arg("reset", bool, False),
+    describe=_profiler_reads,
 )
 def profile_start(engine: Engine, rate: float, reset: bool) -> dict[str, Any]:
     """Sample every thread's stack `rate` times a second (adapting down if costly)."""
@@ -167,7 +175,7 @@ def profile_start(engine: Engine, rate: float, reset: bool) -> dict[str, Any]:
     return _status(state)
 
 
-@COMMANDS.register("profile_stop", "Stop profiling")
+@COMMANDS.register("profile_stop", "Profiler", describe=_profiler_reads)
 def profile_stop(engine: Engine) -> dict[str, Any]:
     state = state_of(engine)
     state.profiler.stop()
@@ -181,12 +189,20 @@ def profile_reset(engine: Engine) -> dict[str, Any]:
     return _status(state)
 
 
+def _export_reads(result: Mapping[str, Any]) -> str:
+    return (
+        f"flame graph written to {result.get('path')} ({result.get('stacks', 0)} stacks); "
+        "open it at https://www.speedscope.app"
+    )
+
+
 @COMMANDS.register(
     "profile_export",
-    "Export the profile",
+    "Flame graph",
     Arg("format", str, "speedscope", choices=FORMATS),
     Arg("path", str, None, nullable=True),
     Arg("inline", bool, False),
+    describe=_export_reads,
 )
 def profile_export(engine: Engine, format: str, path: str | None, inline: bool) -> dict[str, Any]:
     """Write the profile as folded stacks or speedscope JSON; or return it (`inline`).
@@ -229,7 +245,19 @@ def profile_export(engine: Engine, format: str, path: str | None, inline: bool) 
     return out
 
 
-@COMMANDS.register("alloc_start", "Trace allocations", Arg("frames", int, 10, low=1, high=100))
+def _alloc_start_reads(result: Mapping[str, Any]) -> str:
+    return (
+        f"tracing allocations (tracebacks {result.get('frames', 1)} frames deep): "
+        "the growing lines show in Profile"
+    )
+
+
+@COMMANDS.register(
+    "alloc_start",
+    "Allocations",
+    Arg("frames", int, 10, low=1, high=100),
+    describe=_alloc_start_reads,
+)
 def alloc_start(engine: Engine, frames: int) -> dict[str, Any]:
     """Start tracemalloc (`frames` deep) unless it runs already."""
     state = state_of(engine)
@@ -251,7 +279,12 @@ def alloc_stop(engine: Engine) -> dict[str, Any]:
     return {"tracing": state.alloc.tracing, "stopped": stopped}
 
 
-@COMMANDS.register("alloc_mark", "Mark allocations")
+def _alloc_mark_reads(result: Mapping[str, Any]) -> str:
+    started = "tracing started; " if result.get("started") else ""
+    return f"{started}allocations marked at {fmt_bytes(result.get('traced', 0))} traced"
+
+
+@COMMANDS.register("alloc_mark", "Allocations", describe=_alloc_mark_reads)
 def alloc_mark(engine: Engine) -> dict[str, Any]:
     """Remember the heap now: growth is measured from here."""
     state = state_of(engine)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 from tui_perf.advice.commands import AdviceState
@@ -168,7 +169,12 @@ def attach(engine: Engine) -> None:
             log.warning("tuning off: %s", exc)
 
 
-@COMMANDS.register("set_tuning", "Tuner on/off", Arg("on", bool))
+def _tuning_reads(result: Mapping[str, Any]) -> str:
+    state = "on" if result["enabled"] else "off"
+    return f"tuner {state}; profile {result['profile']} ({result['why']})"
+
+
+@COMMANDS.register("set_tuning", "Tuner", Arg("on", bool), describe=_tuning_reads)
 def set_tuning(engine: Engine, on: bool) -> dict[str, Any]:
     tuner = state_of(engine).enable(on)
     engine.emit("tune", f"tuner {'on' if on else 'off'} (profile {tuner.profile.name})")
