@@ -19,6 +19,8 @@ PATTERNS: tuple[tuple[str, str], ...] = (
     # `_Cache__data`: an attribute name-mangled by another class (ours define none)
     ("name-mangled", r"\b_[A-Za-z][A-Za-z0-9]*__[a-z][A-Za-z0-9_]*"),
     ("private module", r"\.\s*_utility\b|\bplotext\._[a-z]"),
+    # `textual.widgets._footer`: Textual's private modules (query a widget by its type's name)
+    ("textual private module", r"\btextual(\.[a-z_]+)*\._[a-z]"),
     ("textual-serve app hook", r"\b_make_app\b"),
     ("snapshot plugin class", r"\bSVGImageExtension\b"),
     ("plotext build steps", r"\._(set_sizes?|build_matrix)\b"),

@@ -28,6 +28,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 from textual.worker import Worker
 
+from tui_perf.dashboard import panes as pane_registry
 from tui_perf.dashboard.panes import PANE_SPECS, PANES, LazyPanes, PaneContext, PaneSpec, pane_spec
 from tui_perf.dashboard.results import command_title, describe_result
 from tui_perf.dashboard.sources import LocalSource, Source
@@ -676,3 +677,6 @@ class Dashboard(App[None]):
         await self.source.close()
         if self._heap_frozen:  # the process may go on (a test run, an embedding program)
             gc.unfreeze()
+
+
+pane_registry.reserve_keys(Dashboard.BINDINGS)  # no pane registered from outside may take them

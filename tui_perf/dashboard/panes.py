@@ -16,11 +16,12 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, overload
 
-from textual.binding import Binding
+from textual.app import App
+from textual.binding import Binding, BindingType
 from textual.widget import Widget
 from textual.widgets import TabPane
 
@@ -146,6 +147,23 @@ PANE_SPECS: list[PaneSpec] = [
 ]
 
 
+#: the app's own keys (q, e, g, ...) -> what they do; no pane may take one. The app declares
+#: them (`reserve_keys`): this module cannot import the app, which imports it.
+_APP_KEYS: dict[str, str] = {}
+
+
+def reserve_keys(bindings: Iterable[BindingType]) -> None:
+    """Keep `bindings`' keys from any pane, except the keys the registered panes declared
+    (an app's bindings list carries the panes' keys too)."""
+    panes = {k for spec in PANE_SPECS for k in (spec.key, *(b.key for b in spec.bindings))}
+    for binding in Binding.make_bindings(bindings):
+        if binding.key not in panes:
+            _APP_KEYS.setdefault(binding.key, binding.description or binding.action)
+
+
+reserve_keys(App.BINDINGS)  # Textual's own: ctrl+q, ctrl+c
+
+
 def register_pane(spec: PaneSpec) -> PaneSpec:
     """Add a pane after the others (a Dashboard made from now on shows it)."""
     problem = _spec_problem(spec)
@@ -178,6 +196,9 @@ def _spec_problem(spec: PaneSpec) -> str:
     clash = sorted(k for k in keys if k in taken)
     if clash:
         return f"key {clash[0]!r} is another pane's already"
+    clash = sorted(k for k in keys if k in _APP_KEYS)
+    if clash:
+        return f"key {clash[0]!r} is the app's own key for {_APP_KEYS[clash[0]]!r}"
     return ""
 
 
