@@ -4,8 +4,10 @@ The host's promise: the agent never raises into it and never slows it noticeably
 
 - Threads only (no event loop in the host). Each thread catches, logs (quietly, through
   `logging`) and carries on.
-- A client's snapshots go through a one-frame slot, latest wins; its replies through a
-  bounded queue. A client that never reads costs the host one frame, not a growing buffer;
+- A client's snapshots go through a one-frame slot, latest wins, except that a snapshot
+  carrying events or cleanup reports is never overwritten unsent: it waits in a short
+  queue (16 frames) and goes first, so a slow client loses no report; its replies go
+  through a bounded queue. A client that never reads costs the host one frame, not a growing buffer;
   a client whose socket stays full is dropped after `send_timeout`.
 - Unix sockets live in a per-user runtime directory of mode 0700, the socket itself 0600.
   TCP needs a token (one is generated if none is given), compared in constant time, and
@@ -87,6 +89,8 @@ class _Client:
         self.needs_token = needs_token
         self.ready = False
         self._slot: bytes | None = None  # the newest snapshot frame not yet sent
+        self._slot_notable = False  # it carries events or cleanups: must not be overwritten
+        self._notable: deque[bytes] = deque(maxlen=16)  # such frames a newer one displaced
         self._replies: deque[bytes] = deque(maxlen=64)
         self._cond = threading.Condition()
         self._closed = False
@@ -119,13 +123,16 @@ class _Client:
     @property
     def pending(self) -> int:
         """Frames waiting for this client (bounded: a slot and a short reply queue)."""
-        return (self._slot is not None) + len(self._replies)
+        return (self._slot is not None) + len(self._notable) + len(self._replies)
 
-    def offer(self, frame: bytes) -> None:
-        """A new snapshot: replaces one not yet sent. Never blocks the engine."""
+    def offer(self, frame: bytes, notable: bool = False) -> None:
+        """A new snapshot: replaces one not yet sent, unless that one was `notable` (it
+        carries events or cleanup reports), which is kept to be sent first. Never blocks."""
         if self.ready:
             with self._cond:
-                self._slot = frame
+                if self._slot is not None and self._slot_notable:
+                    self._notable.append(self._slot)
+                self._slot, self._slot_notable = frame, notable
                 self._cond.notify()
 
     def reply(self, message: dict[str, Any]) -> None:
@@ -138,13 +145,20 @@ class _Client:
         self.sock.sendall(encode({"type": "hello", "version": VERSION, "auth": self.needs_token}))
         while not self._closed:
             with self._cond:
-                while not self.closed and self._slot is None and not self._replies:
+                while (
+                    not self.closed
+                    and self._slot is None
+                    and not self._replies
+                    and not self._notable
+                ):
                     self._cond.wait(1.0)
                 if self.closed:
                     return
                 frame: bytes | None
                 if self._replies:  # replies first: a person is waiting on them
                     frame = self._replies.popleft()
+                elif self._notable:  # older than the slot's frame: in order
+                    frame = self._notable.popleft()
                 else:
                     frame, self._slot = self._slot, None
             if frame is not None:
@@ -359,8 +373,9 @@ class Agent:
         if not clients:
             return
         frame = encode({"type": "snapshot", "data": snap.to_dict()})
+        notable = bool(snap.events or snap.cleanups)
         for client in clients:
-            client.offer(frame)
+            client.offer(frame, notable)
 
     def _forget(self, client: _Client) -> None:
         with self._lock:
