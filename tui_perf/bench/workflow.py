@@ -2,7 +2,7 @@
 
 `tui-perf bench` is `run_and_judge(request, progress)` and printing; `--ab` is `run_ab`. The
 dashboard's `b` runs in two processes: the engine command (`bench.commands`) selects and
-measures in the watched process with `select`/`measure`, and the dashboard, which holds the
+measures in the watched process with `matching`/`measure`, and the dashboard, which holds the
 history file, judges and saves what comes back with `judge_results`. Both halves are the
 same functions `run_and_judge` is made of, so a result reads the same wherever it was run.
 """
@@ -51,7 +51,6 @@ class BenchRequest:
     baseline: BaselineSpec = field(default_factory=lambda: parse_baseline(None))
     history: Path | None = None  # the history file; None: the default one
     save: bool = True
-    parallel: bool = False  # also measure parallel speedup (the whole suite, not --quick)
     host: str = field(default_factory=socket.gethostname)  # whose runs are a baseline
 
 

@@ -137,7 +137,6 @@ def request_of(args: argparse.Namespace) -> BenchRequest:
         baseline=baseline,
         history=args.history,
         save=not args.no_save,
-        parallel=not args.targets and not args.quick and not args.filter,
     )
 
 
@@ -157,7 +156,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     _print_notices(console, outcome)
     _print_history(console, outcome)
     _print_worker_advice(console, outcome)
-    parallel = _print_parallel(console) if request.parallel else None
+    parallel = None
+    if not args.targets and not args.quick and not args.filter:  # the whole suite, in full
+        parallel = _print_parallel(console)
     if args.json:
         _write_json(args.json, outcome.to_json(parallel))
     console.print(esc(outcome.summary(request.save)), highlight=False)
