@@ -1,7 +1,7 @@
 """Choosing what a run is compared with, and the noise floor, from the history's rows.
 
-Pure functions over `BenchRunRow`s: the CLI and the dashboard read the rows and hand them
-here, so both judge the same way. `--baseline` forms:
+Pure functions over `BenchRunRow`s: `workflow.Yardstick` reads the rows and hands them here,
+for the CLI and the dashboard alike. `--baseline` forms:
 
 - `last:N` (the default, N = 5): the processes of the last N runs of each benchmark, pooled.
   The pool holds N runs' worth of drift, so one lucky or unlucky baseline run cannot decide.
@@ -196,21 +196,3 @@ def judge_sample(
         )
     except ValueError:
         return None
-
-
-def judge_against_history(
-    rows: Sequence[BenchRunRow],
-    name: str,
-    current: Sample,
-    host: str,
-    *,
-    threshold: float = 0.05,
-    spec: BaselineSpec | None = None,
-) -> Verdict | None:
-    """One result judged as `tui-perf bench` judges it: None when the history has no baseline."""
-    chosen = select(rows, spec or parse_baseline(None), [name], host).get(name)
-    if chosen is None or not chosen.groups or not current.groups:
-        return None
-    return judge_sample(
-        name, chosen, current, noise_floors(rows, [name], host)[name], threshold=threshold
-    )

@@ -3,7 +3,7 @@
 Results and progress ride on the next snapshots through a section this module adds to the
 engine. The values are taken in fresh worker processes (the process is the unit of evidence),
 and the verdicts are made where the history is: the dashboard judges each result against
-the history file with `bench.baseline`, as `tui-perf bench` does.
+the history file with `workflow.judge_results`, the judging and saving `tui-perf bench` does.
 """
 
 from __future__ import annotations
@@ -51,46 +51,30 @@ def _run_reads(result: Mapping[str, Any]) -> str:
     describe=_run_reads,
 )
 def run_benchmarks(engine: Engine, quick: bool, filter: str | None) -> dict[str, Any]:
-    """Run the built-in suite in worker processes; results ride on the next snapshot."""
+    """Run the built-in suite in worker processes; results ride on the next snapshot. The
+    dashboard, which holds the history file, judges and saves them (`workflow.judge_results`)."""
+    from tui_perf.bench.outcome import as_results
     from tui_perf.bench.runner import RunConfig
-    from tui_perf.bench.runner import run_benchmarks as run
     from tui_perf.bench.suite import builtin
+    from tui_perf.bench.workflow import BenchRequest, matching, measure
 
     state = engine.extension("bench", BenchState)
     if not state.running.acquire(blocking=False):
         raise ConfigError("a benchmark run is already under way")
     try:
-        benches = [b for b in builtin() if filter is None or filter in b.name]
+        request = BenchRequest(filter=filter, config=RunConfig.quick() if quick else RunConfig())
+        benches = matching(builtin(), filter)
         if not benches:
             raise ConfigError(f"no built-in benchmark matches {filter!r}")
-        config = RunConfig.quick() if quick else RunConfig()
-        total = len(benches) * config.total_values
-        finished: dict[str, int] = {}
 
-        def progress(name: str, i: int, n: int) -> None:
-            finished[name] = i
-            state.progress = BenchProgress(name, sum(finished.values()), total)
+        def progress(name: str, done: int, total: int) -> None:
+            state.progress = BenchProgress(name, done, total)
 
-        state.progress = BenchProgress(benches[0].name, 0, total)
-        runs = run(benches, config, progress=progress)
-        results = []
+        runs = measure(benches, request, progress)
         for r in runs:
             if r.error:
                 engine.emit("bench", f"{r.name} failed: {r.error}", "error")
-                continue
-            s = r.summary
-            results.append(
-                BenchResult(
-                    r.name,
-                    r.group,
-                    tuple(r.values),
-                    r.loops,
-                    s.median,
-                    s.stdev,
-                    sizes=tuple(r.sizes),
-                    refs=tuple(r.refs),
-                )
-            )
+        results = as_results(runs)
         engine.emit("bench", f"benchmark run: {len(results)} done", "info")
         state.publish(results)
         return {"results": [to_dict(r) for r in results]}
