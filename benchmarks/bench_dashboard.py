@@ -2,7 +2,8 @@
 
 Each tool runs at 1 Hz in a 120x40 tmux pane. Measured: time to the first frame (the pane
 shows the tool's content), CPU (process user+system time over wall time) and peak RSS over
-the window after a 3 s settle, and for tui-perf the render-cache hit rate its Overview shows.
+the window after a 3 s settle, and for tui-perf the render-cache hit rate its Overview shows
+(judged in `bench_widgets.py`, manager on and off).
 
 - `tui-perf --no-demo --no-history --interval 1`: the dashboard alone, watching itself.
 - `glances -t 1`: the peer for CPU (and a first frame to compare).
@@ -177,16 +178,17 @@ def run(quick: bool) -> tuple[list[Comparison], dict[str, object]]:
             + ", ".join(f"{v:.2f}" for v in values("tui-perf", "first_frame_s")),
         ),
         Comparison(
-            "render-cache hit rate (steady state)",
+            "render-cache hit rate (steady state), as the Overview shows it",
             f"{statistics.median(values('tui-perf', 'render_hit')):.0f}%",
             "—",
             statistics.median(values("tui-perf", "render_hit")) / 100,
             "hit rate",
-            ">= 80%",
-            statistics.median(values("tui-perf", "render_hit")) >= 80,
-            note="Textual renders a widget only when it is refreshed, and panes refresh "
-            "only when their data changed, so most renders are of new data: the "
-            "cache sees few repeats",
+            "— (judged in widgets.json)",
+            None,
+            note="the render cache is judged in bench_widgets.py (widgets.json): the demo "
+            "dashboard with the manager on and off side by side, with pane switches and "
+            "resizes, its hit rate and the build time it saves read from the app's counters; "
+            "here, --no-demo and no keys, few renders repeat",
         ),
     ]
     return out, {"seconds": seconds, "rounds": rounds, "runs": runs, "memory_stages": stages}

@@ -35,7 +35,7 @@ from tui_perf.dashboard.sources import LocalSource, Source
 from tui_perf.model.errors import TuiPerfError
 from tui_perf.model.snapshot import Event, Snapshot
 from tui_perf.views.panes import CACHE_SORTS, History
-from tui_perf.widgets.managed import WidgetMemoryManager
+from tui_perf.widgets.managed import WidgetMemoryManager, manager_enabled, stats_path
 
 if TYPE_CHECKING:
     from tui_perf.dashboard.replay import ReplayFrame, ReplaySource
@@ -159,7 +159,9 @@ class Dashboard(App[None]):
         self.history = History(size=history_size, recorded=self.replay is not None)
         self._panes = LazyPanes()
         self._paused_history: History | None = None  # what the panes show while paused
-        self.widget_manager = widget_manager or WidgetMemoryManager()
+        self.widget_manager = widget_manager or WidgetMemoryManager(
+            enabled=manager_enabled(), stats_to=stats_path()
+        )
         self.history_path = history_path
         # Render counts depend on timing; snapshot tests turn the line off to stay exact.
         self.show_widget_stats = show_widget_stats

@@ -6,21 +6,29 @@ The dashboard's own widgets are managed the way the engine manages a user's obje
 - pooled row state: each table row's last shown cells live in an object from an
   `ObjectPool` (which shows up in the Pools pane), returned when the row or the widget goes;
   comparing against it means only changed cells are sent to the table,
-- a TTL render cache keyed on (widget, data version, size, theme), so a pane whose data did
-  not change is not rebuilt when Textual asks it to render again (plotext charts cost
-  milliseconds to build).
+- a TTL render cache keyed on what a render depends on (the content drawn, the size, the
+  theme), so a chart whose data did not change is not rebuilt when Textual asks it to render
+  again, after a pane switch or a resize back (plotext charts cost milliseconds to build).
 
 The manager is a rung of the memory guard's ladder: it drops dead references and empties
-the render cache.
+the render cache. It can be switched off (`TUI_PERF_WIDGET_MANAGER=0`, read by
+`manager_enabled`): then renders build directly and tables keep plain row state, so the same
+dashboard runs both ways and `benchmarks/bench_widgets.py` can say what the manager saves.
+With `TUI_PERF_WIDGET_STATS=FILE` the manager writes its figures there (JSON, at most once a
+second) for that benchmark to read.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import sys
 import time
 import weakref
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from cachetools import TTLCache
@@ -46,17 +54,65 @@ class RowState:
         self.cells.clear()
 
 
+#: the settings, read in one place: "0" switches the manager off; a path asks for its figures
+ENABLED_ENV = "TUI_PERF_WIDGET_MANAGER"
+STATS_ENV = "TUI_PERF_WIDGET_STATS"
+
+
+def manager_enabled(environ: Mapping[str, str] = os.environ) -> bool:
+    return environ.get(ENABLED_ENV, "1").strip() not in ("0", "off", "no", "false")
+
+
+def stats_path(environ: Mapping[str, str] = os.environ) -> Path | None:
+    path = environ.get(STATS_ENV, "")
+    return Path(path) if path else None
+
+
+class ContentKey:
+    """A render's content as a cache key, hashed once (a chart's spec holds some 600 floats:
+    hashing it on every render would cost more than the lookup saves)."""
+
+    __slots__ = ("_hash", "value")
+
+    def __init__(self, value: Hashable) -> None:
+        self.value = value
+        self._hash = hash(value)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ContentKey) and (
+            self.value is other.value or (self._hash == other._hash and self.value == other.value)
+        )
+
+
+def sizeof_state(state: RowState) -> int:
+    """Bytes a row state holds: the object, its list, its cells' text and spans."""
+    size = sys.getsizeof(state) + sys.getsizeof(state.cells)
+    for cell in state.cells:
+        size += sys.getsizeof(cell) + sys.getsizeof(cell.plain) + sys.getsizeof(cell.spans)
+    return size
+
+
 class WidgetMemoryManager:
     """Tracks the dashboard's widgets, pools their row state, caches their renders."""
 
     def __init__(
         self,
         *,
-        render_ttl: float = 10.0,
+        render_ttl: float = 60.0,
         render_maxsize: int = 256,
         timer: Callable[[], float] = time.monotonic,
         registry: Registry | None = None,
+        enabled: bool = True,
+        stats_to: Path | None = None,
     ) -> None:
+        #: off: renders build directly and tables keep plain row state (measured against on)
+        self.enabled = enabled
+        self._stats_to = stats_to
+        self._stats_written = float("-inf")
+        self._timer = timer
         self._widgets: dict[int, weakref.ref[Widget]] = {}
         self.row_states: ObjectPool[RowState] = ObjectPool(
             RowState,
@@ -70,6 +126,13 @@ class WidgetMemoryManager:
         )
         self.render_hits = 0
         self.render_misses = 0
+        self.render_direct = 0  # renders built with the manager off
+        self.build_seconds = 0.0  # time spent building renders (misses and direct builds)
+        self.key_seconds = 0.0  # time spent making cache keys
+        #: by widget type: [hits, misses, direct builds, seconds building]
+        self.by_kind: dict[str, list[Any]] = {}
+        #: the row states tables hold now (to weigh them), by id
+        self._held: dict[int, RowState] = {}
 
     # -- the registry ------------------------------------------------------------------
 
@@ -93,16 +156,64 @@ class WidgetMemoryManager:
 
     # -- the render cache --------------------------------------------------------------
 
-    def rendered(self, key: Hashable, build: Callable[[], Any]) -> Any:
+    def rendered(
+        self, key: Callable[[], Hashable], build: Callable[[], Any], *, kind: str = ""
+    ) -> Any:
+        """The render for `key()` from the cache, or `build()` (and kept); with the manager
+        off, always `build()` (the key is not even computed)."""
+        value = self._render(key, build, kind)
+        self._maybe_write_stats()
+        return value
+
+    def _render(self, key: Callable[[], Hashable], build: Callable[[], Any], kind: str) -> Any:
+        counts = self.by_kind.setdefault(kind, [0, 0, 0, 0.0])  # hits, misses, direct, s
+        if not self.enabled:
+            self.render_direct += 1
+            counts[2] += 1
+            return self._timed(build, counts)
+        # the key's cost (hashing what is drawn) is part of what the cache costs: timed too
+        t0 = time.perf_counter()
+        k = key()
+        self.key_seconds += time.perf_counter() - t0
         try:
-            value = self.render_cache[key]
+            value = self.render_cache[k]
         except KeyError:
             self.render_misses += 1
-            value = build()
-            self.render_cache[key] = value
+            counts[1] += 1
+            value = self._timed(build, counts)
+            self.render_cache[k] = value
             return value
         self.render_hits += 1
+        counts[0] += 1
         return value
+
+    def _timed(self, build: Callable[[], Any], counts: list[Any]) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return build()
+        finally:
+            spent = time.perf_counter() - t0
+            self.build_seconds += spent
+            counts[3] += spent
+
+    # -- row state ---------------------------------------------------------------------
+
+    def new_row_state(self) -> RowState:
+        state = self.row_states.get() if self.enabled else RowState()
+        self._held[id(state)] = state
+        return state
+
+    def release_row_state(self, state: RowState) -> None:
+        self._held.pop(id(state), None)
+        if self.enabled:
+            self.row_states.put(state)
+
+    def row_state_bytes(self) -> tuple[int, int]:
+        """Bytes held by row states tables show now, and by idle ones the pool keeps."""
+        held = sum(sizeof_state(s) for s in self._held.values())
+        # idle states were cleared when returned: each weighs what an empty one does
+        idle = self.row_states.idle * sizeof_state(RowState())
+        return held, idle
 
     # -- the ladder's rung and the stats -----------------------------------------------
 
@@ -116,6 +227,38 @@ class WidgetMemoryManager:
             "entries",
             f"{dead} dead widget refs, {cached} cached renders, {drained} row states",
         )
+
+    def figures(self) -> dict[str, Any]:
+        """What the manager did and holds, for `bench_widgets.py` (JSON-ready)."""
+        held, idle = self.row_state_bytes()
+        pool = self.row_states
+        return {
+            "enabled": self.enabled,
+            "renders": self.render_hits + self.render_misses + self.render_direct,
+            "render_hits": self.render_hits,
+            "render_misses": self.render_misses,
+            "render_direct": self.render_direct,
+            "build_seconds": self.build_seconds,
+            "key_seconds": self.key_seconds,
+            "render_cached": len(self.render_cache),
+            "row_states_created": pool.created,
+            "row_states_reused": pool.reused,
+            "row_states_held": len(self._held),
+            "row_states_idle": pool.idle,
+            "row_state_bytes_held": held,
+            "row_state_bytes_idle": idle,
+            "widgets": len(self.alive()),
+            "by_kind": {k: list(v) for k, v in self.by_kind.items()},
+        }
+
+    def _maybe_write_stats(self) -> None:
+        now = self._timer()
+        if now - self._stats_written < 1.0 or self._stats_to is None:
+            return
+        self._stats_written = now
+        tmp = self._stats_to.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.figures()))
+        tmp.replace(self._stats_to)  # the reader never sees half a file
 
     def stats(self) -> WidgetStats:
         widgets = self.alive()
@@ -155,8 +298,17 @@ class ManagedWidget(Widget):
         manager = manager_of(self)
         if manager is None:
             return build()
-        key = (id(self), self.data_version, self.size.width, self.size.height, self.app.theme)
-        return manager.rendered(key, build)
+        size = self.size
+        return manager.rendered(
+            lambda: (id(self), self.render_key(), size.width, size.height, self.app.theme),
+            build,
+            kind=type(self).__name__,
+        )
+
+    def render_key(self) -> Hashable:
+        """What this widget's render depends on besides its size and the theme: the content
+        it draws (a `ContentKey` when that is large). The data version by default."""
+        return self.data_version
 
 
 class TableRows:
@@ -209,7 +361,7 @@ class TableRows:
             order.append(key)
             state = self.states.get(key)
             if state is None:
-                state = self.manager.row_states.get() if self.manager else RowState()
+                state = self.manager.new_row_state() if self.manager else RowState()
                 state.key = key
                 state.cells = list(cells)
                 self.states[key] = state
@@ -240,7 +392,7 @@ class TableRows:
 
     def _release(self, state: RowState) -> None:
         if self.manager is not None:
-            self.manager.row_states.put(state)
+            self.manager.release_row_state(state)
 
     def release_all(self) -> None:
         for state in self.states.values():

@@ -61,9 +61,10 @@ class InfoBlock(ManagedWidget):
             return
         self._key = key
         self._renderable = renderable
-        self.data_version += 1
         self.refresh(layout=lines != self._lines)
         self._lines = lines
 
     def render(self) -> RenderableType:
-        return self.cached_render(lambda: self._renderable)  # type: ignore[no-any-return]
+        # Not through the render cache: building is reading a field, so a hit would save
+        # nothing (measured: benchmarks/bench_widgets.py); Textual keeps the lines it drew.
+        return self._renderable

@@ -3,7 +3,7 @@ and the cursor, and a line saying where the cursor is and which keys move it."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 
 from rich.console import RenderableType
 from rich.text import Text
@@ -43,8 +43,11 @@ class Timeline(ManagedWidget):
         self._cells: tuple[int, tuple[Cell, ...]] | None = None
 
     def watch_position(self, position: Position | None) -> None:
-        self.data_version += 1
         self.refresh()
+
+    def render_key(self) -> Hashable:
+        """The cursor's position: the recording itself never changes under the bar."""
+        return self.position
 
     def view(self) -> TimelineView | None:
         if self.position is None:
