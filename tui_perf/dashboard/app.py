@@ -33,7 +33,8 @@ from tui_perf.dashboard.results import COMMAND_TITLES, describe_result
 from tui_perf.dashboard.sources import LocalSource, Source
 from tui_perf.model.errors import TuiPerfError
 from tui_perf.model.snapshot import Event, Snapshot
-from tui_perf.views.panes import CACHE_SORTS, History
+from tui_perf.views.caches import CACHE_SORTS
+from tui_perf.views.history import History
 from tui_perf.widgets.managed import WidgetMemoryManager
 
 if TYPE_CHECKING:
