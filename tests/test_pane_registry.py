@@ -11,10 +11,10 @@ from textual.binding import Binding
 from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Static, TabbedContent
-from textual.widgets._footer import FooterKey
 
 from tests.helpers.dashboard import history, settle, snapshot
 from tui_perf.dashboard.app import Dashboard
+from tui_perf.dashboard.keyline import KeyLine
 from tui_perf.dashboard.panes import (
     PANE_SPECS,
     PANES,
@@ -54,7 +54,7 @@ NOTES = PaneSpec(
 
 
 def _footer_keys(app: Dashboard) -> set[str]:
-    return {key.key for key in app.screen.query(FooterKey)}
+    return set(app.screen.query_one(KeyLine).shown_keys())
 
 
 async def test_a_pane_declared_once_has_a_tab_a_key_a_command_and_a_view() -> None:

@@ -23,10 +23,11 @@ from textual.binding import BindingType
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Header, Static, TabbedContent, TabPane
 from textual.worker import Worker
 
 from tui_perf.dashboard.availability import action_enabled
+from tui_perf.dashboard.keyline import KeyLine
 from tui_perf.dashboard.keys import BINDINGS, bind_late_panes
 from tui_perf.dashboard.palette import palette_commands
 from tui_perf.dashboard.panes import PANE_SPECS, PANES, LazyPanes, PaneContext, pane_spec
@@ -143,12 +144,12 @@ class Dashboard(TargetActions, ReplayKeys, SourceStatus):
 
             r = self.replay.recording
             yield Timeline(r.times, r.tiers, r.events, id="timeline")
-        yield Footer()
+        yield KeyLine()
 
     def on_resize(self, event: events.Resize) -> None:
         # Narrow terminals: a compact footer without the palette hint (ctrl+p still works,
         # and ? lists it) keeps every key's whole name on the line.
-        for footer in self.query(Footer):  # none while the app is closing
+        for footer in self.query(KeyLine):  # none while the app is closing
             footer.compact = event.size.width < 110
             footer.show_command_palette = event.size.width >= 110
 
