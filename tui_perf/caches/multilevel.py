@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import threading
 import weakref
@@ -42,6 +43,7 @@ from tui_perf.caches.breaker import GuardedTier
 from tui_perf.caches.codecs import Codec, JsonCodec, TamperedValueError, UndecodableValueError
 from tui_perf.caches.l2 import Item, L2Tier
 from tui_perf.caches.memory_tier import MISSING, MemoryTier
+from tui_perf.caches.twins import Call, Steps, arun, run, skip
 from tui_perf.caches.write_behind import WriteQueue
 from tui_perf.engine.registry import REGISTRY, Registry
 from tui_perf.model.errors import ConfigError
@@ -167,10 +169,7 @@ class MultiLevelCache:
             return value
         if self.l2 is None:
             return default
-        ks = self.key_str(key)
-        queued = self.queue.get(ks) if self.queue is not None else None
-        stored = queued[1] if queued is not None else self.l2.get(ks)
-        return self._promote(key, stored, default, from_queue=queued is not None)
+        return run(self._read(key, default))
 
     async def aget(self, key: Hashable, default: Any = None) -> Any:
         value = self.l1.get(key)
@@ -178,10 +177,18 @@ class MultiLevelCache:
             return value
         if self.l2 is None:
             return default
+        return await arun(self._read(key, default))
+
+    def _read(self, key: Hashable, default: Any) -> Steps[Any]:
+        """After an L1 miss (both shells): the queued value, else L2's, promoted."""
+        assert self.l2 is not None
         ks = self.key_str(key)
         queued = self.queue.get(ks) if self.queue is not None else None
-        data = queued[1] if queued is not None else await self.l2.aget(ks)
-        return self._promote(key, data, default, from_queue=queued is not None)
+        if queued is not None:
+            stored = queued[1]
+        else:
+            stored = yield Call(self.l2.get, self.l2.aget, (ks,))
+        return self._promote(key, stored, default, from_queue=queued is not None)
 
     def _promote(self, key: Hashable, data: Any, default: Any, *, from_queue: bool) -> Any:
         if data is MISSING:
@@ -233,27 +240,24 @@ class MultiLevelCache:
     ) -> None:
         """Store in L1 and L2. `ttl` per item expires the entry in both tiers."""
         item = self._item(key, value, ttl, tags)
-        if item is None:
-            return
-        assert self.l2 is not None
-        if self.queue is not None:
-            if self.queue.put(item):
-                self.queue.flush()
-        else:
-            self.l2.set_many([item])
+        if item is not None:
+            run(self._write(item))
 
     async def aset(
         self, key: Hashable, value: Any, *, ttl: float | None = None, tags: Sequence[str] = ()
     ) -> None:
         item = self._item(key, value, ttl, tags)
-        if item is None:
-            return
+        if item is not None:
+            await arun(self._write(item))
+
+    def _write(self, item: Item) -> Steps[None]:
+        """An L2 write (both shells): queued under write-behind, else written now."""
         assert self.l2 is not None
         if self.queue is not None:
             if self.queue.put(item):
-                await self.queue.aflush()
+                yield Call(self.queue.flush, self.queue.aflush)
         else:
-            await self.l2.aset_many([item])
+            yield Call(self.l2.set_many, self.l2.aset_many, ([item],))
 
     def flush(self) -> int:
         """Write queued write-behind items to L2 now; returns how many were written."""
@@ -330,20 +334,21 @@ class MultiLevelCache:
 
     def warm(self, keys: Iterable[Hashable], loader: Callable[[Hashable], Any]) -> int:
         """Fill the cache ahead of use: `loader(key)` for each key not cached yet."""
-        n = 0
-        for key in keys:
-            if self.l1.peek(key) is MISSING:
-                self.set(key, loader(key))
-                n += 1
-        return n
+        return run(self._warm(keys, loader))
 
     async def awarm(
         self, keys: Iterable[Hashable], loader: Callable[[Hashable], Awaitable[Any]]
     ) -> int:
+        return await arun(self._warm(keys, loader))
+
+    def _warm(self, keys: Iterable[Hashable], loader: Callable[[Hashable], Any]) -> Steps[int]:
         n = 0
         for key in keys:
             if self.l1.peek(key) is MISSING:
-                await self.aset(key, await loader(key))
+                value = yield Call(loader, loader, (key,))
+                item = self._item(key, value, None, ())
+                if item is not None:
+                    yield from self._write(item)
                 n += 1
         return n
 
@@ -395,18 +400,13 @@ class MultiLevelCache:
 
     def close(self) -> None:
         """Write what is queued and close L2. Idempotent; later sets raise."""
-        if self._closed:
-            return
-        self._closed = True
-        if self.coherence is not None:
-            self.coherence.close()
-        if self.queue is not None:
-            self.queue.close()
-        if self.l2 is not None:
-            self.l2.close()
+        run(self._close())
 
     async def aclose(self) -> None:
         """`close` for async code: also closes the async L2 connection."""
+        await arun(self._close())
+
+    def _close(self) -> Steps[None]:
         if self._closed:
             return
         self._closed = True
@@ -415,9 +415,9 @@ class MultiLevelCache:
         if self.queue is not None:
             queue = self.queue
             # The queue's flush may wait for a batch in flight: not on the event loop.
-            await asyncio.to_thread(queue.close)
+            yield Call(queue.close, functools.partial(asyncio.to_thread, queue.close))
         if self.l2 is not None:
-            await self.l2.aclose()
+            yield Call(skip, self.l2.aclose)  # the async connection, opened by async calls
             self.l2.close()
 
     def __enter__(self) -> MultiLevelCache:
