@@ -12,7 +12,9 @@ The contracts:
   `batch_size`, every `flush_interval` seconds, on `close()`, when the cache is garbage
   collected, and at normal interpreter exit, after waiting for a batch in flight). Only a
   crash or SIGKILL may lose writes: at most the queue, bounded by `max_pending`. Deletes and
-  invalidations win over queued and in-flight writes. `set()` after `close()` raises.
+  invalidations win over queued and in-flight writes, and a read of a key with a queued or
+  in-flight write is answered from it, never from L2's older value. `set()` after
+  `close()` raises.
 - **Namespaces.** Every L2 key starts with the cache's name, its codec and a layout version,
   so caches sharing a file or a server never see, overwrite or clear each other's entries.
   Tags are namespaced the same way.
@@ -49,7 +51,7 @@ from tui_perf.caches.codecs import Codec, JsonCodec, TamperedValueError, Undecod
 from tui_perf.caches.l2 import Item, L2Tier
 from tui_perf.caches.memory_tier import MISSING, MemoryTier
 from tui_perf.caches.twins import Call, Steps, arun, run, skip
-from tui_perf.caches.write_behind import WriteQueue
+from tui_perf.caches.write_behind import DROPPED, WriteQueue
 from tui_perf.engine.registry import REGISTRY, Registry
 from tui_perf.model.errors import ConfigError
 from tui_perf.model.snapshot import CacheStats
@@ -206,8 +208,10 @@ class MultiLevelCache:
         assert self.l2 is not None
         ks = self.namespace + keys.text(key)
         queued = self.queue.get(ks) if self.queue is not None else None
+        if queued is DROPPED:  # deleted while its write was in flight: L2 may hold it
+            return default
         if queued is not None:
-            stored = queued[1]
+            stored = queued[1]  # read your writes: queued or in flight, never L2's older
         else:
             stored = yield Call(self.l2.get, self.l2.aget, (ks,))
         return self._promote(key, stored, default, from_queue=queued is not None)
