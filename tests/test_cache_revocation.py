@@ -31,7 +31,6 @@ def _cache(db: Path, name: str = "c", **kw: Any) -> MultiLevelCache:
     return MultiLevelCache(name, l2=SQLiteTier(db, busy_timeout_s=0.2), registry=Registry(), **kw)
 
 
-@DEFECT
 @pytest.mark.parametrize(
     ("stored", "deleted"), [(1, 1.0), (2, Decimal(2)), (1, True)], ids=["float", "decimal", "bool"]
 )
@@ -59,7 +58,6 @@ class UserId:
         return hash(self.n)
 
 
-@DEFECT
 def test_a_key_without_a_canonical_form_is_refused_not_keyed_by_its_address(
     tmp_path: Path,
 ) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 from tui_perf.caches.l2 import Item, L2Tier
 from tui_perf.caches.memory_tier import MISSING
+from tui_perf.caches.twins import Call, Steps, arun, run
 from tui_perf.model.snapshot import TierStats
 
 log = logging.getLogger(__name__)
@@ -107,23 +108,12 @@ class GuardedTier:
     # -- reads -------------------------------------------------------------------------
 
     def get(self, key: str) -> Any:
-        if key in self._tombstones:
-            self.failed_reads += 1
-            return MISSING
-        if not self._closed_or_probe():
-            self._skip()
-            self.failed_reads += 1
-            return MISSING
-        try:
-            value = self.tier.get(key)
-        except Exception as exc:
-            self.failed_reads += 1
-            self._failed(exc, "read")
-            return MISSING
-        self._succeeded()
-        return value
+        return run(self._get(key))
 
     async def aget(self, key: str) -> Any:
+        return await arun(self._get(key))
+
+    def _get(self, key: str) -> Steps[Any]:
         if key in self._tombstones:
             self.failed_reads += 1
             return MISSING
@@ -132,7 +122,7 @@ class GuardedTier:
             self.failed_reads += 1
             return MISSING
         try:
-            value = await self.tier.aget(key)
+            value = yield Call(self.tier.get, self.tier.aget, (key,))
         except Exception as exc:
             self.failed_reads += 1
             self._failed(exc, "read")
@@ -143,29 +133,19 @@ class GuardedTier:
     # -- writes: True when written ----------------------------------------------------
 
     def set_many(self, items: list[Item]) -> bool:
-        if not items:
-            return True
-        if not self._closed_or_probe():
-            self._skip()
-            return False
-        try:
-            self.tier.set_many(items)
-        except Exception as exc:
-            self.write_failures += 1
-            self._failed(exc, "write")
-            return False
-        self._forget_tombstones(items)
-        self._succeeded()
-        return True
+        return run(self._set_many(items))
 
     async def aset_many(self, items: list[Item]) -> bool:
+        return await arun(self._set_many(items))
+
+    def _set_many(self, items: list[Item]) -> Steps[bool]:
         if not items:
             return True
         if not self._closed_or_probe():
             self._skip()
             return False
         try:
-            await self.tier.aset_many(items)
+            yield Call(self.tier.set_many, self.tier.aset_many, (items,))
         except Exception as exc:
             self.write_failures += 1
             self._failed(exc, "write")
@@ -262,13 +242,14 @@ class GuardedTier:
         )
 
     def close(self) -> None:
-        try:
-            self.tier.close()
-        except Exception as exc:
-            self._failed(exc, "close")
+        run(self._close())
 
     async def aclose(self) -> None:
+        """Closes the tier's async connection only (the sync one stays for `close`)."""
+        await arun(self._close())
+
+    def _close(self) -> Steps[None]:
         try:
-            await self.tier.aclose()
+            yield Call(self.tier.close, self.tier.aclose)
         except Exception as exc:
             self._failed(exc, "close")

@@ -40,7 +40,7 @@ class LocalCopies(Protocol):
     def namespace(self) -> str: ...
     @property
     def l1(self) -> Iterable[Hashable]: ...
-    def key_str(self, key: Hashable) -> str: ...
+    def key_str(self, key: Hashable) -> str: ...  # the canonical key's text (caches.keys)
     def drop_local(self, key: Hashable) -> bool: ...
     def drop_local_prefix(self, prefix: str) -> int: ...
     def drop_local_tag(self, tag: str) -> int: ...
@@ -117,9 +117,9 @@ class RedisCoherence:
             return
         if kind == "key":
             key = _key_from(rest)
-            if key is not _UNKNOWN:
+            if key is not _UNKNOWN and _reads_back(cache, key, arg):
                 cache.drop_local(key)
-            else:  # a key whose repr does not read back: find it the slow way
+            else:  # a key whose text does not read back: find it the slow way
                 for k in list(cache.l1):
                     if cache.key_str(k) == arg:
                         cache.drop_local(k)
@@ -139,10 +139,20 @@ _UNKNOWN: Any = object()
 
 
 def _key_from(rest: str) -> Any:
-    """The L1 key back from its L2 form: "s" + a string, or "r" + a repr."""
+    """The canonical key back from its L2 text (`caches.keys.text`): "s" + a string, or
+    "r" + a text, which reads back as a literal for keys of str, bytes, numbers, None and
+    tuples of them (other keys are `_UNKNOWN`, found by their text)."""
     if rest[:1] == "s":
         return rest[1:]
     try:
         return ast.literal_eval(rest[1:])
     except (ValueError, SyntaxError, MemoryError, RecursionError):
         return _UNKNOWN
+
+
+def _reads_back(cache: LocalCopies, key: Any, arg: str) -> bool:
+    """Whether `key` is the very key `arg` names: its canonical text is `arg` again."""
+    try:
+        return cache.key_str(key) == arg
+    except (TypeError, ValueError):  # not a key at all (a literal list): UnkeyableError
+        return False

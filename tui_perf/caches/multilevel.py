@@ -12,10 +12,16 @@ The contracts:
   `batch_size`, every `flush_interval` seconds, on `close()`, when the cache is garbage
   collected, and at normal interpreter exit, after waiting for a batch in flight). Only a
   crash or SIGKILL may lose writes: at most the queue, bounded by `max_pending`. Deletes and
-  invalidations win over queued and in-flight writes. `set()` after `close()` raises.
+  invalidations win over queued and in-flight writes, and a read of a key with a queued or
+  in-flight write is answered from it, never from L2's older value. `set()` after
+  `close()` raises.
 - **Namespaces.** Every L2 key starts with the cache's name, its codec and a layout version,
-  so caches sharing a file or a server never see, overwrite or clear each other's entries;
-  keys keep their type (`1` and `"1"` are two keys). Tags are namespaced the same way.
+  so caches sharing a file or a server never see, overwrite or clear each other's entries.
+  Tags are namespaced the same way.
+- **One key in every tier.** A key is turned into its canonical form once (`caches.keys`):
+  L1 holds it, L2 its text, so both tiers agree on which keys are one (`1`, `1.0` and
+  `True` are; `1` and `"1"` are not; `typed=True` keeps every type apart). A key with no
+  canonical form (an object whose text would be its address, a mutable one) is refused.
 - **TTL.** A `ttl` per item, or the L1's own `ttl`, is the L2 entry's expiry too.
 - **Staleness.** Over a shared SQLite file there is no invalidation channel: another
   process's L1 copy stays until it expires or is evicted, so give L1 a `ttl` to bound how
@@ -32,17 +38,20 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import threading
 import weakref
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from typing import Any
 
+from tui_perf.caches import keys
 from tui_perf.caches.breaker import GuardedTier
 from tui_perf.caches.codecs import Codec, JsonCodec, TamperedValueError, UndecodableValueError
 from tui_perf.caches.l2 import Item, L2Tier
 from tui_perf.caches.memory_tier import MISSING, MemoryTier
-from tui_perf.caches.write_behind import WriteQueue
+from tui_perf.caches.twins import Call, Steps, arun, run, skip
+from tui_perf.caches.write_behind import DROPPED, WriteQueue
 from tui_perf.engine.registry import REGISTRY, Registry
 from tui_perf.model.errors import ConfigError
 from tui_perf.model.snapshot import CacheStats
@@ -50,7 +59,7 @@ from tui_perf.model.snapshot import CacheStats
 log = logging.getLogger(__name__)
 
 #: the layout of L2 keys and values; part of every key, so a new layout never misreads
-LAYOUT = "v2"
+LAYOUT = "v3"  # v3: keys in their canonical form (caches.keys)
 
 
 class MultiLevelCache:
@@ -71,6 +80,7 @@ class MultiLevelCache:
         pinned: bool = False,
         flush_l2_on_pressure: bool = False,
         coherence: bool = False,
+        typed: bool = False,
         registry: Registry | None = None,
     ) -> None:
         if batch_size < 1 or flush_interval <= 0 or max_pending < batch_size:
@@ -79,7 +89,10 @@ class MultiLevelCache:
             )
         self.name = name
         self.l1 = l1 if l1 is not None else MemoryTier()
-        fast = self.l1.fast_lookup()
+        #: keep `1`, `1.0` and `True` apart, in every tier (see `caches.keys`)
+        self.typed = typed
+        # Typed, a raw lookup could meet an equal key of another type: no raw fast path.
+        fast = None if typed else self.l1.fast_lookup()
         self._l1_data: dict[Any, Any] | None = None
         self._l1_touch: Callable[[Any], None] | None = None
         if fast is not None:
@@ -92,6 +105,8 @@ class MultiLevelCache:
         self.l2: GuardedTier | None = (
             l2 if isinstance(l2, GuardedTier) or l2 is None else GuardedTier(l2, owner=name)
         )
+        # Without L2 a key never leaves the process: an object may be its own key there.
+        self._local_keys = self.l2 is None
         self.pinned = pinned
         #: what `cached` measures on its misses: computations, their own time, and the
         #: time the miss path took around them (nanoseconds); advice weighs them
@@ -130,11 +145,13 @@ class MultiLevelCache:
 
     # -- keys --------------------------------------------------------------------------
 
+    def canonical(self, key: Hashable) -> Any:
+        """The key as every tier holds it (`caches.keys`); `UnkeyableError` if it has none."""
+        return keys.canonical(key, self.typed, self._local_keys)
+
     def key_str(self, key: Hashable) -> str:
-        """The key as L2 stores it: the namespace, then the key with its type kept."""
-        if type(key) is str:
-            return self.namespace + "s" + key
-        return self.namespace + "r" + repr(key)
+        """The key as L2 stores it: the namespace, then the canonical key's text."""
+        return self.namespace + keys.text(keys.canonical(key, self.typed))
 
     def _l2_tags(self, tags: Sequence[str]) -> tuple[str, ...]:
         return tuple(self.namespace + t for t in tags)
@@ -144,11 +161,14 @@ class MultiLevelCache:
     def get(self, key: Hashable, default: Any = None) -> Any:
         # An L1 hit in lru/fifo/rr is a dict read (plus the LRU move) with no lock and no
         # call into the tier: one Python frame, fewer than a bare cachetools get's four.
+        # The key is looked up as it comes: L1 holds canonical keys, and an accepted key
+        # equal to one (`1.0` to `1`) has that canonical form; anything else misses here
+        # and is canonicalized (or refused) below.
         data = self._l1_data
         if data is not None:
             try:
                 value = data[key]
-            except KeyError:
+            except (KeyError, TypeError):  # TypeError: unhashable, refused below
                 pass
             else:
                 touch = self._l1_touch
@@ -159,29 +179,42 @@ class MultiLevelCache:
                         pass
                 self.l1.hits += 1
                 return value
-            with self.l1.lock:
-                value = self.l1.get_after_miss(key)
+            form = keys.canonical(key, False, self._local_keys)
+            if form is key:  # looked up already
+                with self.l1.lock:
+                    value = self.l1.get_after_miss(form)
+            else:
+                value = self.l1.get(form)
         else:
-            value = self.l1.get(key)
+            form = self.canonical(key)
+            value = self.l1.get(form)
         if value is not MISSING:
             return value
         if self.l2 is None:
             return default
-        ks = self.key_str(key)
-        queued = self.queue.get(ks) if self.queue is not None else None
-        stored = queued[1] if queued is not None else self.l2.get(ks)
-        return self._promote(key, stored, default, from_queue=queued is not None)
+        return run(self._read(form, default))
 
     async def aget(self, key: Hashable, default: Any = None) -> Any:
+        key = self.canonical(key)
         value = self.l1.get(key)
         if value is not MISSING:
             return value
         if self.l2 is None:
             return default
-        ks = self.key_str(key)
+        return await arun(self._read(key, default))
+
+    def _read(self, key: Hashable, default: Any) -> Steps[Any]:
+        """After an L1 miss of canonical `key` (both shells): the queued value, else L2's."""
+        assert self.l2 is not None
+        ks = self.namespace + keys.text(key)
         queued = self.queue.get(ks) if self.queue is not None else None
-        data = queued[1] if queued is not None else await self.l2.aget(ks)
-        return self._promote(key, data, default, from_queue=queued is not None)
+        if queued is DROPPED:  # deleted while its write was in flight: L2 may hold it
+            return default
+        if queued is not None:
+            stored = queued[1]  # read your writes: queued or in flight, never L2's older
+        else:
+            stored = yield Call(self.l2.get, self.l2.aget, (ks,))
+        return self._promote(key, stored, default, from_queue=queued is not None)
 
     def _promote(self, key: Hashable, data: Any, default: Any, *, from_queue: bool) -> Any:
         if data is MISSING:
@@ -205,7 +238,7 @@ class MultiLevelCache:
         return value
 
     def __contains__(self, key: Hashable) -> bool:
-        return self.l1.peek(key) is not MISSING
+        return self.l1.peek(self.canonical(key)) is not MISSING
 
     # -- writes ------------------------------------------------------------------------
 
@@ -218,6 +251,7 @@ class MultiLevelCache:
             raise ConfigError(
                 "a TTL per item needs an L1 with policy='tlru' or one created with a ttl"
             )
+        key = self.canonical(key)
         body = self.codec.encode(value) if self.l2 is not None else b""  # refuse before L1
         self.l1.set(key, value, ttl if self.l1.per_item_ttl else None)
         tags = tuple(tags)
@@ -226,34 +260,36 @@ class MultiLevelCache:
         if self.l2 is None:
             return None
         expiry = ttl if ttl is not None else self.l1.default_ttl
-        return (self.key_str(key), pack_entry(tags, body), expiry, self._l2_tags(tags))
+        return (
+            self.namespace + keys.text(key),
+            pack_entry(tags, body),
+            expiry,
+            self._l2_tags(tags),
+        )
 
     def set(
         self, key: Hashable, value: Any, *, ttl: float | None = None, tags: Sequence[str] = ()
     ) -> None:
         """Store in L1 and L2. `ttl` per item expires the entry in both tiers."""
         item = self._item(key, value, ttl, tags)
-        if item is None:
-            return
-        assert self.l2 is not None
-        if self.queue is not None:
-            if self.queue.put(item):
-                self.queue.flush()
-        else:
-            self.l2.set_many([item])
+        if item is not None:
+            run(self._write(item))
 
     async def aset(
         self, key: Hashable, value: Any, *, ttl: float | None = None, tags: Sequence[str] = ()
     ) -> None:
         item = self._item(key, value, ttl, tags)
-        if item is None:
-            return
+        if item is not None:
+            await arun(self._write(item))
+
+    def _write(self, item: Item) -> Steps[None]:
+        """An L2 write (both shells): queued under write-behind, else written now."""
         assert self.l2 is not None
         if self.queue is not None:
             if self.queue.put(item):
-                await self.queue.aflush()
+                yield Call(self.queue.flush, self.queue.aflush)
         else:
-            await self.l2.aset_many([item])
+            yield Call(self.l2.set_many, self.l2.aset_many, ([item],))
 
     def flush(self) -> int:
         """Write queued write-behind items to L2 now; returns how many were written."""
@@ -275,9 +311,10 @@ class MultiLevelCache:
                         self._tag_keys.get(tag, set()).discard(gone)
 
     def delete(self, key: Hashable) -> bool:
+        key = self.canonical(key)
         found = self.drop_local(key)
         if self.l2 is not None:
-            ks = self.key_str(key)
+            ks = self.namespace + keys.text(key)
             if self.queue is not None:
                 found = self.queue.invalidate("key", ks, lambda i: i[0] == ks) > 0 or found
             found = self.l2.delete(ks) or found
@@ -286,6 +323,7 @@ class MultiLevelCache:
 
     def drop_local(self, key: Hashable) -> bool:
         """Drop `key` from L1 only (what another process's invalidation asks of this one)."""
+        key = self.canonical(key)
         with self._tag_lock:
             for tag in self._key_tags.pop(key, ()):
                 self._tag_keys.get(tag, set()).discard(key)
@@ -294,8 +332,7 @@ class MultiLevelCache:
     def drop_local_prefix(self, prefix: str) -> int:
         n = 0
         for key in self.l1:
-            text = key if type(key) is str else repr(key)
-            if text.startswith(prefix):
+            if keys.text(key)[1:].startswith(prefix):
                 n += self.drop_local(key)
         return n
 
@@ -307,7 +344,7 @@ class MultiLevelCache:
         return sum(self.l1.delete(k) for k in keys)
 
     def invalidate_prefix(self, prefix: str) -> int:
-        """Drop every key that starts with `prefix` (non-string keys: their repr)."""
+        """Drop every key that starts with `prefix` (other keys: their canonical text)."""
         n = self.drop_local_prefix(prefix)
         if self.l2 is not None:
             for full in (self.namespace + "s" + prefix, self.namespace + "r" + prefix):
@@ -330,20 +367,21 @@ class MultiLevelCache:
 
     def warm(self, keys: Iterable[Hashable], loader: Callable[[Hashable], Any]) -> int:
         """Fill the cache ahead of use: `loader(key)` for each key not cached yet."""
-        n = 0
-        for key in keys:
-            if self.l1.peek(key) is MISSING:
-                self.set(key, loader(key))
-                n += 1
-        return n
+        return run(self._warm(keys, loader))
 
     async def awarm(
         self, keys: Iterable[Hashable], loader: Callable[[Hashable], Awaitable[Any]]
     ) -> int:
+        return await arun(self._warm(keys, loader))
+
+    def _warm(self, keys: Iterable[Hashable], loader: Callable[[Hashable], Any]) -> Steps[int]:
         n = 0
         for key in keys:
-            if self.l1.peek(key) is MISSING:
-                await self.aset(key, await loader(key))
+            if self.l1.peek(self.canonical(key)) is MISSING:
+                value = yield Call(loader, loader, (key,))
+                item = self._item(key, value, None, ())
+                if item is not None:
+                    yield from self._write(item)
                 n += 1
         return n
 
@@ -395,18 +433,13 @@ class MultiLevelCache:
 
     def close(self) -> None:
         """Write what is queued and close L2. Idempotent; later sets raise."""
-        if self._closed:
-            return
-        self._closed = True
-        if self.coherence is not None:
-            self.coherence.close()
-        if self.queue is not None:
-            self.queue.close()
-        if self.l2 is not None:
-            self.l2.close()
+        run(self._close())
 
     async def aclose(self) -> None:
         """`close` for async code: also closes the async L2 connection."""
+        await arun(self._close())
+
+    def _close(self) -> Steps[None]:
         if self._closed:
             return
         self._closed = True
@@ -415,9 +448,9 @@ class MultiLevelCache:
         if self.queue is not None:
             queue = self.queue
             # The queue's flush may wait for a batch in flight: not on the event loop.
-            await asyncio.to_thread(queue.close)
+            yield Call(queue.close, functools.partial(asyncio.to_thread, queue.close))
         if self.l2 is not None:
-            await self.l2.aclose()
+            yield Call(skip, self.l2.aclose)  # the async connection, opened by async calls
             self.l2.close()
 
     def __enter__(self) -> MultiLevelCache:
