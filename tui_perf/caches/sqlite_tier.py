@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from tui_perf.caches.l2 import Counters, Item, table_name
 from tui_perf.caches.memory_tier import MISSING
+from tui_perf.caches.sqlite_generations import SQLiteGenerations
 from tui_perf.model.paths import private_file
 from tui_perf.model.snapshot import TierStats
 
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     import aiosqlite
 
 
-class SQLiteTier(Counters):
+class SQLiteTier(SQLiteGenerations, Counters):
     """A table in a SQLite file: WAL, synchronous=NORMAL, mmap, a connection per thread.
 
     Reconnects after `fork()` (a connection must not cross processes); waits up to
@@ -93,6 +94,9 @@ class SQLiteTier(Counters):
             CREATE TABLE IF NOT EXISTS {tb}_tags (
                 tag TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (tag, key)) WITHOUT ROWID;
             CREATE INDEX IF NOT EXISTS {tb}_tags_key ON {tb}_tags (key);
+            CREATE TABLE IF NOT EXISTS {tb}_gen (
+                scope TEXT NOT NULL, rule TEXT NOT NULL, gen INTEGER NOT NULL,
+                PRIMARY KEY (scope, rule)) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS {tb}_meta (
                 id INTEGER PRIMARY KEY CHECK (id = 0), count INTEGER NOT NULL,
                 bytes INTEGER NOT NULL);
