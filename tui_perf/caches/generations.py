@@ -102,6 +102,7 @@ def merged(view: GenerationView | None, record: Mapping[str, int]) -> Generation
     incarnation, epoch = int(record["i"]), int(record["e"])
     if view is None or view.incarnation != incarnation:
         view = GenerationView(incarnation, 0)
+    epoch = max(epoch, view.epoch)  # a record read before another merged: not a step back
     clear = max(view.clear, record.get("c", 0))
     tags = {t: g for t, g in view.tags.items() if g > clear}
     prefixes = {p: g for p, g in view.prefixes.items() if g > clear}
@@ -162,18 +163,23 @@ class Generations:
         yet): the read is then a miss."""
         if not self._due(self.refresh_s):
             return self._view
-        with self._lock:
-            if self._pending:
+        if self._pending:
+            with self._lock:  # one bump at a time: each rule is stored once
                 rules = sorted(self._pending)
-                record = self._store.bump_generations(self.scope, rules, self._known())
-                if record is None:
-                    return None
-                self._pending.difference_update(rules)
-            else:
-                record = self._store.generations(self.scope, self._known())
-                if record is None:
-                    return None
-            return self._merge(record)
+                if rules:
+                    record = self._store.bump_generations(self.scope, rules, self._known())
+                    if record is None:
+                        return None
+                    self._pending.difference_update(rules)
+                    return self._merge(record)
+        # A read of the record is not under the lock: threads reading L2 do not queue
+        # behind each other; merging is a max, so their order does not matter.
+        asked = self._clock()
+        record = self._store.generations(self.scope, self._known())
+        if record is None:
+            return None
+        with self._lock:
+            return self._merge(record, asked)
 
     async def acurrent(self) -> GenerationView | None:
         """`current` for async code: the record read on the tier's async client; a bump
@@ -182,15 +188,24 @@ class Generations:
             return self._view
         if self._pending:
             return await asyncio.to_thread(self.current)
+        asked = self._clock()
         record = await self._store.agenerations(self.scope, self._known())
         if record is None:
             return None
         with self._lock:
-            return self._merge(record)
+            return self._merge(record, asked)
 
-    def _merge(self, record: Mapping[str, int]) -> GenerationView:
-        self._view = merged(self._view, record)
-        self._read_at = self._clock()
+    def _merge(self, record: Mapping[str, int], asked: float | None = None) -> GenerationView:
+        view = self._view
+        if (
+            asked is not None
+            and view is not None
+            and asked < self._read_at
+            and record["i"] != view.incarnation
+        ):
+            return view  # an older read of a record since replaced: it must not win
+        self._view = merged(view, record)
+        self._read_at = max(self._read_at, self._clock() if asked is None else asked)
         return self._view
 
     def judge(self, stamp: Stamp | None, rest: str, tags: Iterable[str]) -> bool | None:
