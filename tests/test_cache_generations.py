@@ -310,3 +310,20 @@ def test_redis_tag_invalidation_is_seen_by_the_next_read_of_another_process(
     result = here.invalidate_tag("g")
     assert result.reached_l2 is True and repr(result) == "InvalidationResult(1, reached_l2=True)"
     assert there.get("r:1") is None
+
+
+def test_redis_async_reads_judge_by_the_record_read_on_the_async_client(redis_url: str) -> None:
+    async def run() -> list[Any]:
+        here = MultiLevelCache("ra", l2=RedisTier(redis_url), registry=Registry())
+        there = MultiLevelCache("ra", l2=RedisTier(redis_url), registry=Registry())
+        await here.aset("a:1", 1, tags=("t",))
+        await here.aset("b:1", 2)
+        seen = [await there.aget("a:1"), await there.aget("b:1")]
+        there.clear_local()
+        assert here.invalidate_prefix("a:").reached_l2
+        seen += [await there.aget("a:1"), await there.aget("b:1")]
+        await here.aclose()
+        await there.aclose()
+        return seen
+
+    assert asyncio.run(run()) == [1, 2, None, 2]

@@ -204,9 +204,15 @@ class Generations:
             and record["i"] != view.incarnation
         ):
             return view  # an older read of a record since replaced: it must not win
-        self._view = merged(view, record)
+        if (  # else nothing is new (the common case): the view stands
+            view is None
+            or len(record) > 2
+            or record["i"] != view.incarnation
+            or record["e"] > view.epoch
+        ):
+            view = self._view = merged(view, record)
         self._read_at = max(self._read_at, self._clock() if asked is None else asked)
-        return self._view
+        return view
 
     def judge(self, stamp: Stamp | None, rest: str, tags: Iterable[str]) -> bool | None:
         """The check on read, against the newest view: True to serve the entry, False when a

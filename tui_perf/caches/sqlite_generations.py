@@ -29,13 +29,21 @@ class SQLiteGenerations:
     def _gen_head(self) -> str:
         return f"SELECT rule, gen FROM {self.table}_gen WHERE scope = ? AND rule IN ('i', 'e')"
 
+    def _gen_check(self) -> str:
+        # One row: the incarnation and epoch, as the common case's one read.
+        g = f"{self.table}_gen"
+        return (
+            f"SELECT (SELECT gen FROM {g} WHERE scope = ?1 AND rule = 'i'), "
+            f"(SELECT gen FROM {g} WHERE scope = ?1 AND rule = 'e')"
+        )
+
     def generations(self, scope: str, known: tuple[int, int]) -> dict[str, int]:
         """`scope`'s incarnation ("i"), epoch ("e") and the rules newer than `known`'s epoch
         (all of them when `known` is of another incarnation); made on first use."""
         db = self._conn()
-        head = dict(db.execute(self._gen_head(), (scope,)))
-        if len(head) == 2 and head["i"] == known[0] and head["e"] <= known[1]:
-            return head  # nothing new: one indexed read, the common case
+        incarnation, epoch = db.execute(self._gen_check(), (scope,)).fetchone()
+        if incarnation == known[0] and epoch is not None and epoch <= known[1]:
+            return {"i": incarnation, "e": epoch}  # nothing new: one read, the common case
         db.execute("BEGIN")  # one snapshot for the two reads
         try:
             record = self._record(db, scope, known)
