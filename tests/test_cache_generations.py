@@ -164,6 +164,8 @@ def test_invalidating_a_tag_of_10000_rows_touches_none_of_them(tmp_path: Path) -
     other = MultiLevelCache("c", l2=SQLiteTier(db), registry=Registry())
     assert [other.get(f"k{i}") for i in (0, 4_999, 9_999)] == [None, None, None]
     assert other.get("other") == "kept"
+    l2 = other.stats().tiers[1]
+    assert (l2.hits, l2.misses) == (1, 3)  # the stale rows were found, and not served
     # The stale rows met by a read are garbage, deleted there; the rest stay until then.
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT COUNT(*) FROM cache").fetchone()[0] == 10_001 - 3

@@ -57,7 +57,7 @@ class GuardedTier:
         self.write_failures = 0
         self.skipped = 0  # calls not made while the circuit was open
         self.failed_reads = 0  # lookups the tier never answered: misses it did not count
-        self.refused = 0  # hits whose value could not be decoded: misses after all
+        self.refused = 0  # hits not served (undecodable, or older than a bump): misses
         self.reason = ""
         self._failures = 0  # in a row
         self._open_until = 0.0

@@ -223,9 +223,12 @@ class MultiLevelCache:
         assert self.generations is not None and self.l2 is not None
         ks = self.key_str(key)
         verdict = self.generations.judge(stamp, ks[len(self.namespace) :], tags)
+        if verdict is True:
+            return True
+        self.l2.refused += 1  # a hit for the tier, a miss for the caller
         if verdict is False:
             self.l2.delete(ks)
-        return verdict is True
+        return False
 
     def _l2_get(self, ks: str) -> Any:
         # The generations first: while they cannot be read (or a bump of ours waits for
@@ -525,19 +528,20 @@ def unpack_entry(data: bytes) -> tuple[Stamp | None, tuple[str, ...], bytes]:
     """The inverse of `pack_entry`; `UndecodableValueError` for anything else. An entry of
     the layout before generations (no stamp) comes back with None: a miss, never served."""
     kind = data[:1]
+    stamp: Stamp | None = None
+    at = 1  # where the tags' length is
     if kind == b"\x02" and len(data) >= 19:
-        stamp: Stamp | None = (int.from_bytes(data[1:9], "big"), int.from_bytes(data[9:17], "big"))
-        data = b"\x01" + data[17:]
-    else:
-        stamp = None
-    if data[:1] == b"\x00":
-        return stamp, (), data[1:]
-    if data[:1] == b"\x01" and len(data) >= 3:
-        n = int.from_bytes(data[1:3], "big")
-        if len(data) >= 3 + n:
+        stamp = (int.from_bytes(data[1:9], "big"), int.from_bytes(data[9:17], "big"))
+        at = 17
+    elif kind == b"\x00":
+        return None, (), data[1:]
+    if kind in (b"\x01", b"\x02") and len(data) >= at + 2:
+        n = int.from_bytes(data[at : at + 2], "big")
+        start = at + 2
+        if len(data) >= start + n:
             try:
-                tags = data[3 : 3 + n].decode().split("\x1f") if n else []
-                return stamp, tuple(tags), data[3 + n :]
+                tags = data[start : start + n].decode().split("\x1f") if n else []
+                return stamp, tuple(tags), data[start + n :]
             except UnicodeDecodeError:
                 pass
     raise UndecodableValueError("not a tui-perf cache entry (or a corrupt one)")
