@@ -2,6 +2,14 @@
 
 Rows (scope, rule, gen): "i" the incarnation, "e" the epoch, then the rules. `SQLiteTier`
 makes the table with its schema and takes these methods from here.
+
+The rows a bump made stale are collected in the background of later writes: each bump also
+queues a sweep (`<table>_sweep`: the tag or key range, and the time of the bump), and every
+write batch deletes up to `purge_batch` rows of the oldest sweep that were stored before it
+(the rows' `stored` time and the bump's are this host's wall clock: a row stored after the
+bump is never swept, and a clock step can only make a sweep delete less, or a fresh row
+early: a miss, never an old value). Reads never wait for it: the generation check already
+refuses those rows.
 """
 
 from __future__ import annotations
@@ -9,7 +17,8 @@ from __future__ import annotations
 import asyncio
 import secrets
 import sqlite3
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import aiosqlite
@@ -19,6 +28,9 @@ class SQLiteGenerations:
     """Reads and bumps a scope's record; the tier supplies `table`, `_conn`, `_aconn`."""
 
     table: str
+    purge_batch: int
+    _timer: Callable[[], float]
+    swept = 0  # stale rows deleted by sweeps
 
     def _conn(self) -> sqlite3.Connection:
         raise NotImplementedError
@@ -88,6 +100,10 @@ class SQLiteGenerations:
                     "ON CONFLICT (scope, rule) DO UPDATE SET gen = excluded.gen",
                     [(scope, rule, scope) for rule in rules],
                 )
+                db.executemany(
+                    f"INSERT INTO {self.table}_sweep (kind, arg, before) VALUES (?, ?, ?)",
+                    sweeps(scope, rules, self._timer()),
+                )
             record = self._record(db, scope, known)
             db.execute("COMMIT")
         except BaseException:
@@ -114,3 +130,56 @@ class SQLiteGenerations:
                 )
             )
         return head
+
+    # -- sweeps ------------------------------------------------------------------------
+
+    def _sweep_sql(self, kind: str, arg: str, before: float) -> tuple[str, tuple[Any, ...]]:
+        tb, n = self.table, self.purge_batch
+        if kind == "range":
+            return (
+                f"DELETE FROM {tb} WHERE key IN (SELECT key FROM {tb} "
+                "WHERE key >= ? AND key < ? AND stored < ? LIMIT ?)",
+                (arg, arg + "\U0010ffff", before, n),
+            )
+        return (
+            f"DELETE FROM {tb} WHERE key IN (SELECT t.key FROM {tb}_tags t "
+            f"JOIN {tb} c ON c.key = t.key WHERE t.tag = ? AND c.stored < ? LIMIT ?)",
+            (arg, before, n),
+        )
+
+    def _next_sweep(self) -> str:
+        return f"SELECT id, kind, arg, before FROM {self.table}_sweep ORDER BY id LIMIT 1"
+
+    def _sweep(self, db: sqlite3.Connection) -> None:
+        """One step of the oldest sweep, in the caller's write transaction."""
+        row = db.execute(self._next_sweep()).fetchone()
+        if row is not None:
+            n = db.execute(*self._sweep_sql(row[1], row[2], row[3])).rowcount
+            self._swept(n)
+            if n < self.purge_batch:  # done: nothing of it is left
+                db.execute(f"DELETE FROM {self.table}_sweep WHERE id = ?", (row[0],))
+
+    async def _asweep(self, db: aiosqlite.Connection) -> None:
+        async with db.execute(self._next_sweep()) as cur:
+            row = await cur.fetchone()
+        if row is not None:
+            done = await db.execute(*self._sweep_sql(row[1], row[2], row[3]))
+            self._swept(done.rowcount)
+            if done.rowcount < self.purge_batch:
+                await db.execute(f"DELETE FROM {self.table}_sweep WHERE id = ?", (row[0],))
+
+    def _swept(self, n: int) -> None:
+        self.swept += max(n, 0)
+
+
+def sweeps(scope: str, rules: list[str], now: float) -> list[tuple[str, str, float]]:
+    """The sweeps a bump of `rules` queues: a key range for a clear or prefix, a tag."""
+    out: list[tuple[str, str, float]] = []
+    for rule in rules:
+        if rule == "c":
+            out.append(("range", scope, now))
+        elif rule[:1] == "p":
+            out.append(("range", scope + rule[1:], now))
+        elif rule[:1] == "t":
+            out.append(("tag", scope + rule[1:], now))
+    return out

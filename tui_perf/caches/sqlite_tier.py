@@ -2,7 +2,8 @@
 
 The table keeps its own entry count and byte total (triggers on insert, update and delete,
 so they are never a scan), and every write batch does a little upkeep: it purges up to
-`purge_batch` expired rows, then, when `max_entries` or `max_bytes` is exceeded, culls the
+`purge_batch` expired rows and as many rows a bulk invalidation left stale (a sweep: see
+`sqlite_generations`), then, when `max_entries` or `max_bytes` is exceeded, culls the
 least recently stored entries until the table is back under both (as diskcache culls).
 
 Async writes are serialized (one writer per connection: SQLite cannot nest `BEGIN`), so any
@@ -97,6 +98,9 @@ class SQLiteTier(SQLiteGenerations, Counters):
             CREATE TABLE IF NOT EXISTS {tb}_gen (
                 scope TEXT NOT NULL, rule TEXT NOT NULL, gen INTEGER NOT NULL,
                 PRIMARY KEY (scope, rule)) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS {tb}_sweep (
+                id INTEGER PRIMARY KEY, kind TEXT NOT NULL, arg TEXT NOT NULL,
+                before REAL NOT NULL);
             CREATE TABLE IF NOT EXISTS {tb}_meta (
                 id INTEGER PRIMARY KEY CHECK (id = 0), count INTEGER NOT NULL,
                 bytes INTEGER NOT NULL);
@@ -242,6 +246,7 @@ class SQLiteTier(SQLiteGenerations, Counters):
 
     def _upkeep(self, db: sqlite3.Connection) -> None:
         db.execute(*self._purge_sql())
+        self._sweep(db)
         while True:
             count, used = db.execute(self._USED.format(t=self.table)).fetchone()
             cull = self._cull_sql(count, used)
@@ -254,6 +259,7 @@ class SQLiteTier(SQLiteGenerations, Counters):
 
     async def _aupkeep(self, db: aiosqlite.Connection) -> None:
         await db.execute(*self._purge_sql())
+        await self._asweep(db)
         while True:
             async with db.execute(self._USED.format(t=self.table)) as cur:
                 row = await cur.fetchone()
