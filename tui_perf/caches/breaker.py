@@ -7,6 +7,9 @@ function still runs. After a failure the circuit opens: the tier is not called a
 backoff has passed (doubling up to `max_backoff`), then one call probes it; a success closes
 the circuit. Failures are logged once per `log_every` seconds, not once per call.
 
+The generation record (`caches.generations`) is read and bumped through here too, None
+standing for "not reached": the cache keeps a bump that failed and applies it on recovery.
+
 A delete that could not reach the tier is remembered (up to `max_tombstones`) and replayed
 when the tier is back, and reads of that key are misses meanwhile: a value deleted during an
 outage must not come back with the tier.
@@ -55,7 +58,7 @@ class GuardedTier:
         self.write_failures = 0
         self.skipped = 0  # calls not made while the circuit was open
         self.failed_reads = 0  # lookups the tier never answered: misses it did not count
-        self.refused = 0  # hits whose value could not be decoded: misses after all
+        self.refused = 0  # hits not served (undecodable, or older than a bump): misses
         self.reason = ""
         self._failures = 0  # in a row
         self._open_until = 0.0
@@ -210,6 +213,40 @@ class GuardedTier:
 
     def clear(self) -> int:
         return self._bulk("clear", self.tier.clear)
+
+    # -- generations: None when the tier was not reached --------------------------------
+
+    def _reached(self, what: str, call: Callable[[], dict[str, int]]) -> dict[str, int] | None:
+        if not self._closed_or_probe():
+            self._skip()
+            return None
+        try:
+            record = call()
+        except Exception as exc:
+            self._failed(exc, what)
+            return None
+        self._succeeded()
+        return record
+
+    def generations(self, scope: str, known: tuple[int, int]) -> dict[str, int] | None:
+        return self._reached("read", lambda: self.tier.generations(scope, known))
+
+    async def agenerations(self, scope: str, known: tuple[int, int]) -> dict[str, int] | None:
+        if not self._closed_or_probe():
+            self._skip()
+            return None
+        try:
+            record = await self.tier.agenerations(scope, known)
+        except Exception as exc:
+            self._failed(exc, "read")
+            return None
+        self._succeeded()
+        return record
+
+    def bump_generations(
+        self, scope: str, rules: list[str], known: tuple[int, int]
+    ) -> dict[str, int] | None:
+        return self._reached("invalidate", lambda: self.tier.bump_generations(scope, rules, known))
 
     # -- the rest ----------------------------------------------------------------------
 

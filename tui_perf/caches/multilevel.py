@@ -22,6 +22,11 @@ The contracts:
   L1 holds it, L2 its text, so both tiers agree on which keys are one (`1`, `1.0` and
   `True` are; `1` and `"1"` are not; `typed=True` keeps every type apart). A key with no
   canonical form (an object whose text would be its address, a mutable one) is refused.
+- **Bulk invalidation by generation.** Tags, prefixes and `clear()` bump a generation in L2
+  and leave the rows; an entry older than a bump that covers it is a miss (see
+  `caches.generations`). They return an `InvalidationResult`: the L1 copies dropped, and
+  whether L2 was reached (if not, the bump is kept and stored on recovery, and no L2 entry
+  is trusted here until then).
 - **TTL.** A `ttl` per item, or the L1's own `ttl`, is the L2 entry's expiry too.
 - **Staleness.** Over a shared SQLite file there is no invalidation channel: another
   process's L1 copy stays until it expires or is evicted, so give L1 a `ttl` to bound how
@@ -48,6 +53,7 @@ from typing import Any
 from tui_perf.caches import keys
 from tui_perf.caches.breaker import GuardedTier
 from tui_perf.caches.codecs import Codec, JsonCodec, TamperedValueError, UndecodableValueError
+from tui_perf.caches.generations import Generations, InvalidationResult, Stamp
 from tui_perf.caches.l2 import Item, L2Tier
 from tui_perf.caches.memory_tier import MISSING, MemoryTier
 from tui_perf.caches.twins import Call, Steps, arun, run, skip
@@ -81,6 +87,7 @@ class MultiLevelCache:
         flush_l2_on_pressure: bool = False,
         coherence: bool = False,
         typed: bool = False,
+        generation_refresh: float = 0.0,
         registry: Registry | None = None,
     ) -> None:
         if batch_size < 1 or flush_interval <= 0 or max_pending < batch_size:
@@ -107,6 +114,10 @@ class MultiLevelCache:
         )
         # Without L2 a key never leaves the process: an object may be its own key there.
         self._local_keys = self.l2 is None
+        #: tags, prefixes and clear() as generations in L2 (see caches.generations)
+        self.generations: Generations | None = None
+        if self.l2 is not None:
+            self.generations = Generations(self.l2, self.namespace, refresh_s=generation_refresh)
         self.pinned = pinned
         #: what `cached` measures on its misses: computations, their own time, and the
         #: time the miss path took around them (nanoseconds); advice weighs them
@@ -213,14 +224,16 @@ class MultiLevelCache:
         if queued is not None:
             stored = queued[1]  # read your writes: queued or in flight, never L2's older
         else:
-            stored = yield Call(self.l2.get, self.l2.aget, (ks,))
+            stored = yield Call(self._l2_get, self._al2_get, (ks,))
         return self._promote(key, stored, default, from_queue=queued is not None)
 
     def _promote(self, key: Hashable, data: Any, default: Any, *, from_queue: bool) -> Any:
         if data is MISSING:
             return default
         try:
-            tags, body = unpack_entry(data)
+            stamp, tags, body = unpack_entry(data)
+            if not from_queue and not self._current(key, stamp, tags):
+                return default
             value = self.codec.decode(body)
         except (TamperedValueError, UndecodableValueError) as exc:
             # Refused and treated as a miss: counted as one, and said in the log.
@@ -236,6 +249,37 @@ class MultiLevelCache:
             self._index_tags(key, tags)
         self.promotions += 1
         return value
+
+    def _current(self, key: Hashable, stamp: Stamp | None, tags: tuple[str, ...]) -> bool:
+        """The check on read: an L2 entry older than a bump that covers it, or read while
+        the generations cannot be, is a miss; a stale one's row is garbage, deleted here."""
+        assert self.generations is not None and self.l2 is not None
+        ks = self.namespace + keys.text(key)  # key is canonical here
+        verdict = self.generations.judge(stamp, ks[len(self.namespace) :], tags)
+        if verdict is True:
+            return True
+        self.l2.refused += 1  # a hit for the tier, a miss for the caller
+        if verdict is False:
+            self.l2.delete(ks)
+        return False
+
+    def _l2_get(self, ks: str) -> Any:
+        # The generations first: while they cannot be read (or a bump of ours waits for
+        # L2), nothing L2 holds is trusted, and it is not even asked.
+        assert self.generations is not None and self.l2 is not None
+        if self.generations.current() is None:
+            return MISSING
+        return self.l2.get(ks)
+
+    async def _al2_get(self, ks: str) -> Any:
+        assert self.generations is not None and self.l2 is not None
+        if await self.generations.acurrent() is None:
+            return MISSING
+        return await self.l2.aget(ks)
+
+    async def _aready(self) -> None:
+        if self.generations is not None:
+            await self.generations.aready_to_stamp()
 
     def __contains__(self, key: Hashable) -> bool:
         return self.l1.peek(self.canonical(key)) is not MISSING
@@ -260,12 +304,9 @@ class MultiLevelCache:
         if self.l2 is None:
             return None
         expiry = ttl if ttl is not None else self.l1.default_ttl
-        return (
-            self.namespace + keys.text(key),
-            pack_entry(tags, body),
-            expiry,
-            self._l2_tags(tags),
-        )
+        assert self.generations is not None
+        entry = pack_entry(tags, body, self.generations.stamp())
+        return (self.namespace + keys.text(key), entry, expiry, self._l2_tags(tags))
 
     def set(
         self, key: Hashable, value: Any, *, ttl: float | None = None, tags: Sequence[str] = ()
@@ -278,6 +319,7 @@ class MultiLevelCache:
     async def aset(
         self, key: Hashable, value: Any, *, ttl: float | None = None, tags: Sequence[str] = ()
     ) -> None:
+        await self._aready()
         item = self._item(key, value, ttl, tags)
         if item is not None:
             await arun(self._write(item))
@@ -343,27 +385,42 @@ class MultiLevelCache:
                 self._key_tags.pop(key, None)
         return sum(self.l1.delete(k) for k in keys)
 
-    def invalidate_prefix(self, prefix: str) -> int:
-        """Drop every key that starts with `prefix` (other keys: their canonical text)."""
-        n = self.drop_local_prefix(prefix)
-        if self.l2 is not None:
-            for full in (self.namespace + "s" + prefix, self.namespace + "r" + prefix):
-                if self.queue is not None:
-                    self.queue.invalidate("prefix", full, _starts_with(full))
-                n = max(n, self.l2.delete_prefix(full))
-                self._publish("prefix", full)
-        return n
+    def invalidate_prefix(self, prefix: str) -> InvalidationResult:
+        """Drop every key that starts with `prefix` (other keys: their canonical text).
 
-    def invalidate_tag(self, tag: str) -> int:
-        """Drop every entry set with `tag`, promoted copies included; returns how many."""
+        An int, the L1 copies dropped here (L2's rows are not visited: a bump of the
+        prefix's generation makes them unservable at once), with `reached_l2`."""
+        fulls = (self.namespace + "s" + prefix, self.namespace + "r" + prefix)
+        self._mark(["p" + full[len(self.namespace) :] for full in fulls])
+        n = self.drop_local_prefix(prefix)
+        if self.queue is not None:
+            for full in fulls:
+                self.queue.invalidate("prefix", full, _starts_with(full))
+        reached = self._bumped()
+        for full in fulls:
+            self._publish("prefix", full)
+        return InvalidationResult(n, reached)
+
+    def invalidate_tag(self, tag: str) -> InvalidationResult:
+        """Drop every entry set with `tag`, promoted copies included: an int, the L1 copies
+        dropped here (L2's rows are not visited), with `reached_l2`."""
+        self._mark(["t" + tag])
         n = self.drop_local_tag(tag)
-        if self.l2 is not None:
-            full = self.namespace + tag
-            if self.queue is not None:
-                self.queue.invalidate("tag", full, lambda i: full in i[3])
-            n = max(n, self.l2.delete_tag(full))
-            self._publish("tag", full)
-        return n
+        full = self.namespace + tag
+        if self.queue is not None:
+            self.queue.invalidate("tag", full, lambda i: full in i[3])
+        reached = self._bumped()
+        self._publish("tag", full)
+        return InvalidationResult(n, reached)
+
+    def _mark(self, rules: list[str]) -> None:
+        # Before L1 is dropped: from here no L2 read is trusted until L2 has the bump.
+        if self.generations is not None:
+            self.generations.mark(rules)
+
+    def _bumped(self) -> bool:
+        """Store the marked bump in L2; False during an outage (kept, applied on recovery)."""
+        return self.generations.apply() if self.generations is not None else True
 
     def warm(self, keys: Iterable[Hashable], loader: Callable[[Hashable], Any]) -> int:
         """Fill the cache ahead of use: `loader(key)` for each key not cached yet."""
@@ -385,15 +442,17 @@ class MultiLevelCache:
                 n += 1
         return n
 
-    def clear(self) -> None:
-        """Drop every entry of this cache, in L1 and L2; other caches' entries stay."""
+    def clear(self) -> InvalidationResult:
+        """Drop every entry of this cache, in L1 and L2 (a bump of the namespace's
+        generation); other caches' entries stay. Returns as `invalidate_tag`."""
+        self._mark(["c"])
+        n = len(self.l1)
         self.clear_local()
-        if self.l2 is not None:
-            ns = self.namespace
-            if self.queue is not None:
-                self.queue.invalidate("prefix", ns, lambda i: True)
-            self.l2.delete_prefix(ns)
-            self._publish("prefix", ns)
+        if self.queue is not None:
+            self.queue.invalidate("prefix", self.namespace, lambda i: True)
+        reached = self._bumped()
+        self._publish("prefix", self.namespace)
+        return InvalidationResult(n, reached)
 
     def clear_local(self) -> None:
         self.l1.clear()
@@ -445,6 +504,8 @@ class MultiLevelCache:
         self._closed = True
         if self.coherence is not None:
             self.coherence.close()
+        if self.generations is not None:
+            self.generations.close()
         if self.queue is not None:
             queue = self.queue
             # The queue's flush may wait for a batch in flight: not on the event loop.
@@ -470,25 +531,43 @@ def _starts_with(prefix: str) -> Callable[[Item], bool]:
     return lambda item: item[0].startswith(prefix)
 
 
-def pack_entry(tags: tuple[str, ...], body: bytes) -> bytes:
-    """An L2 value: its tags (so they travel with a promoted copy), then the codec's bytes."""
-    if not tags:
-        return b"\x00" + body
+def pack_entry(tags: tuple[str, ...], body: bytes, stamp: Stamp) -> bytes:
+    """An L2 value: the generation it was written under (incarnation, epoch: 8 bytes each),
+    its tags (so they travel with a promoted copy and the read can check their
+    generations), then the codec's bytes."""
     head = "\x1f".join(tags).encode()
     if len(head) > 0xFFFF:
         raise ConfigError("too many or too long tags for one entry (64 KiB at most)")
-    return b"\x01" + len(head).to_bytes(2, "big") + head + body
+    return b"".join(
+        (
+            b"\x02",
+            stamp[0].to_bytes(8, "big"),
+            stamp[1].to_bytes(8, "big"),
+            len(head).to_bytes(2, "big"),
+            head,
+            body,
+        )
+    )
 
 
-def unpack_entry(data: bytes) -> tuple[tuple[str, ...], bytes]:
-    """The inverse of `pack_entry`; `UndecodableValueError` for anything else."""
-    if data[:1] == b"\x00":
-        return (), data[1:]
-    if data[:1] == b"\x01" and len(data) >= 3:
-        n = int.from_bytes(data[1:3], "big")
-        if len(data) >= 3 + n:
+def unpack_entry(data: bytes) -> tuple[Stamp | None, tuple[str, ...], bytes]:
+    """The inverse of `pack_entry`; `UndecodableValueError` for anything else. An entry of
+    the layout before generations (no stamp) comes back with None: a miss, never served."""
+    kind = data[:1]
+    stamp: Stamp | None = None
+    at = 1  # where the tags' length is
+    if kind == b"\x02" and len(data) >= 19:
+        stamp = (int.from_bytes(data[1:9], "big"), int.from_bytes(data[9:17], "big"))
+        at = 17
+    elif kind == b"\x00":
+        return None, (), data[1:]
+    if kind in (b"\x01", b"\x02") and len(data) >= at + 2:
+        n = int.from_bytes(data[at : at + 2], "big")
+        start = at + 2
+        if len(data) >= start + n:
             try:
-                return tuple(data[3 : 3 + n].decode().split("\x1f")), data[3 + n :]
+                tags = data[start : start + n].decode().split("\x1f") if n else []
+                return stamp, tuple(tags), data[start + n :]
             except UnicodeDecodeError:
                 pass
     raise UndecodableValueError("not a tui-perf cache entry (or a corrupt one)")
