@@ -176,6 +176,10 @@ class RedisTier(Counters):
     def clear(self) -> int:
         return self.delete_prefix("")
 
+    def publish(self, channel: str, message: str) -> int:
+        """Publish on `channel` (coherence's messages); how many subscribers received it."""
+        return int(self._client.publish(channel, message))
+
     def stats(self) -> TierStats:
         return TierStats(
             self.level,
