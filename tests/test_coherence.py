@@ -12,13 +12,20 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
 from tests.conftest import ROOT
 from tests.helpers.redis_server import RedisServer
+from tui_perf.caches.coherence import Coherence
+from tui_perf.caches.memory_tier import MemoryTier
+from tui_perf.caches.multilevel import MultiLevelCache
+from tui_perf.caches.redis_tier import RedisTier
+from tui_perf.engine.registry import Registry
 
 OUTAGE_S = 2.0  # the issue saw 6 s; the backoff that lost messages was longer than 2 s
 
@@ -79,7 +86,10 @@ class Peer:
         self.proc = subprocess.Popen(
             args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT
         )
+
+    def ready(self) -> Peer:
         assert self.ask_nothing() == "ready"
+        return self
 
     def ask_nothing(self) -> Any:
         assert self.proc.stdout is not None
@@ -96,6 +106,12 @@ class Peer:
     def close(self) -> None:
         self.proc.kill()
         self.proc.wait(10)
+
+
+def _peers(url: str, n: int) -> list[Peer]:
+    """`n` peers, started side by side (each takes most of a second to import)."""
+    started = [Peer(url, MAX_STALE) for _ in range(n)]
+    return [peer.ready() for peer in started]
 
 
 def _last_stale(peers: list[Peer], key: str, old: str, since: float, watch: float) -> float:
@@ -125,7 +141,7 @@ def test_a_delete_after_redis_came_back_reaches_every_l1_within_the_bound(
     server = Server(tmp_path, keep=keep).start()
     peers: list[Peer] = []
     try:
-        peers = [Peer(server.url, MAX_STALE) for _ in range(3)]
+        peers = _peers(server.url, 3)
         writer, others = peers[0], peers[1:]
         writer.ask("set user:1 old")
         assert [p.ask("get user:1") for p in others] == ["old", "old"]
@@ -141,3 +157,104 @@ def test_a_delete_after_redis_came_back_reaches_every_l1_within_the_bound(
         for peer in peers:
             peer.close()
         server.stop()
+
+
+def test_a_delete_made_while_redis_was_away_reaches_the_others_once_it_is_back(
+    tmp_path: Path,
+) -> None:
+    """The publish failed; Redis came back with its data (the old row too). The deletion is
+    owed: applied and published again once the publisher's listener is subscribed again."""
+    server = Server(tmp_path, keep="rdb").start()
+    peers: list[Peer] = []
+    try:
+        peers = _peers(server.url, 2)
+        writer, other = peers
+        writer.ask("set user:1 old")
+        assert other.ask("get user:1") == "old"
+        server.stop_with(signal.SIGTERM)  # saved: the row comes back with the server
+        writer.ask("del user:1")
+        assert writer.ask("stats")["failed"] == 1
+        server.start()
+        t0 = time.monotonic()
+        last = _last_stale([other, writer], "user:1", "old", t0, MAX_STALE + 1.0)
+        assert last <= MAX_STALE, f"the deleted value was served {last:.2f} s after Redis"
+        assert writer.ask("stats")["owed"] == 0
+    finally:
+        for peer in peers:
+            peer.close()
+        server.stop()
+
+
+def _coherent(url: str, max_stale: float = MAX_STALE) -> MultiLevelCache:
+    return MultiLevelCache(
+        "peers",
+        l1=MemoryTier("lru", 1024),
+        l2=RedisTier(url, prefix="coh:", socket_timeout=0.5),
+        coherence=Coherence(max_stale=max_stale),
+        registry=Registry(),
+    )
+
+
+def _wait_for(what: Callable[[], bool], within: float) -> float:
+    """How long `what` took to come true (a real server's reply: no clock to inject)."""
+    t0 = time.monotonic()
+    while not what():
+        assert time.monotonic() - t0 < within, "not within the bound"
+        time.sleep(0.005)
+    return time.monotonic() - t0
+
+
+def test_a_publish_that_reached_no_one_is_counted_unheard_and_one_that_reached_fewer_short(
+    redis_server: RedisServer,
+) -> None:
+    cache = _coherent(redis_server.url, max_stale=20.0)  # a long retry: stays down
+    peer = Peer(redis_server.url, MAX_STALE).ready()
+    try:
+        cache.delete("a")
+        assert cache.coherence.counts()["sent"] == 1  # this listener and the peer's
+        peer.close()
+        _wait_for(
+            lambda: (
+                redis.Redis.from_url(redis_server.url).pubsub_numsub(cache.coherence.channel)[0][1]
+                == 1
+            ),
+            5.0,
+        )
+        cache.delete("b")
+        assert cache.coherence.counts()["short"] == 1
+        redis.Redis.from_url(redis_server.url).client_kill_filter(_type="pubsub")
+        _wait_for(lambda: cache.coherence.link == "down", 5.0)
+        cache.delete("c")
+        counts = cache.coherence.counts()
+        assert (counts["sent"], counts["short"], counts["unheard"]) == (1, 1, 1)
+    finally:
+        peer.close()
+        cache.close()
+
+
+def test_a_listener_whose_link_drops_drops_its_l1_though_nothing_was_published(
+    redis_server: RedisServer,
+) -> None:
+    cache = _coherent(redis_server.url)
+    try:
+        cache.set("user:1", "ada")
+        assert "user:1" in cache
+        redis.Redis.from_url(redis_server.url).client_kill_filter(_type="pubsub")
+        took = _wait_for(lambda: "user:1" not in cache, MAX_STALE)
+        _wait_for(lambda: cache.coherence.subscribes == 2, MAX_STALE)  # subscribed again
+        assert cache.get("user:1") == "ada"  # L2 kept it: a miss, then the row again
+        assert took < MAX_STALE
+    finally:
+        cache.close()
+
+
+def test_a_silent_link_is_taken_for_broken_within_the_bound(redis_server: RedisServer) -> None:
+    """A paused server answers nothing, as a half-open socket would: no error ever comes."""
+    cache = _coherent(redis_server.url)
+    try:
+        cache.set("user:1", "ada")
+        redis.Redis.from_url(redis_server.url).execute_command("CLIENT", "PAUSE", "3000", "ALL")
+        _wait_for(lambda: "user:1" not in cache, MAX_STALE)
+    finally:
+        redis.Redis.from_url(redis_server.url).execute_command("CLIENT", "UNPAUSE")
+        cache.close()
