@@ -19,6 +19,9 @@ the whole L1 of the cache (a miss is always safe, a stale copy is not):
   link for broken and reconnects;
 - the listener thread ends other than by `close()`: L1 is dropped and a new one started.
 
+Every drop is made again `max_stale / 4` later: a get that read the old row from L2 just
+before the delete can store it in L1 just after the first drop.
+
 The bound (`Coherence.max_stale`, 2 s unless given): once an invalidation has returned
 having reached Redis, no process serves the old value more than `max_stale` later, across a
 Redis restart with or without its data. Each path above drops L1 within `max_stale / 2`
@@ -42,6 +45,7 @@ import secrets
 import threading
 import time
 import weakref
+from collections import deque
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -74,6 +78,11 @@ class Coherence:
     @property
     def retry(self) -> float:
         """The wait between reconnect attempts while down (each also drops L1)."""
+        return self.max_stale / 4
+
+    @property
+    def settle(self) -> float:
+        """How long after a drop it is made again (a read of L2 that raced it has landed)."""
         return self.max_stale / 4
 
     @property
@@ -135,6 +144,7 @@ class RedisCoherence:
         self._expected = 1  # this process's own listener, at least
         self._owed: dict[tuple[str, str], None] = {}
         self._owed_lock = threading.Lock()
+        self._again: deque[tuple[float, str, str]] = deque()
         self._closed = threading.Event()
         self._ready = threading.Event()
         self._suspect = threading.Event()
@@ -223,6 +233,7 @@ class RedisCoherence:
             self._ready.set()
             self._gap("link down")  # at once, and at every attempt while down
             self._closed.wait(self.settings.retry)
+            self._drop_again()
 
     def _session(self, pubsub: Any) -> None:
         s = self.settings
@@ -243,6 +254,7 @@ class RedisCoherence:
                         self._pay_owed()
                 elif message["type"] == "message":
                     self._apply(message.get("data"))
+            self._drop_again()
             if self._suspect.is_set():
                 self._suspect.clear()
                 raise _LinkLost("a publish reached no listener, not even this one")
@@ -254,13 +266,9 @@ class RedisCoherence:
 
     def _gap(self, why: str) -> None:
         """Delivery may have missed something: drop the whole L1 of this cache."""
-        cache = self._cache()
-        if cache is None:
-            self._closed.set()
-            return
-        cache.clear_local()
-        self.gaps += 1
-        log.debug("cache %s: L1 dropped (%s)", cache.name, why)
+        if self._drop("gap", ""):
+            self.gaps += 1
+            log.debug("cache %s: L1 dropped (%s)", self._name, why)
 
     def _apply(self, data: Any) -> None:
         try:
@@ -270,25 +278,40 @@ class RedisCoherence:
             kind, arg = str(msg["k"]), str(msg["a"])
         except (ValueError, TypeError, KeyError):
             return  # not ours, or garbage on the channel
+        if self._drop(kind, arg):
+            self.received += 1
+
+    def _drop(self, kind: str, arg: str, *, again: bool = True) -> bool:
+        """Drop what a message or a gap names from L1; False once the cache is gone.
+
+        A read of L2 that began before the invalidation may put the old value in L1 just
+        after this drop (its reply was on the wire first, its thread had no GIL). So each
+        drop is made once more `settle` later, when such a read has long landed.
+        """
         cache = self._cache()
         if cache is None:
             self._closed.set()
-            return
-        self.received += 1
+            return False
         rest = arg[len(self.namespace) :] if arg.startswith(self.namespace) else None
-        if rest is None:
-            cache.clear_local()  # of our namespace, yet not understood: fail safe
+        if kind == "gap" or rest is None or (rest == "" and kind == "prefix"):
+            cache.clear_local()  # a gap, the whole namespace, or not understood: all of it
         elif kind == "key":
             drop_key(cache, arg, rest)
         elif kind == "prefix":
-            if rest == "":
-                cache.clear_local()
-            else:
-                cache.drop_local_prefix(rest[1:])  # drop the type mark ("s" or "r")
+            cache.drop_local_prefix(rest[1:])  # drop the type mark ("s" or "r")
         elif kind == "tag":
             cache.drop_local_tag(rest)
         else:
             cache.clear_local()
+        if again:
+            self._again.append((time.monotonic() + self.settings.settle, kind, arg))
+        return True
+
+    def _drop_again(self) -> None:
+        now = time.monotonic()
+        while self._again and self._again[0][0] <= now:
+            _, kind, arg = self._again.popleft()
+            self._drop(kind, arg, again=False)
 
     def counts(self) -> dict[str, Any]:
         """What the publisher and the listener did, for tests and diagnostics."""
