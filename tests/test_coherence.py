@@ -277,3 +277,30 @@ def test_a_read_of_l2_that_lands_in_l1_just_after_the_delete_is_dropped_too(
     finally:
         peer.close()
         here.close()
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_listener_thread_that_dies_drops_l1_and_is_replaced(redis_server: RedisServer) -> None:
+    """Only a BaseException gets out of the listener's loop; one is raised in it here."""
+    import ctypes
+    import threading
+
+    here = _coherent(redis_server.url)
+    peer = Peer(redis_server.url, MAX_STALE).ready()
+    try:
+        here.set("user:1", "old")
+        here.set("user:2", "old")
+        (listener,) = [t for t in threading.enumerate() if t.name == "tui-perf-coherence-peers"]
+        assert listener.ident is not None
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(
+            ctypes.c_ulong(listener.ident), ctypes.py_object(SystemExit)
+        )
+        _wait_for(lambda: here.coherence.restarts == 1, MAX_STALE)
+        assert "user:1" not in here and "user:2" not in here
+        assert here.get("user:2") == "old"  # back from L2: the replacement listens
+        _wait_for(lambda: here.coherence.link == "up", MAX_STALE)
+        peer.ask("del user:2")
+        _wait_for(lambda: "user:2" not in here, MAX_STALE)
+    finally:
+        peer.close()
+        here.close()
