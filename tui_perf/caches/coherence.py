@@ -242,6 +242,9 @@ class RedisCoherence:
         while not self._closed.is_set():
             message = pubsub.get_message(timeout=s.poll)
             now = time.monotonic()
+            if self._cache() is None:  # collected without close(): nothing left to keep
+                self._closed.set()
+                return
             if message is not None:
                 heard = now
                 if message["type"] == "subscribe":  # first, or after any reconnect
