@@ -53,6 +53,7 @@ from typing import Any
 from tui_perf.caches import keys
 from tui_perf.caches.breaker import GuardedTier
 from tui_perf.caches.codecs import Codec, JsonCodec, TamperedValueError, UndecodableValueError
+from tui_perf.caches.coherence import Coherence
 from tui_perf.caches.generations import Generations, InvalidationResult, Stamp
 from tui_perf.caches.l2 import Item, L2Tier
 from tui_perf.caches.memory_tier import MISSING, MemoryTier
@@ -85,7 +86,7 @@ class MultiLevelCache:
         max_pending: int = 100_000,
         pinned: bool = False,
         flush_l2_on_pressure: bool = False,
-        coherence: bool = False,
+        coherence: bool | Coherence = False,
         typed: bool = False,
         generation_refresh: float = 0.0,
         registry: Registry | None = None,
@@ -147,7 +148,7 @@ class MultiLevelCache:
         if coherence and self.l2 is not None:
             from tui_perf.caches.coherence import RedisCoherence
 
-            self.coherence = RedisCoherence(self, self.l2.tier)
+            self.coherence = RedisCoherence(self, self.l2.tier, coherence)
         (registry if registry is not None else REGISTRY).register_cache(self)
 
     @property

@@ -206,6 +206,10 @@ class RedisTier(Counters):
     def clear(self) -> int:
         return self.delete_prefix("")
 
+    def publish(self, channel: str, message: str) -> int:
+        """Publish on `channel` (coherence's messages); how many subscribers received it."""
+        return int(self._client.publish(channel, message))
+
     # -- generations (see caches.generations) -------------------------------------------
 
     def generations(self, scope: str, known: tuple[int, int]) -> dict[str, int]:
