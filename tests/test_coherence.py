@@ -304,3 +304,31 @@ def test_a_listener_thread_that_dies_drops_l1_and_is_replaced(redis_server: Redi
     finally:
         peer.close()
         here.close()
+
+
+@pytest.mark.parametrize("write_behind", [False, True], ids=["write-through", "write-behind"])
+def test_an_overwrite_by_another_process_reaches_every_l1_within_the_bound(
+    redis_server: RedisServer, write_behind: bool
+) -> None:
+    # Only deletes were published: a reader's L1 (no TTL) served the old value forever.
+    writer = MultiLevelCache(
+        "peers",
+        l1=MemoryTier("lru", 1024),
+        l2=RedisTier(redis_server.url, prefix="coh:", socket_timeout=0.5),
+        coherence=Coherence(max_stale=MAX_STALE),
+        write_behind=write_behind,
+        flush_interval=0.05,
+        registry=Registry(),
+    )
+    reader = _coherent(redis_server.url)
+    try:
+        writer.set("user:7", "old")
+        writer.flush()
+        assert reader.get("user:7") == "old"
+        writer.set("user:7", "new")
+        took = _wait_for(lambda: reader.get("user:7") == "new", within=MAX_STALE)
+        assert took <= MAX_STALE
+        assert writer.coherence.counts()["sent"] >= 2
+    finally:
+        writer.close()
+        reader.close()

@@ -46,7 +46,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -187,7 +187,8 @@ class RedisCoherence:
         with self._owed_lock:
             owed = list(self._owed)
             self._owed.clear()
-        apply = {
+        apply: dict[str, Callable[[str], object]] = {
+            "set": _nothing,  # an overwrite owes only its message, never a delete
             "key": self._tier.delete,
             "prefix": self._tier.delete_prefix,
             "tag": self._tier.delete_tag,
@@ -298,7 +299,7 @@ class RedisCoherence:
         rest = arg[len(self.namespace) :] if arg.startswith(self.namespace) else None
         if kind == "gap" or rest is None or (rest == "" and kind == "prefix"):
             cache.clear_local()  # a gap, the whole namespace, or not understood: all of it
-        elif kind == "key":
+        elif kind in ("key", "set"):  # deleted, or overwritten by another process
             drop_key(cache, arg, rest)
         elif kind == "prefix":
             cache.drop_local_prefix(rest[1:])  # drop the type mark ("s" or "r")
@@ -333,6 +334,10 @@ class RedisCoherence:
 
 
 _UNKNOWN: Any = object()
+
+
+def _nothing(arg: str) -> None:
+    return None
 
 
 def drop_key(cache: LocalCopies, arg: str, rest: str) -> None:

@@ -149,6 +149,8 @@ class MultiLevelCache:
             from tui_perf.caches.coherence import RedisCoherence
 
             self.coherence = RedisCoherence(self, self.l2.tier, coherence)
+            if self.queue is not None:
+                self.queue.on_written = _published_as_set(weakref.ref(self))
         (registry if registry is not None else REGISTRY).register_cache(self)
 
     @property
@@ -333,6 +335,9 @@ class MultiLevelCache:
                 yield Call(self.queue.flush, self.queue.aflush)
         else:
             yield Call(self.l2.set_many, self.l2.aset_many, ([item],))
+            # An overwrite: other processes drop their L1 copy (a write-behind queue says so
+            # when its batch is written)
+            self._publish("set", item[0])
 
     def flush(self) -> int:
         """Write queued write-behind items to L2 now; returns how many were written."""
@@ -526,6 +531,19 @@ class MultiLevelCache:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+def _published_as_set(ref: weakref.ref[MultiLevelCache]) -> Callable[[list[str]], None]:
+    """A write-behind queue's `on_written` for a cache with coherence (held weakly: the
+    queue's thread must not keep the cache alive)."""
+
+    def written(keys_written: list[str]) -> None:
+        cache = ref()
+        if cache is not None:
+            for ks in keys_written:
+                cache._publish("set", ks)
+
+    return written
 
 
 def _starts_with(prefix: str) -> Callable[[Item], bool]:

@@ -78,6 +78,9 @@ class WriteQueue:
         self._dropped: set[str] = set()  # keys of the batch invalidated before its replay
         self._replay: list[Invalidation] = []
         self.closed = threading.Event()
+        #: told the keys of each batch written to L2 (coherence: other processes drop their
+        #: L1 copies when the new value is there to be read, not before)
+        self.on_written: Callable[[list[str]], None] | None = None
         self._thread = threading.Thread(
             target=self._loop, name=f"tui-perf-cache-{owner}", daemon=True
         )
@@ -158,6 +161,7 @@ class WriteQueue:
             items = self._take()
             written = self.l2.set_many(items) if items else True
             self._apply(self._done(items, written))
+            self._tell(items, written)
             return len(items) if written else 0
         finally:
             self._settled()
@@ -199,10 +203,18 @@ class WriteQueue:
             items = self._take()
             written = await self.l2.aset_many(items) if items else True
             self._apply(self._done(items, written))
+            self._tell(items, written)
             return len(items) if written else 0
         finally:
             self._settled()
             self._flush_lock.release()
+
+    def _tell(self, items: list[Item], written: bool) -> None:
+        if written and items and self.on_written is not None:
+            try:
+                self.on_written([i[0] for i in items])
+            except Exception:  # never into the writer: coherence counts its own failures
+                log.debug("write-behind %s: on_written failed", self.owner, exc_info=True)
 
     def _settled(self) -> None:
         """The replay has run (or the flush failed): L2 no longer holds a dropped write."""
