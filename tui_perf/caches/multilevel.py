@@ -188,7 +188,7 @@ class MultiLevelCache:
             return default
         try:
             tags, body = unpack_entry(data)
-            value = self.codec.decode(body)
+            value = self.codec.decode(body, place=self.key_str(key))
         except (TamperedValueError, UndecodableValueError) as exc:
             # Refused and treated as a miss: counted as one, and said in the log.
             assert self.l2 is not None
@@ -218,7 +218,8 @@ class MultiLevelCache:
             raise ConfigError(
                 "a TTL per item needs an L1 with policy='tlru' or one created with a ttl"
             )
-        body = self.codec.encode(value) if self.l2 is not None else b""  # refuse before L1
+        # refuse before L1; the place binds the signature to this key of this cache
+        body = self.codec.encode(value, place=self.key_str(key)) if self.l2 is not None else b""
         self.l1.set(key, value, ttl if self.l1.per_item_ttl else None)
         tags = tuple(tags)
         if tags:
