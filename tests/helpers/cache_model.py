@@ -422,7 +422,8 @@ class CacheModel(RuleBasedStateMachine):
     @precondition(lambda self: self.outage)
     @rule(keep_data=st.booleans())
     def outage_ends(self, keep_data: bool) -> None:
-        """The lock released, or Redis started again with its data or empty."""
+        """The lock released, or Redis started again with its data or empty (`keep_data`
+        means nothing to SQLite, whose file keeps everything)."""
         self._step()
         self._end_outage(keep_data)
 
