@@ -69,9 +69,9 @@ def test_a_key_without_a_canonical_form_is_refused_not_keyed_by_its_address(
         cache.set(UserId(1), "user 1's record")
 
 
-@DEFECT
 def test_a_signed_value_moved_to_another_key_is_not_served(tmp_path: Path) -> None:
-    """#29.7: the HMAC covers the value, not where it was written."""
+    """#29.7: the HMAC covered the value, not where it was written. Now the moved value is
+    refused and counted, like a forged one."""
     db = tmp_path / "c.db"
     cache = _cache(db, codec=PickleCodec(b"k" * 32))
     cache.set("alice", {"role": "admin"})
@@ -83,6 +83,31 @@ def test_a_signed_value_moved_to_another_key_is_not_served(tmp_path: Path) -> No
         conn.execute("UPDATE cache SET value = ? WHERE key = ?", (blob, cache.key_str("mallory")))
     cache.clear_local()
     assert cache.get("mallory") != {"role": "admin"}
+    assert cache.l2 is not None and cache.l2.refused == 1
+    assert cache.get("alice") == {"role": "admin"}  # still served where it was written
+    cache.close()
+
+
+def test_a_signed_value_copied_to_another_cache_sharing_the_secret_is_not_served(
+    tmp_path: Path,
+) -> None:
+    """#29.7: the same key in another cache (another namespace) is another place."""
+    db = tmp_path / "c.db"
+    secret = PickleCodec(b"k" * 32)
+    admins = _cache(db, "admins", codec=secret)
+    guests = _cache(db, "guests", codec=secret)
+    admins.set("alice", {"role": "admin"})
+    guests.set("alice", {"role": "guest"})
+    with sqlite3.connect(db) as conn:
+        blob = conn.execute(
+            "SELECT value FROM cache WHERE key = ?", (admins.key_str("alice"),)
+        ).fetchone()[0]
+        conn.execute("UPDATE cache SET value = ? WHERE key = ?", (blob, guests.key_str("alice")))
+    guests.clear_local()
+    assert guests.get("alice") is None
+    assert guests.l2 is not None and guests.l2.refused == 1
+    admins.close()
+    guests.close()
 
 
 LOCKER = """

@@ -237,7 +237,7 @@ class MultiLevelCache:
             stamp, tags, body = unpack_entry(data)
             if not from_queue and not self._current(key, stamp, tags):
                 return default
-            value = self.codec.decode(body)
+            value = self.codec.decode(body, place=self.namespace + keys.text(key))
         except (TamperedValueError, UndecodableValueError) as exc:
             # Refused and treated as a miss: counted as one, and said in the log.
             assert self.l2 is not None
@@ -299,7 +299,9 @@ class MultiLevelCache:
                 "a TTL per item needs an L1 with policy='tlru' or one created with a ttl"
             )
         key = self.canonical(key)
-        body = self.codec.encode(value) if self.l2 is not None else b""  # refuse before L1
+        # refuse before L1; the place binds the signature to this key of this cache
+        place = self.namespace + keys.text(key)
+        body = self.codec.encode(value, place=place) if self.l2 is not None else b""
         self.l1.set(key, value, ttl if self.l1.per_item_ttl else None)
         tags = tuple(tags)
         if tags:
