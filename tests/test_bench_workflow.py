@@ -18,7 +18,7 @@ from tui_perf.bench.runner import RunConfig
 from tui_perf.bench.workflow import BenchRequest, run_and_judge
 from tui_perf.model.snapshot import BenchResult
 from tui_perf.store.history import HistoryStore
-from tui_perf.views.panes import History
+from tui_perf.views.history import History
 
 
 def saved(path: Path) -> list[tuple[str, str, float, float | None]]:

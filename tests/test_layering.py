@@ -302,7 +302,7 @@ def _planted(tmp_path: Path, **sources: str) -> dict[str, Path]:
 
 def test_the_checker_catches_a_package_cycle(tmp_path: Path) -> None:
     """A planted model -> views import closes a circle views -> model -> views."""
-    planted = _planted(tmp_path, tui_perf__model__planted="import tui_perf.views.panes\n")
+    planted = _planted(tmp_path, tui_perf__model__planted="import tui_perf.views.history\n")
     try:
         assert any(
             c.startswith("tui_perf.model -> tui_perf.views -> tui_perf.model")

@@ -14,6 +14,7 @@ from textual.widgets import Static, TabbedContent
 
 from tests.helpers.dashboard import history, settle, snapshot
 from tui_perf.dashboard.app import Dashboard
+from tui_perf.dashboard.keyline import KeyLine
 from tui_perf.dashboard.panes import (
     PANE_SPECS,
     PANES,
@@ -53,9 +54,7 @@ NOTES = PaneSpec(
 
 
 def _footer_keys(app: Dashboard) -> set[str]:
-    """The keys the footer shows: its key widgets, found by their type's name (the class
-    lives in a private module of Textual's)."""
-    return {widget.key for widget in app.screen.query("Footer FooterKey")}
+    return set(app.screen.query_one(KeyLine).shown_keys())
 
 
 async def test_a_pane_declared_once_has_a_tab_a_key_a_command_and_a_view() -> None:

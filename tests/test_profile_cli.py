@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import ROOT
 from tests.helpers.dashboard import profile_stats
 from tests.test_profile_tree import parse_folded
-from tui_perf.views.panes import profile_rows, profile_status
+from tui_perf.views.profile import profile_rows, profile_status
 
 PROGRAM = """
 import sys

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from tests.helpers.dashboard import history, snapshot
 from tui_perf.model.snapshot import Event
-from tui_perf.views.panes import (
-    History,
-    downsample_max,
-    filter_events,
-    hit_rate_series,
-    overall_hit_rate,
-    pool_health,
-)
+from tui_perf.views.caches import hit_rate_series, overall_hit_rate
+from tui_perf.views.events import filter_events
+from tui_perf.views.history import History, downsample_max
+from tui_perf.views.pools import pool_health
 
 
 def test_downsampling_keeps_peaks_and_never_adds_points() -> None:
@@ -64,7 +60,7 @@ def test_history_is_bounded() -> None:
 
 def test_the_bench_summary_speaks_of_this_target_not_of_the_history_files_past() -> None:
     from tui_perf.model.snapshot import BenchResult
-    from tui_perf.views.panes import bench_view
+    from tui_perf.views.bench import bench_view
 
     h = History()
     for snap in history(2):
@@ -79,7 +75,7 @@ def test_the_bench_summary_speaks_of_this_target_not_of_the_history_files_past()
 
 
 def test_tier_lines_are_drawn_only_near_the_data_and_named_when_far() -> None:
-    from tui_perf.views.panes import thresholds_near
+    from tui_perf.views.memory import thresholds_near
 
     colours = ("yellow", "orange", "red")
     # a small program under a 12 GiB budget: RSS 80 MiB, thresholds in GiB
@@ -92,7 +88,7 @@ def test_tier_lines_are_drawn_only_near_the_data_and_named_when_far() -> None:
 
 
 def test_narrow_tables_give_up_whole_columns_in_the_stated_order() -> None:
-    from tui_perf.views.panes import columns_that_fit
+    from tui_perf.views.columns import columns_that_fit
 
     labels = ("pool", "kind", "reuse", "timeouts", "leaks")
     rows = [["buffers", "aiosqlite", "99%", "0", "0"]]
@@ -109,7 +105,7 @@ def test_narrow_tables_give_up_whole_columns_in_the_stated_order() -> None:
 
 
 def test_failed_benchmarks_of_the_last_run_are_named_in_the_bench_view() -> None:
-    from tui_perf.views.panes import bench_view
+    from tui_perf.views.bench import bench_view
 
     h = History()
     for snap in history(2):

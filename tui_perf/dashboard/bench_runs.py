@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tui_perf.model.snapshot import BenchResult, Snapshot
-from tui_perf.views.panes import History
+from tui_perf.views.history import History
 
 
 async def judge_and_keep(store: Any, history: History, snap: Snapshot) -> list[str]:

@@ -25,18 +25,14 @@ from textual.binding import Binding, BindingType
 from textual.widget import Widget
 from textual.widgets import TabPane
 
-from tui_perf.views.panes import (
-    History,
-    bench_trend,
-    bench_view,
-    cache_rows,
-    gc_view,
-    hit_rate_series,
-    memory_view,
-    overview_view,
-    pool_rows,
-    profile_view,
-)
+from tui_perf.views.bench import bench_trend, bench_view
+from tui_perf.views.caches import cache_rows, hit_rate_series
+from tui_perf.views.gc import gc_view
+from tui_perf.views.history import History
+from tui_perf.views.memory import memory_view
+from tui_perf.views.overview import overview_view
+from tui_perf.views.pools import pool_rows
+from tui_perf.views.profile import profile_view
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,26 @@ capabilities. No UI.
 
 from __future__ import annotations
 
-from tui_perf.tune.profiles import TuneProfile, available, load_profile, parse_profile
-from tui_perf.tune.system import SystemProfile, choose, probe_system
-from tui_perf.tune.tuner import Tuner
+import importlib
+from typing import TYPE_CHECKING, Any
 
+if TYPE_CHECKING:
+    from tui_perf.tune.profiles import TuneProfile, available, load_profile, parse_profile
+    from tui_perf.tune.system import SystemProfile, choose, probe_system
+    from tui_perf.tune.tuner import Tuner
+
+#: imported on first use: an engine loads `tune.commands` at start, and the tuner, its
+#: profiles (tomllib) and its statistics only when it is turned on
+_LAZY = {
+    "SystemProfile": "tui_perf.tune.system",
+    "TuneProfile": "tui_perf.tune.profiles",
+    "Tuner": "tui_perf.tune.tuner",
+    "available": "tui_perf.tune.profiles",
+    "choose": "tui_perf.tune.system",
+    "load_profile": "tui_perf.tune.profiles",
+    "parse_profile": "tui_perf.tune.profiles",
+    "probe_system": "tui_perf.tune.system",
+}
 __all__ = [
     "SystemProfile",
     "TuneProfile",
@@ -24,3 +40,10 @@ __all__ = [
     "parse_profile",
     "probe_system",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

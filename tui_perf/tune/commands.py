@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui_perf.advice.commands import AdviceState
 from tui_perf.advice.commands import state_of as advice_of
@@ -22,10 +22,11 @@ from tui_perf.model.errors import ConfigError
 from tui_perf.model.format import fmt_bytes
 from tui_perf.model.snapshot import to_dict
 from tui_perf.model.tune import MEASURING, TrialStat
-from tui_perf.tune.learned import Learned
-from tui_perf.tune.profiles import TuneProfile, load_profile
-from tui_perf.tune.system import choose, probe_system
-from tui_perf.tune.tuner import Tuner
+
+if TYPE_CHECKING:  # the tuner's modules load when it is first turned on (off by default)
+    from tui_perf.tune.learned import Learned
+    from tui_perf.tune.profiles import TuneProfile
+    from tui_perf.tune.tuner import Tuner
 
 log = logging.getLogger("tui_perf.tune")
 
@@ -51,7 +52,7 @@ class TuneState:
     def __init__(self, engine: Engine, advice: AdviceState, learned: Learned | None = None) -> None:
         self.engine = engine
         self.advice = advice
-        self.learned = learned or Learned()
+        self._learned = learned
         self._lock = threading.Lock()
         self._auto = engine.config.profile == "auto"
         self._refined = not self._auto
@@ -60,9 +61,21 @@ class TuneState:
             self.enable(True)
         engine.add_section(self.section)
 
+    @property
+    def learned(self) -> Learned:
+        """What earlier runs rolled back (read when the tuner is first turned on)."""
+        if self._learned is None:
+            from tui_perf.tune.learned import Learned
+
+            self._learned = Learned()
+        return self._learned
+
     # -- the profile ---------------------------------------------------------------------
 
     def _load(self) -> tuple[TuneProfile, str]:
+        from tui_perf.tune.profiles import load_profile
+        from tui_perf.tune.system import choose, probe_system
+
         name = self.engine.config.profile
         if name != "auto":
             return load_profile(name), f"chosen: {name}"
@@ -73,6 +86,8 @@ class TuneState:
         """The profile's budget (unless the config set one) and GC settings; the caps and
         guardrails the tuner reads itself."""
         if self.engine.config.budget_mib is None:
+            from tui_perf.tune.system import probe_system
+
             system = probe_system()
             budget = int(system.memory_limit * profile.memory.budget_share)
             self.engine.guard.budget = budget
@@ -94,6 +109,8 @@ class TuneState:
     def enable(self, on: bool) -> Tuner:
         with self._lock:
             if self.tuner is None:
+                from tui_perf.tune.tuner import Tuner
+
                 profile, why = self._load()
                 self.tuner = Tuner(profile, self._run, why=why, on_trial=self._event)
                 self.tuner.cooling.update(self.learned.load(self.engine.wall()))
@@ -115,6 +132,9 @@ class TuneState:
         t = tuner.profile.tuner
         if len(snaps) < 2 or snaps[-1].timestamp - snaps[0].timestamp < t.window_s:
             return
+        from tui_perf.tune.profiles import load_profile
+        from tui_perf.tune.system import choose, probe_system
+
         self._refined = True
         picked, why = choose(probe_system([s.memory.cpu_percent for s in snaps]))
         if picked != tuner.profile.name:

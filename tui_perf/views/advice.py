@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from tui_perf.advice.report import finding_lines
 from tui_perf.model.advice import AdviceStats, CurveStat, Finding
 from tui_perf.model.tune import KEPT, MEASURING, ROLLED_BACK, TuneStats
-from tui_perf.views.panes import History
+from tui_perf.views.history import History
 
 SEVERITY_MARK = {"critical": "‼ critical", "warning": "! warning", "info": "· info"}
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from tui_perf.model.advice import severity_rank
 from tui_perf.model.format import fmt_bytes, fmt_percent
 from tui_perf.model.snapshot import Snapshot
-from tui_perf.views.panes import TIER_RANK
+from tui_perf.views.history import TIER_RANK
 
 STATUS_RANK = {"live": 0, "connecting": 1, "lost": 2, "gone": 3}
 #: the sort keys `s` cycles through, and what each is called on screen

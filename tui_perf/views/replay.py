@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from tui_perf.model.snapshot import Event
-from tui_perf.views.panes import TIER_RANK
+from tui_perf.views.history import TIER_RANK
 
 _LEVEL_RANK = {"info": 0, "warning": 1, "error": 2}
 

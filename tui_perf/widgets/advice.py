@@ -11,7 +11,7 @@ from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
 from tui_perf.views.advice import AdviceView, curve_points
-from tui_perf.views.panes import columns_that_fit
+from tui_perf.views.columns import columns_that_fit
 from tui_perf.widgets.chart import Chart, ChartSpec, Line
 from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
 

@@ -12,7 +12,7 @@ from textual.reactive import reactive
 from textual.widgets import DataTable, ProgressBar, Static
 
 from tui_perf.model.format import fmt_seconds
-from tui_perf.views.panes import BenchView
+from tui_perf.views.bench import BenchView
 from tui_perf.widgets.chart import Chart, ChartSpec, Line
 from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
 

@@ -11,14 +11,9 @@ from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
 from tui_perf.model.format import fmt_percent
-from tui_perf.views.panes import (
-    CACHE_SORTS,
-    TIME_AXIS,
-    CacheRow,
-    Series,
-    columns_that_fit,
-    tiers_down,
-)
+from tui_perf.views.caches import CACHE_SORTS, CacheRow, tiers_down
+from tui_perf.views.columns import columns_that_fit
+from tui_perf.views.history import TIME_AXIS, Series
 from tui_perf.widgets.chart import Chart, ChartSpec, Line
 from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
 

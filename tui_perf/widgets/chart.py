@@ -13,7 +13,7 @@ from rich.text import Text
 from textual.timer import Timer
 from textual_plotext import PlotextPlot
 
-from tui_perf.views.panes import downsample_max
+from tui_perf.views.history import downsample_max
 from tui_perf.widgets.managed import ContentKey, ManagedWidget
 
 

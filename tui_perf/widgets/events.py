@@ -12,7 +12,7 @@ from textual.reactive import reactive
 from textual.widgets import DataTable, Input
 
 from tui_perf.model.snapshot import Event
-from tui_perf.views.panes import filter_events
+from tui_perf.views.events import filter_events
 from tui_perf.widgets.managed import ManagedWidget
 
 LEVEL_STYLE = {"warning": "yellow", "error": "red"}

@@ -9,8 +9,8 @@ from textual.app import ComposeResult
 from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
+from tui_perf.views.columns import columns_that_fit
 from tui_perf.views.fleet import COLUMNS, DROP_FIRST, FleetRow, fleet_summary
-from tui_perf.views.panes import columns_that_fit
 from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
 
 TIER_STYLES = {"ELEVATED": "yellow", "HIGH": "bold dark_orange", "CRITICAL": "bold red"}

@@ -12,7 +12,8 @@ from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
 from tui_perf.model.format import fmt_ms
-from tui_perf.views.panes import TIME_AXIS, GCView, Series
+from tui_perf.views.gc import GCView
+from tui_perf.views.history import TIME_AXIS, Series
 from tui_perf.widgets.chart import Chart, ChartSpec, Line
 from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
 from tui_perf.widgets.text import InfoBlock, columns, fields

@@ -39,7 +39,7 @@ from textual.widgets import DataTable
 from tui_perf.engine.memory import Freed
 from tui_perf.engine.registry import Registry
 from tui_perf.pools.objects import ObjectPool
-from tui_perf.views.panes import WidgetStats
+from tui_perf.views.overview import WidgetStats
 
 
 @dataclass

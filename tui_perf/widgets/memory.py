@@ -11,7 +11,8 @@ from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
 from tui_perf.model.format import fmt_bytes, fmt_ms, fmt_released
-from tui_perf.views.panes import TIME_AXIS, MemoryView, MiB, thresholds_near
+from tui_perf.views.history import TIME_AXIS, MiB
+from tui_perf.views.memory import MemoryView, thresholds_near
 from tui_perf.widgets.chart import Chart, ChartSpec, Line
 from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
 from tui_perf.widgets.text import InfoBlock, fields

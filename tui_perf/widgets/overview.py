@@ -7,7 +7,9 @@ from textual.app import ComposeResult
 from textual.reactive import reactive
 
 from tui_perf.model.format import fmt_bytes, fmt_percent
-from tui_perf.views.panes import TIER_NAMES, TIME_AXIS, MiB, OverviewView, thresholds_near
+from tui_perf.views.history import TIME_AXIS, MiB
+from tui_perf.views.memory import TIER_NAMES, thresholds_near
+from tui_perf.views.overview import OverviewView
 from tui_perf.widgets.chart import Chart, ChartSpec, Line
 from tui_perf.widgets.managed import ManagedWidget
 from tui_perf.widgets.text import InfoBlock, fields

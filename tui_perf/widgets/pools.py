@@ -9,7 +9,7 @@ from textual.widgets import DataTable, Static
 
 from tui_perf.model.format import fmt_ms, fmt_percent
 from tui_perf.model.snapshot import PoolStats
-from tui_perf.views.panes import columns_that_fit
+from tui_perf.views.columns import columns_that_fit
 from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
 
 EMPTY = (

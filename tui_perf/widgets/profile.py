@@ -15,7 +15,8 @@ from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
 from tui_perf.model.format import fmt_bytes, fmt_percent, fmt_seconds
-from tui_perf.views.panes import ProfileView, columns_that_fit
+from tui_perf.views.columns import columns_that_fit
+from tui_perf.views.profile import ProfileView
 from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
 
 FUNCTION_COLUMNS = ("own %", "total %", "own time", "total time", "function", "file:line")
