@@ -2,11 +2,10 @@
 process on the same L2, every read checked (see `tests/helpers/cache_model.py`).
 
 Both tiers, a bounded number of examples here; `benchmarks/soak_cache_model.py` runs the
-same machine for ten minutes. The plain scenario (one spelling per key, L2 up) holds today
-over SQLite. Over Redis it fails (coherence does not announce overwrites), and the full
-scenario (keys equal across types, outages, Redis restarts) fails on the defects #29 lists:
-those are marked xfail, with the defect each one shows, until their fixes land. Shrinking is
-off for them: a known failure need not be made small on every CI run.
+same machine for ten minutes. Written before the fixes, it failed on #29's defects (keys
+equal across types, bulk invalidations lost in an outage, coherence across a Redis
+restart) and found two more: overwrites were not announced to other processes, and a
+write-through set that failed in an outage let L2's older value back once L1 lost it.
 """
 
 from __future__ import annotations
@@ -21,19 +20,6 @@ from tests.helpers.cache_model import CacheModel, ModelEnv, Peer, Scenario
 
 PLAIN = Scenario(aliases=False, outages=False, peer=True)
 FULL = Scenario(aliases=True, outages=True, peer=True)
-
-#: found by this model, not in #29's list: a reproduction is in the closing note of #29
-OVERWRITES_NOT_ANNOUNCED = (
-    "coherence publishes deletes and invalidations, not overwrites: the other process keeps "
-    "an overwritten value in its L1 for good (found by this model)"
-)
-KNOWN_DEFECTS = pytest.mark.xfail(
-    strict=False,
-    reason="issue #29, fixes on other branches: keys equal in Python are two L2 keys (#29.3); "
-    "bulk invalidations during an outage are lost (#29.1); coherence misses invalidations "
-    "around a Redis restart (#29.2); and, found by this model, a write-through set that "
-    "fails in an outage leaves the older L2 value to be served; " + OVERWRITES_NOT_ANNOUNCED,
-)
 
 
 def _settings(*, shrink: bool) -> settings:
@@ -73,9 +59,7 @@ def _run(env: ModelEnv, *, shrink: bool) -> None:
     "tier",
     [
         "sqlite",
-        pytest.param(
-            "redis", marks=pytest.mark.xfail(strict=False, reason=OVERWRITES_NOT_ANNOUNCED)
-        ),
+        "redis",
     ],
 )
 def test_the_cache_keeps_to_the_model_with_l2_up(
@@ -85,10 +69,9 @@ def test_the_cache_keeps_to_the_model_with_l2_up(
     _run(_env(request, tier, PLAIN, peer), shrink=tier == "sqlite")
 
 
-@KNOWN_DEFECTS
 @pytest.mark.parametrize("tier", ["sqlite", "redis"])
 def test_the_cache_keeps_to_the_model_through_outages_and_equal_keys(
     request: pytest.FixtureRequest, tier: str, peer: Peer
 ) -> None:
     """The same, with 1, 1.0, True and Decimal(1) as one key, outages and Redis restarts."""
-    _run(_env(request, tier, FULL, peer), shrink=False)
+    _run(_env(request, tier, FULL, peer), shrink=True)

@@ -161,3 +161,39 @@ def test_a_bulk_invalidation_during_an_outage_is_not_lost(tmp_path: Path, how: s
     cache.close()
     other.close()
     gc.collect()
+
+
+def test_an_overwrite_that_failed_in_an_outage_never_lets_the_older_value_back(
+    tmp_path: Path,
+) -> None:
+    """Found by the cache model: a write-through set during an outage keeps the new value in
+    L1 only; once L1 lost it (an eviction, a coherence drop), the older L2 value came back
+    after recovery. The failed write leaves a tombstone, applied before L2 is read again."""
+    db = tmp_path / "c.db"
+    cache = _cache(db)
+    cache.set("acct:1", "balance 100")
+    locker = subprocess.Popen(
+        [sys.executable, "-c", LOCKER, str(db)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert locker.stdout is not None and locker.stdout.readline().strip() == "locked"
+        cache.set("acct:1", "balance 0")  # L2 refused it: the file is locked
+        assert cache.l2 is not None and cache.l2.down
+    finally:
+        assert locker.stdin is not None
+        locker.stdin.write("\n")
+        locker.stdin.flush()
+        locker.wait(10)
+    cache.clear_local()  # L1 loses the new value
+    deadline = time.monotonic() + 10  # through the breaker's backoff, until L2 answers
+    while time.monotonic() < deadline:
+        assert cache.get("acct:1") in (None, "balance 0")
+        if not cache.l2.down:
+            break
+        time.sleep(0.05)
+    assert not cache.l2.down
+    assert cache.get("acct:1") is None
+    cache.close()

@@ -146,16 +146,25 @@ class GuardedTier:
             return True
         if not self._closed_or_probe():
             self._skip()
+            self._bury_all(items)
             return False
         try:
             yield Call(self.tier.set_many, self.tier.aset_many, (items,))
         except Exception as exc:
             self.write_failures += 1
             self._failed(exc, "write")
+            self._bury_all(items)
             return False
         self._forget_tombstones(items)
         self._succeeded()
         return True
+
+    def _bury_all(self, items: Iterable[Item]) -> None:
+        # L2 still holds the value each of these overwrote: once it is back, that older
+        # value must not be served (found by the cache model: a set during an outage, L1
+        # dropped, then L2's older value read back); deleted on recovery, before reads.
+        for item in items:
+            self._bury(item[0])
 
     def _forget_tombstones(self, items: Iterable[Item]) -> None:
         if self._tombstones:
