@@ -197,3 +197,22 @@ def test_an_overwrite_that_failed_in_an_outage_never_lets_the_older_value_back(
     assert not cache.l2.down
     assert cache.get("acct:1") is None
     cache.close()
+
+
+def test_a_tag_invalidation_that_drops_a_queued_write_lets_no_older_value_back(
+    tmp_path: Path,
+) -> None:
+    """Found by the cache model: write-behind, a key written without a tag then again with
+    one (queued), the tag invalidated: the queued write went, and L2's older, untagged value
+    was served here and in other processes."""
+    db = tmp_path / "c.db"
+    cache = _cache(db, write_behind=True, batch_size=1000, flush_interval=3600)
+    cache.set("user:7", "role=admin")
+    cache.flush()
+    cache.set("user:7", "role=guest", tags=("tenant:9",))  # queued
+    cache.invalidate_tag("tenant:9")  # tenant 9 revoked: user:7 must not answer at all
+    assert cache.get("user:7") is None
+    other = _cache(db)
+    assert other.get("user:7") is None
+    cache.close()
+    other.close()

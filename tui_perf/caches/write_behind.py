@@ -118,17 +118,22 @@ class WriteQueue:
         """Remove queued and in-flight items `drop` selects; remember the invalidation if a
         batch is out (to replay after it); returns how many were removed."""
         with self._lock:
-            gone = [k for k, item in self.pending.items() if drop(item)]
-            for k in gone:
+            queued = [k for k, item in self.pending.items() if drop(item)]
+            for k in queued:
                 del self.pending[k]
+            flying: list[str] = []
             if self._in_flight:
                 self._replay.append((kind, arg))
                 flying = [k for k, item in self._taken.items() if drop(item)]
                 for k in flying:
                     del self._taken[k]
                 self._dropped.update(flying)
-                gone += flying
-            return len(gone)
+        # A dropped write had replaced what L2 holds for its key, which the invalidation
+        # may not cover (a tag the older value never had): that value goes too (found by
+        # the cache model). Outside the lock: L2 may be slow; a failure leaves a tombstone.
+        for k in queued:
+            self.l2.delete(k)
+        return len(queued) + len(flying)
 
     def _take(self) -> list[Item]:
         with self._lock:
