@@ -99,6 +99,7 @@ class Scenario:
     aliases: bool = True  # keys spelled several ways (1, 1.0, True, Decimal(1))
     outages: bool = True  # L2 outages, Redis restarts with and without its data
     peer: bool = True  # a second process on the same L2
+    write_behind: bool = True  # off: every cache writes through (the drawn flag is ignored)
 
 
 class Peer:
@@ -200,7 +201,7 @@ class CacheModel(RuleBasedStateMachine):
     def open_cache(self, write_behind: bool, codec: str, l1_size: int) -> None:
         self.env.sequences += 1
         name = f"m{uuid.uuid4().hex[:8]}"
-        self.write_behind = write_behind
+        self.write_behind = write_behind and self.env.scenario.write_behind
         tier: Any
         if self.env.tier == "sqlite":
             from tui_perf.caches.sqlite_tier import SQLiteTier
@@ -224,7 +225,7 @@ class CacheModel(RuleBasedStateMachine):
             # L2Tier protocol does not cover it)
             l2=GuardedTier(tier, owner=name, clock=self.clock),  # type: ignore[arg-type]
             codec=PickleCodec(HMAC_KEY) if codec == "pickle" else JsonCodec(),
-            write_behind=write_behind,
+            write_behind=self.write_behind,
             batch_size=10_000,  # flushed by the model's rule only
             flush_interval=3600,
             max_pending=10_000,
@@ -358,8 +359,11 @@ class CacheModel(RuleBasedStateMachine):
     def invalidate_tag(self, tag: str) -> None:
         self._step().invalidate_tag(tag)
         why = f"invalidated (invalidate_tag({tag!r}))"
-        for table, l2 in ((self.current, False), (self.pending, False), (self.l2, True)):
-            # only where the value there carries the tag: a newer value without it stays
+        # A key whose latest value carries the tag is gone, older values under it too (a
+        # queued write had replaced L2's older one)...
+        self._remove([k for k, v in self.current.items() if tag in self.tags_of[v]], why)
+        # ...and elsewhere only where the value carries the tag: a newer one without it stays.
+        for table, l2 in ((self.pending, False), (self.l2, True)):
             for key in [k for k, v in table.items() if tag in self.tags_of[v]]:
                 self._drop(table, key, why, l2=l2)
 
