@@ -19,7 +19,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from tests.helpers.cache_model import CacheModel, ModelEnv, Peer, Scenario
+from tests.helpers.cache_model import CacheModel, ModelEnv, Scenario
+from tests.helpers.cache_peer import Peer
 
 PLAIN_WRITE_THROUGH = Scenario(aliases=False, outages=False, peer=True, write_behind=False)
 PLAIN = Scenario(aliases=False, outages=False, peer=True)

@@ -30,9 +30,7 @@ spells each key one way only; `Scenario.outages` off leaves L2 up throughout.
 from __future__ import annotations
 
 import collections
-import contextlib
 import dataclasses
-import os
 import subprocess
 import sys
 import time
@@ -50,14 +48,12 @@ from hypothesis.stateful import (
     rule,
 )
 
-from tests.helpers.cache_peer import MISS, decode, encode
+from tests.helpers.cache_peer import MISS, Peer
 from tui_perf.caches.breaker import GuardedTier
 from tui_perf.caches.codecs import JsonCodec, PickleCodec
 from tui_perf.caches.memory_tier import MemoryTier
 from tui_perf.caches.multilevel import MultiLevelCache
 from tui_perf.engine.registry import Registry
-
-ROOT = Path(__file__).resolve().parent.parent.parent
 
 #: every spelling of the key space; equal spellings are one key (lru_cache, typed=False)
 STRING_KEYS: list[Any] = ["a:1", "a:2", "b:1", "1"]
@@ -100,43 +96,6 @@ class Scenario:
     outages: bool = True  # L2 outages, Redis restarts with and without its data
     peer: bool = True  # a second process on the same L2
     write_behind: bool = True  # off: every cache writes through (the drawn flag is ignored)
-
-
-class Peer:
-    """The parent's end of `cache_peer.py`."""
-
-    def __init__(self) -> None:
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.helpers.cache_peer"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env=env,
-            cwd=ROOT,
-        )
-
-    def call(self, op: str, arg: object = None) -> Any:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(encode((op, arg)) + "\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"the peer process ended (exit {self.proc.wait(5)})")
-        status, _, payload = line.strip().partition(" ")
-        result = decode(payload)
-        if status != "ok":
-            raise RuntimeError(f"the peer failed: {result}")
-        return result
-
-    def close(self) -> None:
-        with contextlib.suppress(RuntimeError, OSError):
-            self.call("quit")
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
 
 
 @dataclasses.dataclass
