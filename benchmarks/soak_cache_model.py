@@ -30,7 +30,8 @@ sys.path.insert(0, str(ROOT))
 from hypothesis import HealthCheck, Phase, settings  # noqa: E402
 from hypothesis.stateful import run_state_machine_as_test  # noqa: E402
 
-from tests.helpers.cache_model import CacheModel, ModelEnv, Peer, Scenario  # noqa: E402
+from tests.helpers.cache_model import CacheModel, ModelEnv, Scenario  # noqa: E402
+from tests.helpers.cache_peer import Peer  # noqa: E402
 from tests.helpers.redis_server import RedisServer  # noqa: E402
 
 #: the full scenario alone finds mostly the first defect it meets (equal keys are the

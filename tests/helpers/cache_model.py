@@ -30,9 +30,7 @@ spells each key one way only; `Scenario.outages` off leaves L2 up throughout.
 from __future__ import annotations
 
 import collections
-import contextlib
 import dataclasses
-import os
 import subprocess
 import sys
 import time
@@ -50,14 +48,12 @@ from hypothesis.stateful import (
     rule,
 )
 
-from tests.helpers.cache_peer import MISS, decode, encode
+from tests.helpers.cache_peer import MISS, Peer
 from tui_perf.caches.breaker import GuardedTier
 from tui_perf.caches.codecs import JsonCodec, PickleCodec
 from tui_perf.caches.memory_tier import MemoryTier
 from tui_perf.caches.multilevel import MultiLevelCache
 from tui_perf.engine.registry import Registry
-
-ROOT = Path(__file__).resolve().parent.parent.parent
 
 #: every spelling of the key space; equal spellings are one key (lru_cache, typed=False)
 STRING_KEYS: list[Any] = ["a:1", "a:2", "b:1", "1"]
@@ -99,43 +95,7 @@ class Scenario:
     aliases: bool = True  # keys spelled several ways (1, 1.0, True, Decimal(1))
     outages: bool = True  # L2 outages, Redis restarts with and without its data
     peer: bool = True  # a second process on the same L2
-
-
-class Peer:
-    """The parent's end of `cache_peer.py`."""
-
-    def __init__(self) -> None:
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.helpers.cache_peer"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env=env,
-            cwd=ROOT,
-        )
-
-    def call(self, op: str, arg: object = None) -> Any:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(encode((op, arg)) + "\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"the peer process ended (exit {self.proc.wait(5)})")
-        status, _, payload = line.strip().partition(" ")
-        result = decode(payload)
-        if status != "ok":
-            raise RuntimeError(f"the peer failed: {result}")
-        return result
-
-    def close(self) -> None:
-        with contextlib.suppress(RuntimeError, OSError):
-            self.call("quit")
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
+    write_behind: bool = True  # off: every cache writes through (the drawn flag is ignored)
 
 
 @dataclasses.dataclass
@@ -200,7 +160,7 @@ class CacheModel(RuleBasedStateMachine):
     def open_cache(self, write_behind: bool, codec: str, l1_size: int) -> None:
         self.env.sequences += 1
         name = f"m{uuid.uuid4().hex[:8]}"
-        self.write_behind = write_behind
+        self.write_behind = write_behind and self.env.scenario.write_behind
         tier: Any
         if self.env.tier == "sqlite":
             from tui_perf.caches.sqlite_tier import SQLiteTier
@@ -224,7 +184,7 @@ class CacheModel(RuleBasedStateMachine):
             # L2Tier protocol does not cover it)
             l2=GuardedTier(tier, owner=name, clock=self.clock),  # type: ignore[arg-type]
             codec=PickleCodec(HMAC_KEY) if codec == "pickle" else JsonCodec(),
-            write_behind=write_behind,
+            write_behind=self.write_behind,
             batch_size=10_000,  # flushed by the model's rule only
             flush_interval=3600,
             max_pending=10_000,
@@ -358,8 +318,11 @@ class CacheModel(RuleBasedStateMachine):
     def invalidate_tag(self, tag: str) -> None:
         self._step().invalidate_tag(tag)
         why = f"invalidated (invalidate_tag({tag!r}))"
-        for table, l2 in ((self.current, False), (self.pending, False), (self.l2, True)):
-            # only where the value there carries the tag: a newer value without it stays
+        # A key whose latest value carries the tag is gone, older values under it too (a
+        # queued write had replaced L2's older one)...
+        self._remove([k for k, v in self.current.items() if tag in self.tags_of[v]], why)
+        # ...and elsewhere only where the value carries the tag: a newer one without it stays.
+        for table, l2 in ((self.pending, False), (self.l2, True)):
             for key in [k for k, v in table.items() if tag in self.tags_of[v]]:
                 self._drop(table, key, why, l2=l2)
 

@@ -17,11 +17,16 @@ staleness the model checks is the reader's, and one reader shows it.
 from __future__ import annotations
 
 import base64
+import contextlib
+import os
 import pickle
+import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 MISS = "<miss>"
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def encode(obj: object) -> str:
@@ -64,6 +69,43 @@ def open_cache(config: dict[str, Any], clock: Clock) -> Any:
         coherence=config["coherence"],
         registry=Registry(),
     )
+
+
+class Peer:
+    """The parent's end of `cache_peer.py`."""
+
+    def __init__(self) -> None:
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.helpers.cache_peer"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=ROOT,
+        )
+
+    def call(self, op: str, arg: object = None) -> Any:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(encode((op, arg)) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the peer process ended (exit {self.proc.wait(5)})")
+        status, _, payload = line.strip().partition(" ")
+        result = decode(payload)
+        if status != "ok":
+            raise RuntimeError(f"the peer failed: {result}")
+        return result
+
+    def close(self) -> None:
+        with contextlib.suppress(RuntimeError, OSError):
+            self.call("quit")
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
 
 
 def main() -> None:
