@@ -12,6 +12,7 @@ import gc
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -216,3 +217,53 @@ def test_a_tag_invalidation_that_drops_a_queued_write_lets_no_older_value_back(
     assert other.get("user:7") is None
     cache.close()
     other.close()
+
+
+class SlowReadTier(SQLiteTier):
+    """A real SQLite tier whose `get` stops after reading, until let go: a reader caught
+    between L2's reply and putting it in L1."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.hold = False
+        self.read, self.go = threading.Event(), threading.Event()
+
+    def get(self, key: str) -> Any:
+        value = super().get(key)
+        if self.hold:
+            self.read.set()
+            self.go.wait(10)
+        return value
+
+
+@pytest.mark.parametrize("how", ["delete", "prefix", "tag", "clear"])
+def test_a_read_caught_in_flight_by_a_revocation_puts_nothing_in_l1(
+    tmp_path: Path, how: str
+) -> None:
+    """Found by an attack: a read that had L2's value but not yet put it in L1 put it there
+    after delete()/invalidate_*()/clear() returned, and L1 served it until evicted."""
+    tier = SlowReadTier(tmp_path / "c.db")
+    cache = MultiLevelCache("perm", l2=tier, registry=Registry())
+    cache.set("user:alice", "admin", tags=("staff",))
+    cache.clear_local()
+    tier.hold = True
+    got: list[Any] = []
+    reader = threading.Thread(target=lambda: got.append(cache.get("user:alice")))
+    reader.start()
+    assert tier.read.wait(10)  # the reader has L2's value in hand
+    tier.hold = False
+    revoke = {
+        "delete": lambda: cache.delete("user:alice"),
+        "prefix": lambda: cache.invalidate_prefix("user:"),
+        "tag": lambda: cache.invalidate_tag("staff"),
+        "clear": cache.clear,
+    }[how]
+    revoke()
+    tier.go.set()
+    reader.join(10)
+    # the read began before the revocation: it may answer either way (a bulk one it judges
+    # against the generations already bumped, and misses)
+    assert got in (["admin"], [None])
+    assert "user:alice" not in cache  # but L1 keeps nothing of it
+    assert cache.get("user:alice") is None
+    cache.close()

@@ -132,6 +132,10 @@ class MultiLevelCache:
         self._tag_keys: dict[str, set[Hashable]] = {}
         self._key_tags: dict[Hashable, tuple[str, ...]] = {}
         self._tag_lock = threading.Lock()
+        # Every local drop counts here (under the lock); a read that saw another count when
+        # it began puts nothing in L1: its L2 value may be what the drop revoked.
+        self._drops = 0
+        self._drops_lock = threading.Lock()
         self._closed = False
         self.queue: WriteQueue | None = None
         if write_behind and self.l2 is not None:
@@ -220,6 +224,7 @@ class MultiLevelCache:
     def _read(self, key: Hashable, default: Any) -> Steps[Any]:
         """After an L1 miss of canonical `key` (both shells): the queued value, else L2's."""
         assert self.l2 is not None
+        seen = self._drops  # before anything is read: see _promote
         ks = self.namespace + keys.text(key)
         queued = self.queue.get(ks) if self.queue is not None else None
         if queued is DROPPED:  # deleted while its write was in flight: L2 may hold it
@@ -228,9 +233,11 @@ class MultiLevelCache:
             stored = queued[1]  # read your writes: queued or in flight, never L2's older
         else:
             stored = yield Call(self._l2_get, self._al2_get, (ks,))
-        return self._promote(key, stored, default, from_queue=queued is not None)
+        return self._promote(key, stored, default, from_queue=queued is not None, seen=seen)
 
-    def _promote(self, key: Hashable, data: Any, default: Any, *, from_queue: bool) -> Any:
+    def _promote(
+        self, key: Hashable, data: Any, default: Any, *, from_queue: bool, seen: int
+    ) -> Any:
         if data is MISSING:
             return default
         try:
@@ -247,11 +254,22 @@ class MultiLevelCache:
             self.last_error = f"{self.key_str(key)}: {exc}"
             log.warning("cache %s: %s", self.name, self.last_error)
             return default
-        self.l1.set(key, value)
-        if tags:
-            self._index_tags(key, tags)
+        with self._drops_lock:
+            # A drop since this read began (a delete, an invalidation, another process's
+            # message) may have revoked what was read: the caller gets it (the read began
+            # first), L1 does not (found by an attack: 40 of 40 racing reads kept a
+            # deleted value in L1 after delete() returned)
+            if self._drops != seen:
+                return value
+            self.l1.set(key, value)
+            if tags:
+                self._index_tags(key, tags)
         self.promotions += 1
         return value
+
+    def _dropping(self) -> None:
+        with self._drops_lock:
+            self._drops += 1
 
     def _current(self, key: Hashable, stamp: Stamp | None, tags: tuple[str, ...]) -> bool:
         """The check on read: an L2 entry older than a bump that covers it, or read while
@@ -368,18 +386,21 @@ class MultiLevelCache:
             if self.queue is not None:
                 found = self.queue.invalidate("key", ks, lambda i: i[0] == ks) > 0 or found
             found = self.l2.delete(ks) or found
+            self.drop_local(key)  # again: a read that promoted meanwhile (see _promote)
             self._publish("key", ks)
         return found
 
     def drop_local(self, key: Hashable) -> bool:
         """Drop `key` from L1 only (what another process's invalidation asks of this one)."""
         key = self.canonical(key)
+        self._dropping()
         with self._tag_lock:
             for tag in self._key_tags.pop(key, ()):
                 self._tag_keys.get(tag, set()).discard(key)
         return self.l1.delete(key)
 
     def drop_local_prefix(self, prefix: str) -> int:
+        self._dropping()
         n = 0
         for key in self.l1:
             if keys.text(key)[1:].startswith(prefix):
@@ -387,6 +408,7 @@ class MultiLevelCache:
         return n
 
     def drop_local_tag(self, tag: str) -> int:
+        self._dropping()
         with self._tag_lock:
             keys = self._tag_keys.pop(tag, set())
             for key in keys:
@@ -405,6 +427,7 @@ class MultiLevelCache:
             for full in fulls:
                 self.queue.invalidate("prefix", full, _starts_with(full))
         reached = self._bumped()
+        self.drop_local_prefix(prefix)  # again: a read that promoted meanwhile
         for full in fulls:
             self._publish("prefix", full)
         return InvalidationResult(n, reached)
@@ -418,6 +441,7 @@ class MultiLevelCache:
         if self.queue is not None:
             self.queue.invalidate("tag", full, lambda i: full in i[3])
         reached = self._bumped()
+        self.drop_local_tag(tag)  # again: a read that promoted meanwhile
         self._publish("tag", full)
         return InvalidationResult(n, reached)
 
@@ -459,10 +483,12 @@ class MultiLevelCache:
         if self.queue is not None:
             self.queue.invalidate("prefix", self.namespace, lambda i: True)
         reached = self._bumped()
+        self.clear_local()  # again: a read that promoted meanwhile (see _promote)
         self._publish("prefix", self.namespace)
         return InvalidationResult(n, reached)
 
     def clear_local(self) -> None:
+        self._dropping()
         self.l1.clear()
         with self._tag_lock:
             self._tag_keys.clear()
