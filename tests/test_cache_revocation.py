@@ -24,6 +24,7 @@ from tui_perf.caches.codecs import PickleCodec
 from tui_perf.caches.multilevel import MultiLevelCache
 from tui_perf.caches.sqlite_tier import SQLiteTier
 from tui_perf.engine.registry import Registry
+from tui_perf.model.errors import ConfigError
 
 DEFECT = pytest.mark.xfail(strict=True, reason="issue #29: not fixed yet")
 
@@ -266,4 +267,56 @@ def test_a_read_caught_in_flight_by_a_revocation_puts_nothing_in_l1(
     assert got in (["admin"], [None])
     assert "user:alice" not in cache  # but L1 keeps nothing of it
     assert cache.get("user:alice") is None
+    cache.close()
+
+
+def test_a_revoked_row_restamped_in_l2_is_refused(tmp_path: Path) -> None:
+    """Found by an attack: the generation stamp and the tags sat outside the signature, so
+    whoever could write L2 revived a revoked row by restamping it and stripping its tags."""
+    db = tmp_path / "c.db"
+    cache = _cache(db, codec=PickleCodec(b"k" * 32))
+    cache.set("alice", "GRANTED", tags=["role:admin"])
+    cache.invalidate_tag("role:admin")
+    with sqlite3.connect(db) as conn:
+        key, blob = conn.execute("SELECT key, value FROM cache").fetchone()
+        scope = key[: len(cache.namespace)]
+        gen = dict(conn.execute("SELECT rule, gen FROM cache_gen WHERE scope=?", (scope,)))
+        blob = bytes(blob)
+        n = int.from_bytes(blob[17:19], "big")
+        stamp = gen["i"].to_bytes(8, "big") + gen["e"].to_bytes(8, "big")
+        forged = b"\x02" + stamp + b"\0\0" + blob[19 + n :]  # current stamp, no tags
+        conn.execute("UPDATE cache SET value=? WHERE key=?", (forged, key))
+        conn.execute("DELETE FROM cache_tags WHERE key=?", (key,))
+    other = _cache(db, codec=PickleCodec(b"k" * 32))
+    assert other.get("alice") is None
+    assert other.l2 is not None and other.l2.refused == 1
+    cache.close()
+    other.close()
+
+
+@pytest.mark.parametrize("tag", [1, "tenant:acme\x1frole:admin", "a\nb"])
+def test_a_tag_that_l2_could_not_keep_whole_is_refused_before_anything_is_stored(
+    tmp_path: Path, tag: Any
+) -> None:
+    """Found by an attack: a tag holding \\x1f came back from L2 as two tags, so
+    invalidating it missed the entry; tags=[1] raised a TypeError after L1 had the value."""
+    cache = _cache(tmp_path / "c.db")
+    with pytest.raises(ConfigError, match="tag must be"):
+        cache.set("user:7", "GRANTED", tags=[tag])
+    assert "user:7" not in cache
+    cache.close()
+
+
+def test_naive_datetimes_equal_in_python_are_one_key_in_l2(tmp_path: Path) -> None:
+    """Found by an attack: fold=0 and fold=1 of one naive wall time are equal (one key in
+    L1) but had two L2 texts, so delete() of one left the other's row to be served."""
+    import datetime as dt
+
+    a = dt.datetime(2026, 11, 1, 1, 30)
+    b = a.replace(fold=1)
+    cache = _cache(tmp_path / "c.db")
+    cache.set(a, "GRANTED")
+    assert cache.delete(b)
+    cache.clear_local()
+    assert cache.get(a) is None
     cache.close()

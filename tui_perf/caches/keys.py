@@ -104,7 +104,9 @@ def _hashable(key: Any) -> bool:
 def _other(key: Any, kind: type, typed: bool, local: bool) -> Any:
     if kind is dt.datetime:
         if key.utcoffset() is None:
-            return key
+            # fold tells two wall times apart only for an aware clock; naive ones equal in
+            # Python (and in L1) must not differ in L2's text (found by an attack)
+            return key.replace(fold=0) if key.fold else key
         return key.astimezone(dt.UTC)
     if kind is bool:
         return (_MARK, "bool", int(key)) if typed else int(key)

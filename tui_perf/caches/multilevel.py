@@ -244,7 +244,8 @@ class MultiLevelCache:
             stamp, tags, body = unpack_entry(data)
             if not from_queue and not self._current(key, stamp, tags):
                 return default
-            value = self.codec.decode(body, place=self.namespace + keys.text(key))
+            place = signed_place(self.namespace + keys.text(key), tags, stamp or (0, 0))
+            value = self.codec.decode(body, place=place)
         except (TamperedValueError, UndecodableValueError) as exc:
             # Refused and treated as a miss: counted as one, and said in the log.
             assert self.l2 is not None
@@ -317,19 +318,25 @@ class MultiLevelCache:
                 "a TTL per item needs an L1 with policy='tlru' or one created with a ttl"
             )
         key = self.canonical(key)
-        # refuse before L1; the place binds the signature to this key of this cache
-        place = self.namespace + keys.text(key)
-        body = self.codec.encode(value, place=place) if self.l2 is not None else b""
-        self.l1.set(key, value, ttl if self.l1.per_item_ttl else None)
         tags = tuple(tags)
+        _check_tags(tags)  # before anything is stored
+        ks = self.namespace + keys.text(key)
+        stamp: Stamp = (0, 0)
+        body = b""
+        if self.l2 is not None:  # refuse before L1
+            assert self.generations is not None
+            stamp = self.generations.stamp()
+            # the signature binds the value to this key of this cache, its generation and
+            # its tags: none of them can be changed in L2 without the value being refused
+            body = self.codec.encode(value, place=signed_place(ks, tags, stamp))
+        self.l1.set(key, value, ttl if self.l1.per_item_ttl else None)
         if tags:
             self._index_tags(key, tags)
         if self.l2 is None:
             return None
         expiry = ttl if ttl is not None else self.l1.default_ttl
-        assert self.generations is not None
-        entry = pack_entry(tags, body, self.generations.stamp())
-        return (self.namespace + keys.text(key), entry, expiry, self._l2_tags(tags))
+        entry = pack_entry(tags, body, stamp)
+        return (ks, entry, expiry, self._l2_tags(tags))
 
     def set(
         self, key: Hashable, value: Any, *, ttl: float | None = None, tags: Sequence[str] = ()
@@ -576,6 +583,21 @@ def _published_as_set(ref: weakref.ref[MultiLevelCache]) -> Callable[[list[str]]
 
 def _starts_with(prefix: str) -> Callable[[Item], bool]:
     return lambda item: item[0].startswith(prefix)
+
+
+def signed_place(ks: str, tags: tuple[str, ...], stamp: Stamp) -> str:
+    """What a signed value is bound to: its L2 key, the generation it was written under and
+    its tags (the entry's header travels outside the codec's bytes)."""
+    return f"{ks}\x00{stamp[0]}:{stamp[1]}\x00" + "\x1f".join(tags)
+
+
+def _check_tags(tags: tuple[str, ...]) -> None:
+    for tag in tags:
+        if type(tag) is not str:
+            raise ConfigError(f"a tag must be a str, not {type(tag).__name__}: {tag!r}")
+        if not tag.isprintable():
+            # \x1f separates tags in L2: such a tag would come back as two
+            raise ConfigError(f"a tag must be printable text without control characters: {tag!r}")
 
 
 def pack_entry(tags: tuple[str, ...], body: bytes, stamp: Stamp) -> bytes:
