@@ -119,6 +119,7 @@ class MultiLevelCache:
         self.generations: Generations | None = None
         if self.l2 is not None:
             self.generations = Generations(self.l2, self.namespace, refresh_s=generation_refresh)
+            self.l2.on_overflow(self._tombstones_lost)
         self.pinned = pinned
         #: what `cached` measures on its misses: computations, their own time, and the
         #: time the miss path took around them (nanoseconds); advice weighs them
@@ -426,6 +427,13 @@ class MultiLevelCache:
         if self.generations is not None:
             self.generations.mark(rules)
 
+    def _tombstones_lost(self) -> None:
+        """The guarded tier's overflow: more deletes (or failed writes) during an outage than
+        it remembers. A clear covers every key it would forget; stored once L2 is back, and
+        until then no L2 entry is trusted here (L1 keeps what this process wrote)."""
+        self._mark(["c"])
+        self._bumped()
+
     def _bumped(self) -> bool:
         """Store the marked bump in L2; False during an outage (kept, applied on recovery)."""
         return self.generations.apply() if self.generations is not None else True
@@ -512,6 +520,10 @@ class MultiLevelCache:
         self._closed = True
         if self.coherence is not None:
             self.coherence.close()
+        if self.l2 is not None and self.l2.down:
+            # one last try past the breaker's backoff: a revoke made during an outage that
+            # ended a moment ago is stored, not lost with this process
+            self.l2.retry_now()
         if self.generations is not None:
             self.generations.close()
         if self.queue is not None:
