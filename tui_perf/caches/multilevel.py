@@ -13,8 +13,8 @@ The contracts:
   collected, and at normal interpreter exit, after waiting for a batch in flight). Only a
   crash or SIGKILL may lose writes: at most the queue, bounded by `max_pending`. Deletes and
   invalidations win over queued and in-flight writes, and a read of a key with a queued or
-  in-flight write is answered from it, never from L2's older value. `set()` after
-  `close()` raises.
+  in-flight write is answered from it, never from L2's older value. `set()`, `delete()`
+  and the invalidations after `close()` raise `ConfigError`.
 - **Namespaces.** Every L2 key starts with the cache's name, its codec and a layout version,
   so caches sharing a file or a server never see, overwrite or clear each other's entries.
   Tags are namespaced the same way.
@@ -57,6 +57,7 @@ from tui_perf.caches.coherence import Coherence
 from tui_perf.caches.generations import Generations, InvalidationResult, Stamp
 from tui_perf.caches.l2 import Item, L2Tier
 from tui_perf.caches.memory_tier import MISSING, MemoryTier
+from tui_perf.caches.tags import check_tag, check_tags
 from tui_perf.caches.twins import Call, Steps, arun, run, skip
 from tui_perf.caches.write_behind import DROPPED, WriteQueue
 from tui_perf.engine.registry import REGISTRY, Registry
@@ -318,6 +319,7 @@ class MultiLevelCache:
         self, key: Hashable, value: Any, *, ttl: float | None = None, tags: Sequence[str] = ()
     ) -> None:
         """Store in L1 and L2. `ttl` per item expires the entry in both tiers."""
+        tags = check_tags(tags)  # before L1: a refused tag stores nothing
         item = self._item(key, value, ttl, tags)
         if item is not None:
             run(self._write(item))
@@ -325,6 +327,8 @@ class MultiLevelCache:
     async def aset(
         self, key: Hashable, value: Any, *, ttl: float | None = None, tags: Sequence[str] = ()
     ) -> None:
+        tags = check_tags(tags)
+        self._refuse_closed("aset")
         await self._aready()
         item = self._item(key, value, ttl, tags)
         if item is not None:
@@ -362,6 +366,7 @@ class MultiLevelCache:
                         self._tag_keys.get(tag, set()).discard(gone)
 
     def delete(self, key: Hashable) -> bool:
+        self._refuse_closed("delete")
         key = self.canonical(key)
         found = self.drop_local(key)
         if self.l2 is not None:
@@ -399,6 +404,12 @@ class MultiLevelCache:
 
         An int, the L1 copies dropped here (L2's rows are not visited: a bump of the
         prefix's generation makes them unservable at once), with `reached_l2`."""
+        if not isinstance(prefix, str):
+            raise ConfigError(
+                f"invalidate_prefix takes the start of a key as a str, not "
+                f"{type(prefix).__name__} ({prefix!r:.40}): pass str(prefix)"
+            )
+        self._refuse_closed("invalidate_prefix")
         fulls = (self.namespace + "s" + prefix, self.namespace + "r" + prefix)
         self._mark(["p" + full[len(self.namespace) :] for full in fulls])
         n = self.drop_local_prefix(prefix)
@@ -413,6 +424,8 @@ class MultiLevelCache:
     def invalidate_tag(self, tag: str) -> InvalidationResult:
         """Drop every entry set with `tag`, promoted copies included: an int, the L1 copies
         dropped here (L2's rows are not visited), with `reached_l2`."""
+        check_tag(tag)
+        self._refuse_closed("invalidate_tag")
         self._mark(["t" + tag])
         n = self.drop_local_tag(tag)
         full = self.namespace + tag
@@ -421,6 +434,11 @@ class MultiLevelCache:
         reached = self._bumped()
         self._publish("tag", full)
         return InvalidationResult(n, reached)
+
+    def _refuse_closed(self, what: str) -> None:
+        # as set(): after close() L2 is not reached, and saying it was would be a lie
+        if self._closed:
+            raise ConfigError(f"cache {self.name} is closed: {what}() after close() is refused")
 
     def _mark(self, rules: list[str]) -> None:
         # Before L1 is dropped: from here no L2 read is trusted until L2 has the bump.
@@ -461,6 +479,7 @@ class MultiLevelCache:
     def clear(self) -> InvalidationResult:
         """Drop every entry of this cache, in L1 and L2 (a bump of the namespace's
         generation); other caches' entries stay. Returns as `invalidate_tag`."""
+        self._refuse_closed("clear")
         self._mark(["c"])
         n = len(self.l1)
         self.clear_local()
