@@ -8,18 +8,21 @@ bent to fit it.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tui_perf.caches.breaker import GuardedTier
 from tui_perf.caches.codecs import PickleCodec
 from tui_perf.caches.multilevel import MultiLevelCache
 from tui_perf.caches.sqlite_tier import SQLiteTier
@@ -290,6 +293,52 @@ def test_a_revoked_row_restamped_in_l2_is_refused(tmp_path: Path) -> None:
     other = _cache(db, codec=PickleCodec(b"k" * 32))
     assert other.get("alice") is None
     assert other.l2 is not None and other.l2.refused == 1
+
+
+@contextlib.contextmanager
+def _outage(db: Path) -> Iterator[None]:
+    """The file locked by another process for the block (`LOCKER`); released on exit."""
+    locker = subprocess.Popen(
+        [sys.executable, "-c", LOCKER, str(db)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert locker.stdout is not None and locker.stdout.readline().strip() == "locked"
+        yield
+    finally:
+        assert locker.stdin is not None
+        locker.stdin.write("\n")
+        locker.stdin.flush()
+        locker.wait(10)
+
+
+def test_more_deletes_in_an_outage_than_tombstones_clear_the_cache_instead(
+    tmp_path: Path,
+) -> None:
+    """Found by attack: the guard kept at most `max_tombstones` and dropped the oldest, so a
+    revoke followed by that many writes in one outage came back, here and in every process.
+    Past the limit the cache now marks a clear of its namespace, stored on recovery."""
+    db = tmp_path / "c.db"
+    guarded = GuardedTier(SQLiteTier(db, busy_timeout_s=0.2), owner="c", max_tombstones=5)
+    cache = MultiLevelCache("c", l2=guarded, registry=Registry())
+    cache.set("alice", "GRANTED")
+    with _outage(db):
+        cache.delete("alice")  # the revoke: a tombstone
+        for i in range(10):  # ordinary traffic: each failed write a tombstone too
+            cache.set(f"session:{i}", i)
+        assert guarded.overflows == 2  # at the 6th and the 11th tombstone
+    assert cache.generations is not None
+    deadline = time.monotonic() + 10  # the clear is stored at a probe after the backoff
+    while (cache.generations.pending or guarded.down) and time.monotonic() < deadline:
+        assert cache.get("alice") is None
+        time.sleep(0.05)
+    assert not cache.generations.pending and not guarded.down
+    assert cache.get("alice") is None
+    assert cache.get("session:9") == 9  # what this process wrote stays in its L1
+    other = _cache(db)  # another process on the same file
+    assert other.get("alice") is None
     cache.close()
     other.close()
 
@@ -301,7 +350,7 @@ def test_a_tag_that_l2_could_not_keep_whole_is_refused_before_anything_is_stored
     """Found by an attack: a tag holding \\x1f came back from L2 as two tags, so
     invalidating it missed the entry; tags=[1] raised a TypeError after L1 had the value."""
     cache = _cache(tmp_path / "c.db")
-    with pytest.raises(ConfigError, match="tag must be"):
+    with pytest.raises(ConfigError, match="cache tag must"):
         cache.set("user:7", "GRANTED", tags=[tag])
     assert "user:7" not in cache
     cache.close()
@@ -320,3 +369,24 @@ def test_naive_datetimes_equal_in_python_are_one_key_in_l2(tmp_path: Path) -> No
     cache.clear_local()
     assert cache.get(a) is None
     cache.close()
+
+
+def test_a_revoke_made_in_an_outage_is_stored_by_a_close_right_after_recovery(
+    tmp_path: Path,
+) -> None:
+    """Found by attack: close() within the breaker's backoff after L2 came back made no
+    attempt, so a delete and an invalidation made during the outage were lost for every
+    other process. close() now tries once more whatever the backoff."""
+    db = tmp_path / "c.db"
+    cache = _cache(db)
+    cache.set("u1", "GRANTED")
+    cache.set("u2", "GRANTED")
+    with _outage(db):
+        cache.delete("u1")
+        assert cache.invalidate_prefix("u").reached_l2 is False
+    assert cache.l2 is not None and cache.l2.down  # in its backoff: nothing retried yet
+    cache.close()
+    fresh = _cache(db)
+    assert fresh.get("u1") is None
+    assert fresh.get("u2") is None
+    fresh.close()

@@ -274,11 +274,18 @@ class Generations:
                 log.warning("generations %s: retry failed", self.scope, exc_info=True)
 
     def close(self) -> None:
-        """One last try for a pending bump, then stop retrying (one L2 never stored is lost
-        with this process, as its L1 is)."""
+        """One last try for a pending bump (the cache lets it past the breaker's backoff),
+        then stop retrying; a bump still not stored is logged, and lost with this process."""
         if self._pending:
             self.current()
         self._closed.set()
+        if self._pending:
+            log.warning(
+                "generations %s: closed with L2 down; invalidation(s) %s not stored there, "
+                "other processes may serve what they covered",
+                self.scope,
+                ", ".join(sorted(self._pending)),
+            )
 
     def _known(self) -> Stamp:
         return self._view.stamp() if self._view is not None else (0, -1)

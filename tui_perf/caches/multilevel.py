@@ -13,8 +13,8 @@ The contracts:
   collected, and at normal interpreter exit, after waiting for a batch in flight). Only a
   crash or SIGKILL may lose writes: at most the queue, bounded by `max_pending`. Deletes and
   invalidations win over queued and in-flight writes, and a read of a key with a queued or
-  in-flight write is answered from it, never from L2's older value. `set()` after
-  `close()` raises.
+  in-flight write is answered from it, never from L2's older value. `set()`, `delete()`
+  and the invalidations after `close()` raise `ConfigError`.
 - **Namespaces.** Every L2 key starts with the cache's name, its codec and a layout version,
   so caches sharing a file or a server never see, overwrite or clear each other's entries.
   Tags are namespaced the same way.
@@ -57,6 +57,7 @@ from tui_perf.caches.coherence import Coherence
 from tui_perf.caches.generations import Generations, InvalidationResult, Stamp
 from tui_perf.caches.l2 import Item, L2Tier
 from tui_perf.caches.memory_tier import MISSING, MemoryTier
+from tui_perf.caches.tags import check_tag, check_tags
 from tui_perf.caches.twins import Call, Steps, arun, run, skip
 from tui_perf.caches.write_behind import DROPPED, WriteQueue
 from tui_perf.engine.registry import REGISTRY, Registry
@@ -119,6 +120,7 @@ class MultiLevelCache:
         self.generations: Generations | None = None
         if self.l2 is not None:
             self.generations = Generations(self.l2, self.namespace, refresh_s=generation_refresh)
+            self.l2.on_overflow(self._tombstones_lost)
         self.pinned = pinned
         #: what `cached` measures on its misses: computations, their own time, and the
         #: time the miss path took around them (nanoseconds); advice weighs them
@@ -318,8 +320,7 @@ class MultiLevelCache:
                 "a TTL per item needs an L1 with policy='tlru' or one created with a ttl"
             )
         key = self.canonical(key)
-        tags = tuple(tags)
-        _check_tags(tags)  # before anything is stored
+        tags = check_tags(tags)  # before anything is stored
         ks = self.namespace + keys.text(key)
         stamp: Stamp = (0, 0)
         body = b""
@@ -342,6 +343,7 @@ class MultiLevelCache:
         self, key: Hashable, value: Any, *, ttl: float | None = None, tags: Sequence[str] = ()
     ) -> None:
         """Store in L1 and L2. `ttl` per item expires the entry in both tiers."""
+        tags = check_tags(tags)  # before L1: a refused tag stores nothing
         item = self._item(key, value, ttl, tags)
         if item is not None:
             run(self._write(item))
@@ -349,6 +351,8 @@ class MultiLevelCache:
     async def aset(
         self, key: Hashable, value: Any, *, ttl: float | None = None, tags: Sequence[str] = ()
     ) -> None:
+        tags = check_tags(tags)
+        self._refuse_closed("aset")
         await self._aready()
         item = self._item(key, value, ttl, tags)
         if item is not None:
@@ -386,6 +390,7 @@ class MultiLevelCache:
                         self._tag_keys.get(tag, set()).discard(gone)
 
     def delete(self, key: Hashable) -> bool:
+        self._refuse_closed("delete")
         key = self.canonical(key)
         found = self.drop_local(key)
         if self.l2 is not None:
@@ -427,6 +432,12 @@ class MultiLevelCache:
 
         An int, the L1 copies dropped here (L2's rows are not visited: a bump of the
         prefix's generation makes them unservable at once), with `reached_l2`."""
+        if not isinstance(prefix, str):
+            raise ConfigError(
+                f"invalidate_prefix takes the start of a key as a str, not "
+                f"{type(prefix).__name__} ({prefix!r:.40}): pass str(prefix)"
+            )
+        self._refuse_closed("invalidate_prefix")
         fulls = (self.namespace + "s" + prefix, self.namespace + "r" + prefix)
         self._mark(["p" + full[len(self.namespace) :] for full in fulls])
         n = self.drop_local_prefix(prefix)
@@ -442,6 +453,8 @@ class MultiLevelCache:
     def invalidate_tag(self, tag: str) -> InvalidationResult:
         """Drop every entry set with `tag`, promoted copies included: an int, the L1 copies
         dropped here (L2's rows are not visited), with `reached_l2`."""
+        check_tag(tag)
+        self._refuse_closed("invalidate_tag")
         self._mark(["t" + tag])
         n = self.drop_local_tag(tag)
         full = self.namespace + tag
@@ -452,10 +465,22 @@ class MultiLevelCache:
         self._publish("tag", full)
         return InvalidationResult(n, reached)
 
+    def _refuse_closed(self, what: str) -> None:
+        # as set(): after close() L2 is not reached, and saying it was would be a lie
+        if self._closed:
+            raise ConfigError(f"cache {self.name} is closed: {what}() after close() is refused")
+
     def _mark(self, rules: list[str]) -> None:
         # Before L1 is dropped: from here no L2 read is trusted until L2 has the bump.
         if self.generations is not None:
             self.generations.mark(rules)
+
+    def _tombstones_lost(self) -> None:
+        """The guarded tier's overflow: more deletes (or failed writes) during an outage than
+        it remembers. A clear covers every key it would forget; stored once L2 is back, and
+        until then no L2 entry is trusted here (L1 keeps what this process wrote)."""
+        self._mark(["c"])
+        self._bumped()
 
     def _bumped(self) -> bool:
         """Store the marked bump in L2; False during an outage (kept, applied on recovery)."""
@@ -484,6 +509,7 @@ class MultiLevelCache:
     def clear(self) -> InvalidationResult:
         """Drop every entry of this cache, in L1 and L2 (a bump of the namespace's
         generation); other caches' entries stay. Returns as `invalidate_tag`."""
+        self._refuse_closed("clear")
         self._mark(["c"])
         n = len(self.l1)
         self.clear_local()
@@ -545,6 +571,10 @@ class MultiLevelCache:
         self._closed = True
         if self.coherence is not None:
             self.coherence.close()
+        if self.l2 is not None and self.l2.down:
+            # one last try past the breaker's backoff: a revoke made during an outage that
+            # ended a moment ago is stored, not lost with this process
+            self.l2.retry_now()
         if self.generations is not None:
             self.generations.close()
         if self.queue is not None:
@@ -589,15 +619,6 @@ def signed_place(ks: str, tags: tuple[str, ...], stamp: Stamp) -> str:
     """What a signed value is bound to: its L2 key, the generation it was written under and
     its tags (the entry's header travels outside the codec's bytes)."""
     return f"{ks}\x00{stamp[0]}:{stamp[1]}\x00" + "\x1f".join(tags)
-
-
-def _check_tags(tags: tuple[str, ...]) -> None:
-    for tag in tags:
-        if type(tag) is not str:
-            raise ConfigError(f"a tag must be a str, not {type(tag).__name__}: {tag!r}")
-        if not tag.isprintable():
-            # \x1f separates tags in L2: such a tag would come back as two
-            raise ConfigError(f"a tag must be printable text without control characters: {tag!r}")
 
 
 def pack_entry(tags: tuple[str, ...], body: bytes, stamp: Stamp) -> bytes:

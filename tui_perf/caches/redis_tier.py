@@ -118,9 +118,14 @@ class RedisTier(Counters):
         self.url = url
         self.prefix = prefix
         self._timeout = socket_timeout
-        self._client = redis.Redis.from_url(
-            url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
-        )
+        try:
+            self._client = redis.Redis.from_url(
+                url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
+            )
+        except ValueError as exc:  # redis-py's word on the URL, kept, with what to write
+            raise ConfigError(
+                f"bad Redis URL {url!r}: {exc}; write e.g. redis://127.0.0.1:6379/0"
+            ) from None
         self._aclient: Any = None
         self._tag_prefix = f"{prefix}\x00tag:"
         self._own_prefix = f"{prefix}\x00tags-of:"
