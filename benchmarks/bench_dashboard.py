@@ -2,8 +2,7 @@
 
 Each tool runs at 1 Hz in a 120x40 tmux pane. Measured: time to the first frame (the pane
 shows the tool's content), CPU (process user+system time over wall time) and peak RSS over
-the window after a 3 s settle, and for tui-perf the render-cache hit rate its Overview shows
-(judged in `bench_widgets.py`, manager on and off).
+the window after a 3 s settle.
 
 - `tui-perf --no-demo --no-history --interval 1`: the dashboard alone, watching itself.
 - `glances -t 1`: the peer for CPU (and a first frame to compare).
@@ -20,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -73,16 +71,13 @@ def measure(
         rss.append(proc.memory_info().rss / 2**20)
         time.sleep(1)
     c1, w1 = proc.cpu_times(), time.monotonic()
-    screen = _tmux("capture-pane", "-t", session, "-p")
     _tmux("kill-session", "-t", session)
     cpu = ((c1.user + c1.system) - (c0.user + c0.system)) / (w1 - w0) * 100
-    hit = re.search(r"render cache (\d+)% hits", screen)
     return {
         "first_frame_s": first,
         "cpu_percent": cpu,
         "rss_mean_mib": statistics.fmean(rss),
         "rss_max_mib": max(rss),
-        "render_hit": float(hit.group(1)) if hit else -1.0,
     }
 
 
@@ -176,19 +171,6 @@ def run(quick: bool) -> tuple[list[Comparison], dict[str, object]]:
             first <= 0.5,
             note="first frames of tui-perf by launch: "
             + ", ".join(f"{v:.2f}" for v in values("tui-perf", "first_frame_s")),
-        ),
-        Comparison(
-            "render-cache hit rate (steady state), as the Overview shows it",
-            f"{statistics.median(values('tui-perf', 'render_hit')):.0f}%",
-            "—",
-            statistics.median(values("tui-perf", "render_hit")) / 100,
-            "hit rate",
-            "— (judged in widgets.json)",
-            None,
-            note="the render cache is judged in bench_widgets.py (widgets.json): the demo "
-            "dashboard with the manager on and off side by side, with pane switches and "
-            "resizes, its hit rate and the build time it saves read from the app's counters; "
-            "here, --no-demo and no keys, few renders repeat",
         ),
     ]
     return out, {"seconds": seconds, "rounds": rounds, "runs": runs, "memory_stages": stages}

@@ -1,4 +1,12 @@
-"""What the widget memory manager saves: two demo dashboards at once, one with it, one without.
+"""What the widget memory manager saved: two demo dashboards at once, one with it, one without.
+
+The record of the measurement that removed the manager's render cache and row-state pool
+(`benchmarks/results/widgets.json`, 10 minutes: the cache served 11 of 149 renders, building
+took 3.95 s with it and 3.54 s without, CPU 16.32% against 16.22%, RSS equal; the pool
+reused 11 row states against 133 created; published at 864bb4c). It measures the code before
+that removal (up to `90467ee`, whose dashboard reads the two settings below); on later code the
+manager is only a registry of live widgets, has no switch and writes no figures, so `run`
+stops at once with a RuntimeError that says so, as benchmarks whose peer is missing do.
 
 Both run `python -m tui_perf --no-history` (this tree's package, its demo workload) in
 120x40 tmux panes for the same window, side by side, and get the same keys and resizes at the
@@ -231,7 +239,24 @@ def comparisons(runs: dict[str, dict[str, Any]], seconds: float) -> list[Compari
     ]
 
 
+#: the last revision with the render cache, the pool and their switch
+MEASURED_REVISION = "90467ee"
+
+
+def check_measurable(root: Path = ROOT) -> None:
+    """Stop at once where the manager has nothing left to switch off (it would otherwise run
+    two dashboards for ten minutes and then find no figures)."""
+    managed = root / "tui_perf" / "widgets" / "managed.py"
+    if "TUI_PERF_WIDGET_STATS" not in managed.read_text():
+        raise RuntimeError(
+            "the widget manager's render cache and row-state pool were removed after this "
+            "measurement (benchmarks/results/widgets.json); to run it again, check out "
+            f"{MEASURED_REVISION}"
+        )
+
+
 def run(quick: bool, seconds: float | None = None) -> tuple[list[Comparison], dict[str, object]]:
+    check_measurable()
     if shutil.which("tmux") is None:
         raise SystemExit("tmux is needed for this benchmark (apt-get install tmux)")
     seconds = seconds or (120.0 if quick else 600.0)

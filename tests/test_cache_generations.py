@@ -249,6 +249,27 @@ def test_another_cache_on_the_same_file_is_not_invalidated(tmp_path: Path) -> No
     assert b.get("k") == 2
 
 
+def test_a_sqlite_read_checks_and_reads_in_one_statement_and_sees_another_writers_bump(
+    tmp_path: Path,
+) -> None:
+    """The generation check on every L2 read costs no second statement on SQLite (each one
+    is a read transaction of its own): still, a bump by another connection counts at once."""
+    db = tmp_path / "c.db"
+    writer = MultiLevelCache("c", l2=SQLiteTier(db), registry=Registry())
+    tier = SQLiteTier(db)
+    reader = MultiLevelCache("c", l2=tier, registry=Registry())
+    writer.set("k", 1, tags=("t",))
+    assert reader.get("k") == 1  # the first read makes the view: the record in full
+    statements: list[str] = []
+    tier._conn().set_trace_callback(statements.append)
+    reader.clear_local()
+    assert reader.get("k") == 1
+    assert len(statements) == 1, statements
+    writer.invalidate_tag("t")
+    reader.clear_local()
+    assert reader.get("k") is None
+
+
 def test_an_entry_written_before_generations_is_a_miss_never_misread(tmp_path: Path) -> None:
     db = tmp_path / "c.db"
     cache = MultiLevelCache("c", l2=SQLiteTier(db), registry=Registry())

@@ -34,9 +34,7 @@ def engine() -> Engine:
 
 
 def app_for(engine: Engine) -> Dashboard:
-    return Dashboard(
-        LocalSource(engine, interval=0.2), widget_manager=WidgetMemoryManager(registry=Registry())
-    )
+    return Dashboard(LocalSource(engine, interval=0.2), widget_manager=WidgetMemoryManager())
 
 
 async def wait_for(pilot, condition, tries: int = 300) -> None:  # type: ignore[no-untyped-def]
@@ -217,9 +215,7 @@ async def test_a_failing_command_is_a_notification_not_a_crash() -> None:
 
 
 async def test_unmounted_widgets_leave_the_registry() -> None:
-    app = Dashboard(
-        ScriptedSource(history(2)), widget_manager=WidgetMemoryManager(registry=Registry())
-    )
+    app = Dashboard(ScriptedSource(history(2)), widget_manager=WidgetMemoryManager())
     async with app.run_test() as pilot:
         await settle(pilot, 2)
         manager = app.widget_manager
@@ -231,42 +227,6 @@ async def test_unmounted_widgets_leave_the_registry() -> None:
         del extra
         gc.collect()
         assert manager.stats().alive == before
-
-
-async def test_row_state_is_pooled_and_reused() -> None:
-    source = ScriptedSource(history(3))
-    manager = WidgetMemoryManager(registry=Registry())
-    app = Dashboard(source, widget_manager=manager)
-    async with app.run_test() as pilot:
-        await settle(pilot, 3)
-        await pilot.press("5")  # pools: two rows, from the pool
-        await pilot.pause()
-        created = manager.row_states.created
-        assert manager.row_states.in_use >= 2
-        source.push(snapshot(5, empty=True))  # the rows go: their state returns to the pool
-        await settle(pilot, 4)
-        assert manager.row_states.idle >= 2
-        source.push(snapshot(6))  # they come back: reused, not created again
-        await settle(pilot, 5)
-        assert manager.row_states.created == created
-        assert manager.row_states.reused >= 2
-
-
-async def test_the_render_cache_hits_when_nothing_changed() -> None:
-    manager = WidgetMemoryManager(registry=Registry())
-    app = Dashboard(ScriptedSource(history(2)), widget_manager=manager, chart_interval=0)
-    async with app.run_test() as pilot:
-        await settle(pilot, 2)
-        chart = app.query_one("#overview-rss", Chart)
-        hits, misses = manager.render_hits, manager.render_misses
-        chart.refresh()  # asked to draw again, same data and size: served from the cache
-        await pilot.pause()
-        assert (manager.render_hits, manager.render_misses) == (hits + 1, misses)
-        chart.show(ChartSpec("new data", lines=(Line("x", (0.0, 1.0), (1.0, 2.0)),)))
-        await pilot.pause()
-        assert manager.render_misses == misses + 1
-        freed = manager.reclaim()  # the ladder's rung empties the cache
-        assert freed.amount >= 1 and len(manager.render_cache) == 0
 
 
 async def test_a_chart_is_the_text_plotext_would_have_printed() -> None:
@@ -294,7 +254,7 @@ async def test_a_chart_is_the_text_plotext_would_have_printed() -> None:
         chart = app.query_one("#overview-rss", Chart)
         for spec in specs:
             chart.spec = spec
-            built = chart._build()
+            built = chart.render()
             parsed = Text.from_ansi(chart._plot.build())  # what textual-plotext would show
             assert (built.plain, built.spans, built.end) == (parsed.plain, parsed.spans, "\n")
             assert built == parsed
@@ -570,7 +530,7 @@ async def test_a_cell_that_grows_widens_its_column_instead_of_being_cut() -> Non
     app = One()
     async with app.run_test() as pilot:
         table = app.query_one(DataTable)
-        rows = TableRows(table, None, ("cache", "misses"))
+        rows = TableRows(table, ("cache", "misses"))
         table.add_columns("cache", "misses")
         rows.sync([("f", ["f", "12"])])
         await pilot.pause()

@@ -65,9 +65,8 @@ PANE_MAY_IMPORT = (
 #: what the pure view functions may read: the model (and a finding's text, which the CLI
 #: prints the same way), never textual, the engine or the dashboard
 VIEWS_MAY_IMPORT = ("tui_perf.model", "tui_perf.views", "tui_perf.advice.report")
-#: the widget memory manager is a rung of the ladder: it keeps row state in a pool and
-#: registers with the engine's registry
-MANAGER_MAY_ALSO_IMPORT = ("tui_perf.pools", "tui_perf.engine.registry", "tui_perf.engine.memory")
+#: the widget memory manager is a rung of the ladder: it returns the engine's `Freed`
+MANAGER_MAY_ALSO_IMPORT = ("tui_perf.engine.memory",)
 
 
 def _modules() -> dict[str, Path]:

@@ -7,6 +7,7 @@ from tui_perf.model.snapshot import Event
 from tui_perf.views.caches import hit_rate_series, overall_hit_rate
 from tui_perf.views.events import filter_events
 from tui_perf.views.history import History, downsample_max
+from tui_perf.views.overview import WidgetStats, widgets_line
 from tui_perf.views.pools import pool_health
 
 
@@ -121,3 +122,12 @@ def test_failed_benchmarks_of_the_last_run_are_named_in_the_bench_view() -> None
     assert bench_view(h).failed == ("sqlite_insert_100[mode=single] failed: OperationalError",)
     h.events.append(Event(5.0, "bench", "benchmark run: 8 done", "info"))  # a clean run
     assert bench_view(h).failed == ()
+
+
+def test_the_overview_names_the_commonest_widget_types_first() -> None:
+    stats = WidgetStats(
+        32, (("CachesPane", 1), ("Chart", 9), ("InfoBlock", 18), ("Timeline", 1), ("X", 3))
+    )
+    assert widgets_line(stats) == "32 widgets · InfoBlock 18, Chart 9, X 3, +2 types"
+    assert widgets_line(WidgetStats(1, (("Chart", 1),))) == "1 widget · Chart 1"
+    assert widgets_line(WidgetStats(0, ())) == "0 widgets"

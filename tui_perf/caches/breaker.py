@@ -320,6 +320,23 @@ class GuardedTier:
     def generations(self, scope: str, known: tuple[int, int]) -> dict[str, int] | None:
         return self._reached("read", lambda: self.tier.generations(scope, known))
 
+    def get_current(
+        self, scope: str, known: tuple[int, int], key: str
+    ) -> tuple[dict[str, int], Any] | None:
+        """The tier's `get_current` (SQLite's entry and check in one read) while all is
+        well; None for the usual path, with its own checks, otherwise (no such method, the
+        circuit not closed, a tombstone on `key`, a failure: then counted, and the circuit
+        open makes that path a miss)."""
+        both = getattr(self.tier, "get_current", None)
+        if both is None or self._failures or key in self._tombstones:
+            return None
+        try:
+            answer: tuple[dict[str, int], Any] | None = both(scope, known, key)
+        except Exception as exc:
+            self._failed(exc, "read")
+            return None
+        return answer
+
     async def agenerations(self, scope: str, known: tuple[int, int]) -> dict[str, int] | None:
         if not self._closed_or_probe():
             self._skip()

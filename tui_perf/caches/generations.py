@@ -11,9 +11,10 @@ invalidation writes one rule, whatever the number of rows, and cannot be half do
 
 Each process keeps the record cached (`Generations`) and reads it again before an L2 read
 once `refresh_s` has passed: by default 0, every L2 read, so another process's bump counts
-at its next L2 read here (one indexed read in SQLite, one more round trip in Redis, which
-returns only the incarnation and epoch while nothing changed; the rules newer than the
-cached epoch when something did; a clear folds the older rules away). A larger `refresh_s`
+at its next L2 read here (in SQLite, read with the entry in one statement: `read`; one
+more round trip in Redis, which returns only the incarnation and epoch while nothing
+changed; the rules newer than the cached epoch when something did; a clear folds the older
+rules away). A larger `refresh_s`
 (`MultiLevelCache(generation_refresh=...)`) saves that read and lets another process's bump
 be missed here for that long; this process's own bumps count at once either way. A bump that cannot
 reach L2 (an outage) is kept here and applied before any L2 entry is trusted again: until
@@ -32,6 +33,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
+
+from tui_perf.caches.memory_tier import MISSING
 
 log = logging.getLogger(__name__)
 
@@ -180,6 +183,25 @@ class Generations:
             return None
         with self._lock:
             return self._merge(record, asked)
+
+    def read(self, key: str, get: Callable[[str], object]) -> object:
+        """L2's entry for `key` (`get`), read once the view is current; `MISSING` when the
+        record cannot be trusted now. When only the check is due, a store that reads the
+        record's head and the entry in one statement (`get_current`: SQLite) does: the
+        common case's two reads become one."""
+        view = self._view
+        if view is not None and not self._pending and self._due(self.refresh_s):
+            both = getattr(self._store, "get_current", None)
+            if both is not None:
+                asked = self._clock()
+                answer = both(self.scope, view.stamp(), key)
+                if answer is not None:
+                    with self._lock:
+                        self._merge(answer[0], asked)
+                    return answer[1]
+        if self.current() is None:
+            return MISSING
+        return get(key)
 
     async def acurrent(self) -> GenerationView | None:
         """`current` for async code: the record read on the tier's async client; a bump

@@ -288,12 +288,10 @@ class MultiLevelCache:
         return False
 
     def _l2_get(self, ks: str) -> Any:
-        # The generations first: while they cannot be read (or a bump of ours waits for
-        # L2), nothing L2 holds is trusted, and it is not even asked.
+        # The generations first (on SQLite, with the entry in the same statement): while
+        # they cannot be read (or a bump of ours waits for L2), nothing L2 holds is trusted.
         assert self.generations is not None and self.l2 is not None
-        if self.generations.current() is None:
-            return MISSING
-        return self.l2.get(ks)
+        return self.generations.read(ks, self.l2.get)
 
     async def _al2_get(self, ks: str) -> Any:
         assert self.generations is not None and self.l2 is not None

@@ -35,6 +35,9 @@ class SQLiteGenerations:
     def _conn(self) -> sqlite3.Connection:
         raise NotImplementedError
 
+    def _read(self, row: tuple[bytes, float | None] | None, key: str) -> Any:
+        raise NotImplementedError
+
     async def _aconn(self) -> aiosqlite.Connection:
         raise NotImplementedError
 
@@ -48,6 +51,30 @@ class SQLiteGenerations:
             f"SELECT (SELECT gen FROM {g} WHERE scope = ?1 AND rule = 'i'), "
             f"(SELECT gen FROM {g} WHERE scope = ?1 AND rule = 'e')"
         )
+
+    def _get_checked(self) -> str:
+        # The check and the entry in one statement: one read transaction (each statement
+        # outside one starts its own, most of a small read's cost) and one snapshot.
+        g, tb = f"{self.table}_gen", self.table
+        return (
+            f"SELECT (SELECT gen FROM {g} WHERE scope = ?1 AND rule = 'i'), "
+            f"(SELECT gen FROM {g} WHERE scope = ?1 AND rule = 'e'), "
+            f"(SELECT value FROM {tb} WHERE key = ?2), (SELECT expires FROM {tb} WHERE key = ?2)"
+        )
+
+    def get_current(
+        self, scope: str, known: tuple[int, int], key: str
+    ) -> tuple[dict[str, int], Any] | None:
+        """`key`'s entry (as `get`) with `scope`'s incarnation and epoch, read together, when
+        the record holds nothing newer than `known`; None (the entry not counted) when it
+        does or was never made: the caller reads the record in full, then the entry."""
+        incarnation, epoch, value, expires = (
+            self._conn().execute(self._get_checked(), (scope, key)).fetchone()
+        )
+        if incarnation != known[0] or epoch is None or epoch > known[1]:
+            return None
+        row = None if value is None else (value, expires)  # value is NOT NULL: no row
+        return {"i": incarnation, "e": epoch}, self._read(row, key)
 
     def generations(self, scope: str, known: tuple[int, int]) -> dict[str, int]:
         """`scope`'s incarnation ("i"), epoch ("e") and the rules newer than `known`'s epoch

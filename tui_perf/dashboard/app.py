@@ -39,7 +39,7 @@ from tui_perf.model.errors import TuiPerfError
 from tui_perf.model.snapshot import Snapshot
 from tui_perf.views.caches import CACHE_SORTS
 from tui_perf.views.history import History
-from tui_perf.widgets.managed import WidgetMemoryManager, manager_enabled, stats_path
+from tui_perf.widgets.managed import WidgetMemoryManager
 
 if TYPE_CHECKING:
     from tui_perf.dashboard.replay import ReplayFrame, ReplaySource
@@ -109,11 +109,10 @@ class Dashboard(TargetActions, ReplayKeys, SourceStatus):
         self.history = History(size=history_size, recorded=self.replay is not None)
         self._panes = LazyPanes()
         self._paused_history: History | None = None  # what the panes show while paused
-        self.widget_manager = widget_manager or WidgetMemoryManager(
-            enabled=manager_enabled(), stats_to=stats_path()
-        )
+        self.widget_manager = widget_manager or WidgetMemoryManager()
         self.history_path = history_path
-        # Render counts depend on timing; snapshot tests turn the line off to stay exact.
+        # The dashboard's own widgets: hidden when watching another process (unless asked)
+        # and in snapshot tests, which show what a person watching a program sees.
         self.show_widget_stats = show_widget_stats
         #: charts redraw at most this often (seconds); tests use 0 for exact snapshots.
         #: 5 s: a chart of the last 600 samples puts about 5 s in each of its columns, and
@@ -163,7 +162,10 @@ class Dashboard(TargetActions, ReplayKeys, SourceStatus):
             from tui_perf.engine.memory import Tier
 
             self.source.engine.guard.register(
-                "drop widget references", self.widget_manager.reclaim, min_tier=Tier.HIGH, order=40
+                "drop dead widget references",
+                self.widget_manager.reclaim,
+                min_tier=Tier.HIGH,
+                order=40,
             )
         if hasattr(self.source, "on_status"):  # remote sources say when the target goes
             self.source.on_status = lambda text: self.post_message(SourceUpdate(status=text))

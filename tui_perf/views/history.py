@@ -87,11 +87,6 @@ class History:
     def latest(self) -> Snapshot | None:
         return self.snapshots[-1] if self.snapshots else None
 
-    @property
-    def version(self) -> int:
-        """Changes whenever a new snapshot arrives: the render cache's data version."""
-        return self.snapshots[-1].seq if self.snapshots else 0
-
 
 @dataclass(frozen=True, slots=True)
 class Series:

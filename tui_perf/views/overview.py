@@ -14,20 +14,20 @@ from tui_perf.views.pools import pool_health
 
 @dataclass(frozen=True, slots=True)
 class WidgetStats:
-    """The dashboard's own widgets, as its widget memory manager sees them."""
+    """The dashboard's own live widgets, as its widget memory manager sees them."""
 
     alive: int
-    by_type: tuple[tuple[str, int], ...]
-    row_states_in_use: int
-    row_state_reuse: float | None
-    render_hits: int
-    render_misses: int
-    render_cached: int
+    by_type: tuple[tuple[str, int], ...]  # (class name, live count), sorted by name
 
-    @property
-    def render_hit_rate(self) -> float | None:
-        lookups = self.render_hits + self.render_misses
-        return self.render_hits / lookups if lookups else None
+
+def widgets_line(stats: WidgetStats, most: int = 3) -> str:
+    """The Overview's line: the count, then the commonest types (a pane that leaks widgets
+    shows up here), e.g. `41 widgets · InfoBlock 18, Chart 9, CachesPane 1, +6 types`."""
+    ranked = sorted(stats.by_type, key=lambda item: (-item[1], item[0]))
+    shown = ", ".join(f"{name} {count}" for name, count in ranked[:most])
+    rest = f", +{len(ranked) - most} types" if len(ranked) > most else ""
+    noun = "widget" if stats.alive == 1 else "widgets"
+    return f"{stats.alive} {noun} · {shown}{rest}" if shown else f"{stats.alive} {noun}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,6 @@
 
 A pane reads views (`tui_perf.views`) and the model, never the engine: it cannot tell
 a local engine from a remote agent. The widget memory manager (`managed`) is the one exception
-that reaches lower: it keeps row state in an `ObjectPool` and registers with the engine's
-registry, because it is a rung of the cleanup ladder.
+that reaches lower: it returns the engine's `Freed`, because it is a rung of the cleanup
+ladder.
 """

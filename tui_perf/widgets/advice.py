@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Static
 from tui_perf.views.advice import AdviceView, curve_points
 from tui_perf.views.columns import columns_that_fit
 from tui_perf.widgets.chart import Chart, ChartSpec, Line
-from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
+from tui_perf.widgets.managed import ManagedWidget, TableRows
 
 EMPTY = (
     "No findings: the rules see nothing to act on. Each rule judges a window of 30 s or "
@@ -59,12 +59,7 @@ class AdvicePane(ManagedWidget):
         yield Chart(ChartSpec("predicted hit rate (%) by size"), id="advice-chart")
 
     def on_mount(self) -> None:
-        self._rows = TableRows(
-            self.query_one("#advice-table", DataTable), manager_of(self), COLUMNS
-        )
-
-    def on_unmount(self) -> None:
-        self._rows.release_all()
+        self._rows = TableRows(self.query_one("#advice-table", DataTable), COLUMNS)
 
     def on_resize(self) -> None:
         if self.view is not None:

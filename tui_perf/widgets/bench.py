@@ -14,7 +14,7 @@ from textual.widgets import DataTable, ProgressBar, Static
 from tui_perf.model.format import fmt_seconds
 from tui_perf.views.bench import BenchView
 from tui_perf.widgets.chart import Chart, ChartSpec, Line
-from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
+from tui_perf.widgets.managed import ManagedWidget, TableRows
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,13 +48,10 @@ class BenchPane(ManagedWidget):
         yield Chart(ChartSpec("median per run (µs)"), id="bench-chart")
 
     def on_mount(self) -> None:
-        self._rows = TableRows(self.query_one("#bench-table", DataTable), manager_of(self))
+        self._rows = TableRows(self.query_one("#bench-table", DataTable))
         self.query_one(ProgressBar).display = False
         if self.view is not None:  # handed a view between attach and mount: show it now
             self.watch_view(self.view)
-
-    def on_unmount(self) -> None:
-        self._rows.release_all()
 
     @property
     def selected_benchmark(self) -> str:

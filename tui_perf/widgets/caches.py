@@ -15,7 +15,7 @@ from tui_perf.views.caches import CACHE_SORTS, CacheRow, tiers_down
 from tui_perf.views.columns import columns_that_fit
 from tui_perf.views.history import TIME_AXIS, Series
 from tui_perf.widgets.chart import Chart, ChartSpec, Line
-from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
+from tui_perf.widgets.managed import ManagedWidget, TableRows
 
 EMPTY = (
     "No caches registered. Decorate a function with @tui_perf.cached, or create a "
@@ -68,10 +68,7 @@ class CachesPane(ManagedWidget):
 
     def on_mount(self) -> None:
         table = self.query_one("#caches-table", DataTable)
-        self._rows = TableRows(table, manager_of(self), COLUMNS)
-
-    def on_unmount(self) -> None:
-        self._rows.release_all()
+        self._rows = TableRows(table, COLUMNS)
 
     def on_resize(self) -> None:
         """A new width may fit more columns, or fewer."""

@@ -1,9 +1,8 @@
-"""A plotext chart that renders through the widget manager's cache."""
+"""A plotext chart drawn from a frozen `ChartSpec`, redrawn only when the spec changes."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +13,7 @@ from textual.timer import Timer
 from textual_plotext import PlotextPlot
 
 from tui_perf.views.history import downsample_max
-from tui_perf.widgets.managed import ContentKey, ManagedWidget
+from tui_perf.widgets.managed import ManagedWidget
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +48,6 @@ class Chart(PlotextPlot, ManagedWidget):
     def __init__(self, spec: ChartSpec, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.spec = spec
-        self._content = ContentKey(spec)
         self._pending: ChartSpec | None = None
         self._last_build = float("-inf")
         self._timer: Timer | None = None
@@ -82,19 +80,11 @@ class Chart(PlotextPlot, ManagedWidget):
             return
         if self._pending != self.spec:
             self.spec = self._pending
-            self._content = ContentKey(self.spec)  # hashed once, not at every render
             self.refresh()
         self._pending = None
         self._last_build = time.monotonic()
 
     def render(self) -> Any:
-        return self.cached_render(self._build)
-
-    def render_key(self) -> Hashable:
-        """The spec drawn: the same lines, thresholds and titles draw the same chart."""
-        return self._content
-
-    def _build(self) -> Any:
         plt = self.plt
         spec = self.spec
         plt.clear_figure()

@@ -11,7 +11,7 @@ from textual.widgets import DataTable, Static
 
 from tui_perf.views.columns import columns_that_fit
 from tui_perf.views.fleet import COLUMNS, DROP_FIRST, FleetRow, fleet_summary
-from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
+from tui_perf.widgets.managed import ManagedWidget, TableRows
 
 TIER_STYLES = {"ELEVATED": "yellow", "HIGH": "bold dark_orange", "CRITICAL": "bold red"}
 FINDING_STYLES = {1: "yellow", 2: "bold red"}
@@ -40,10 +40,7 @@ class FleetPane(ManagedWidget):
     wanted: str | None = None
 
     def on_mount(self) -> None:
-        self._rows = TableRows(self.query_one("#fleet-table", DataTable), manager_of(self), COLUMNS)
-
-    def on_unmount(self) -> None:
-        self._rows.release_all()
+        self._rows = TableRows(self.query_one("#fleet-table", DataTable), COLUMNS)
 
     def on_resize(self) -> None:
         self.watch_view(self.view)

@@ -15,7 +15,7 @@ from tui_perf.model.format import fmt_ms
 from tui_perf.views.gc import GCView
 from tui_perf.views.history import TIME_AXIS, Series
 from tui_perf.widgets.chart import Chart, ChartSpec, Line
-from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
+from tui_perf.widgets.managed import ManagedWidget, TableRows
 from tui_perf.widgets.text import InfoBlock, columns, fields
 
 OUT_OF_REACH = (
@@ -56,10 +56,7 @@ class GCPane(ManagedWidget):
         yield table
 
     def on_mount(self) -> None:
-        self._rows = TableRows(self.query_one("#census", DataTable), manager_of(self))
-
-    def on_unmount(self) -> None:
-        self._rows.release_all()
+        self._rows = TableRows(self.query_one("#census", DataTable))
 
     def watch_view(self, view: GCView | None) -> None:
         """Show the collector's state, the time-in-GC chart and the last census."""

@@ -14,7 +14,7 @@ from tui_perf.model.format import fmt_bytes, fmt_ms, fmt_released
 from tui_perf.views.history import TIME_AXIS, MiB
 from tui_perf.views.memory import MemoryView, thresholds_near
 from tui_perf.widgets.chart import Chart, ChartSpec, Line
-from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
+from tui_perf.widgets.managed import ManagedWidget, TableRows
 from tui_perf.widgets.text import InfoBlock, fields
 
 
@@ -64,10 +64,7 @@ class MemoryPane(ManagedWidget):
         yield table
 
     def on_mount(self) -> None:
-        self._rows = TableRows(self.query_one("#cleanups", DataTable), manager_of(self))
-
-    def on_unmount(self) -> None:
-        self._rows.release_all()
+        self._rows = TableRows(self.query_one("#cleanups", DataTable))
 
     def watch_view(self, view: MemoryView | None) -> None:
         """Show the latest memory figures, the chart and the cleanup reports."""

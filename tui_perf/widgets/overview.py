@@ -9,7 +9,7 @@ from textual.reactive import reactive
 from tui_perf.model.format import fmt_bytes, fmt_percent
 from tui_perf.views.history import TIME_AXIS, MiB
 from tui_perf.views.memory import TIER_NAMES, thresholds_near
-from tui_perf.views.overview import OverviewView
+from tui_perf.views.overview import OverviewView, widgets_line
 from tui_perf.widgets.chart import Chart, ChartSpec, Line
 from tui_perf.widgets.managed import ManagedWidget
 from tui_perf.widgets.text import InfoBlock, fields
@@ -88,17 +88,6 @@ class OverviewPane(ManagedWidget):
             ("CPU", f"{m.cpu_percent:.0f}% · {m.threads} threads"),
         ]
         if view.widgets is not None:
-            w = view.widgets
-            rows.append(
-                (
-                    "dashboard",
-                    Text(
-                        f"{w.alive} widgets · render cache "
-                        f"{fmt_percent(w.render_hit_rate, 0)} hits · "
-                        f"row state reuse {fmt_percent(w.row_state_reuse, 0)}",
-                        style="dim",
-                    ),
-                )
-            )
+            rows.append(("dashboard", Text(widgets_line(view.widgets), style="dim")))
         self.query_one("#summary", InfoBlock).set(fields(rows), tuple(map(str, rows)), len(rows))
         self.query_one(Chart).show(rss_chart(view))

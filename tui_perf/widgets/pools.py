@@ -10,7 +10,7 @@ from textual.widgets import DataTable, Static
 from tui_perf.model.format import fmt_ms, fmt_percent
 from tui_perf.model.snapshot import PoolStats
 from tui_perf.views.columns import columns_that_fit
-from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
+from tui_perf.widgets.managed import ManagedWidget, TableRows
 
 EMPTY = (
     "No pools registered. Create a tui_perf.ObjectPool or ConnectionPool: it shows up "
@@ -58,10 +58,7 @@ class PoolsPane(ManagedWidget):
 
     def on_mount(self) -> None:
         table = self.query_one("#pools-table", DataTable)
-        self._rows = TableRows(table, manager_of(self), COLUMNS)
-
-    def on_unmount(self) -> None:
-        self._rows.release_all()
+        self._rows = TableRows(table, COLUMNS)
 
     def on_resize(self) -> None:
         """A new width may fit more columns, or fewer."""

@@ -17,7 +17,7 @@ from textual.widgets import DataTable, Static
 from tui_perf.model.format import fmt_bytes, fmt_percent, fmt_seconds
 from tui_perf.views.columns import columns_that_fit
 from tui_perf.views.profile import ProfileView
-from tui_perf.widgets.managed import ManagedWidget, TableRows, manager_of
+from tui_perf.widgets.managed import ManagedWidget, TableRows
 
 FUNCTION_COLUMNS = ("own %", "total %", "own time", "total time", "function", "file:line")
 TIMING_COLUMNS = ("@profile", "calls", "err/cancel", "mean", "p50", "p95", "p99", "total")
@@ -63,19 +63,12 @@ class ProfilePane(ManagedWidget):
         yield alloc
 
     def on_mount(self) -> None:
-        manager = manager_of(self)
-        self._functions = TableRows(self.query_one("#profile-table", DataTable), manager)
-        self._timings = TableRows(
-            self.query_one("#timings-table", DataTable), manager, TIMING_COLUMNS
-        )
-        self._alloc = TableRows(self.query_one("#alloc-table", DataTable), manager)
+        self._functions = TableRows(self.query_one("#profile-table", DataTable))
+        self._timings = TableRows(self.query_one("#timings-table", DataTable), TIMING_COLUMNS)
+        self._alloc = TableRows(self.query_one("#alloc-table", DataTable))
         self.query_one("#alloc-status").display = False
         self.query_one("#alloc-table").display = False
         self.query_one("#timings-table").display = False
-
-    def on_unmount(self) -> None:
-        for rows in (self._functions, self._timings, self._alloc):
-            rows.release_all()
 
     def on_resize(self) -> None:
         """A new width may fit more columns, or fewer."""

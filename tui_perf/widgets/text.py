@@ -65,6 +65,5 @@ class InfoBlock(ManagedWidget):
         self._lines = lines
 
     def render(self) -> RenderableType:
-        # Not through the render cache: building is reading a field, so a hit would save
-        # nothing (measured: benchmarks/bench_widgets.py); Textual keeps the lines it drew.
+        # building is reading a field; Textual keeps the lines it drew until the next refresh
         return self._renderable

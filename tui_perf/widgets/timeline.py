@@ -3,7 +3,7 @@ and the cursor, and a line saying where the cursor is and which keys move it."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 
 from rich.console import RenderableType
 from rich.text import Text
@@ -45,10 +45,6 @@ class Timeline(ManagedWidget):
     def watch_position(self, position: Position | None) -> None:
         self.refresh()
 
-    def render_key(self) -> Hashable:
-        """The cursor's position: the recording itself never changes under the bar."""
-        return self.position
-
     def view(self) -> TimelineView | None:
         if self.position is None:
             return None
@@ -59,9 +55,6 @@ class Timeline(ManagedWidget):
         return timeline_view(self._times, self._cells[1], self.position)
 
     def render(self) -> RenderableType:
-        return self.cached_render(self._build)  # type: ignore[no-any-return]
-
-    def _build(self) -> RenderableType:
         view = self.view()
         if view is None:
             return Text("opening the recording…")
