@@ -232,12 +232,17 @@ class SlowReadTier(SQLiteTier):
         self.hold = False
         self.read, self.go = threading.Event(), threading.Event()
 
-    def get(self, key: str) -> Any:
-        value = super().get(key)
+    def _held(self, value: Any) -> Any:
         if self.hold:
             self.read.set()
             self.go.wait(10)
         return value
+
+    def get(self, key: str) -> Any:
+        return self._held(super().get(key))
+
+    def get_current(self, scope: str, known: tuple[int, int], key: str) -> Any:
+        return self._held(super().get_current(scope, known, key))  # the one-statement read
 
 
 @pytest.mark.parametrize("how", ["delete", "prefix", "tag", "clear"])
