@@ -2,11 +2,12 @@
 
     python benchmarks/before_after.py main~3          # HEAD's working tree vs that revision
     python benchmarks/before_after.py REV --rounds 20
-    python benchmarks/before_after.py REV --no-dashboard   # the three micro figures only
+    python benchmarks/before_after.py REV --no-dashboard   # the micro figures only
 
 Each round starts fresh processes per side, alternating which side goes first, so drift on
 a shared machine hits both alike and the spread between processes is in the figures (one
-process measures one process's luck): PROBE (the cached hit, `MultiLevelCache` L1 get,
+process measures one process's luck): PROBE (the cached hit, `MultiLevelCache` L1 get, its
+get that misses L1 and reads SQLite, its set straight to SQLite and with write-behind,
 `Engine.tick()`) and `dashboard_probe.py` (the headless dashboard's startup CPU, its CPU
 over 20 snapshots and its RSS after them). Only public names are used, so any two
 revisions since wave 27 compare; both probes come from this tree and assert they imported
@@ -32,9 +33,11 @@ from benchmarks.harness import worktree
 ROOT = Path(__file__).resolve().parent.parent
 
 PROBE = r"""
-import json, sys, time
+import json, shutil, sys, tempfile, time
+from pathlib import Path
 import tui_perf
-from tui_perf import Engine, EngineConfig, MemoryTier, MultiLevelCache, Registry, cached
+from tui_perf import Engine, EngineConfig, MemoryTier, MultiLevelCache, PickleCodec, Registry
+from tui_perf import SQLiteTier, cached
 assert tui_perf.__file__.startswith(sys.argv[1]), tui_perf.__file__
 
 def per_op(fn, loops, repeat=5):
@@ -69,11 +72,51 @@ def tick(n):
     for _ in range(n):
         t()
 
+# The L2 read path: an L1 of 16 entries and keys cycling over 2000, so every get misses L1,
+# reads SQLite (and, since wave 29, the generation record) and decodes a signed pickle.
+tmp = Path(tempfile.mkdtemp(prefix="before-after-"))
+codec = PickleCodec(b"bench-key-0123456789abcdef")
+value = {"id": 1, "name": "x" * 100, "tags": [1, 2, 3]}
+def l2_cache(name, **kw):
+    return MultiLevelCache(name, l1=MemoryTier(maxsize=16), l2=SQLiteTier(tmp / f"{name}.db"),
+                           codec=codec, registry=Registry(), **kw)
+reader = l2_cache("reader")
+miss_keys = [f"k{i}" for i in range(2000)]
+for k in miss_keys:
+    reader.set(k, value)
+assert reader.get("k0") == value and reader.get("k1") == value  # a hit in L2, not a miss
+
+def l1_miss_get(n):
+    g, keys = reader.get, miss_keys
+    for i in range(n):
+        g(keys[i % 2000])
+
+direct = l2_cache("direct")
+behind = l2_cache("behind", write_behind=True, batch_size=256, flush_interval=3600)
+counter = iter(range(10**9))
+
+def set_direct(n):
+    s = direct.set
+    for _ in range(n):
+        s(f"d{next(counter)}", value)
+
+def set_behind(n):
+    s = behind.set
+    for _ in range(n):
+        s(f"w{next(counter)}", value)
+    behind.flush()  # the batched writes are part of the cost
+
 values = {
     "cached hit": per_op(hit, 200_000) * 1e9,
     "MultiLevelCache L1 get": per_op(l1_get, 200_000) * 1e9,
+    "MultiLevelCache get, L1 miss, SQLite": per_op(l1_miss_get, 20_000) * 1e9,
+    "MultiLevelCache set, straight to SQLite": per_op(set_direct, 2_000) * 1e9,
+    "MultiLevelCache set, write-behind": per_op(set_behind, 10_000) * 1e9,
     "Engine.tick()": per_op(tick, 2_000) * 1e9,
 }
+for c in (reader, direct, behind):
+    c.close()
+shutil.rmtree(tmp, ignore_errors=True)
 print(json.dumps({"values": values, "units": {name: "ns" for name in values}}))
 """
 

@@ -234,6 +234,50 @@ def test_close_is_idempotent_and_set_after_close_raises(tmp_path: Path) -> None:
         cache.set("b", 2)
     fresh = cache_on(tmp_path / "c.db", "closing")
     assert fresh.get("a") == 1 and fresh.get("b") is None
+    # nor may an invalidation claim to have reached L2 once the cache is closed
+    for refused in (
+        cache.clear,
+        lambda: cache.delete("a"),
+        lambda: cache.invalidate_tag("t"),
+        lambda: cache.invalidate_prefix("a"),
+    ):
+        with pytest.raises(ConfigError, match=r"closed: \w+\(\) after close\(\) is refused"):
+            refused()
+    assert fresh.get("a") == 1
+
+
+@pytest.mark.parametrize(
+    ("tags", "says"),
+    [
+        ([1], "must be a str, not int"),
+        ("admin", "not one str"),
+        (["a\x1fb"], "control characters"),
+    ],
+)
+def test_a_bad_tag_is_refused_in_one_line_before_anything_is_stored(
+    tmp_path: Path, tags: object, says: str
+) -> None:
+    cache = cache_on(tmp_path / "c.db", "tags")
+    with pytest.raises(ConfigError, match=says) as caught:
+        cache.set("a", 1, tags=tags)  # type: ignore[arg-type]
+    assert "\n" not in str(caught.value)
+    assert "a" not in cache  # not in L1 either
+    cache.clear_local()
+    assert cache.get("a") is None
+    with pytest.raises(ConfigError, match="must be a str"):
+        cache.invalidate_tag(1)  # type: ignore[arg-type]
+    cache.close()
+
+
+def test_a_prefix_or_redis_url_of_the_wrong_kind_is_a_one_line_config_error(
+    tmp_path: Path,
+) -> None:
+    cache = cache_on(tmp_path / "c.db", "prefix")
+    with pytest.raises(ConfigError, match=r"invalidate_prefix takes .* a str, not int"):
+        cache.invalidate_prefix(1)  # type: ignore[arg-type]
+    cache.close()
+    with pytest.raises(ConfigError, match=r"bad Redis URL 'http://x'.*redis://"):
+        RedisTier("http://x")
 
 
 def test_sqlite_culls_to_its_limits_and_purges_expired_rows(tmp_path: Path) -> None:

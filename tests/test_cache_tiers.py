@@ -179,6 +179,21 @@ def test_a_value_signed_with_another_key_is_refused_without_unpickling(tmp_path:
     assert not marker.exists()
 
 
+def test_a_signed_value_is_bound_to_its_place() -> None:
+    """The signature covers where the value was written: elsewhere it is refused."""
+    codec = PickleCodec(b"k" * 32)
+    data = codec.encode({"role": "admin"}, place="ns|alice")
+    assert codec.decode(data, place=b"ns|alice") == {"role": "admin"}  # str and bytes alike
+    for elsewhere in ("ns|alicf", "ns|mallory", "other|alice", ""):
+        with pytest.raises(TamperedValueError, match="moved from another key"):
+            codec.decode(data, place=elsewhere)
+    # The length goes first: a place and payload cut differently do not sign alike.
+    with pytest.raises(TamperedValueError):
+        codec.decode(data, place="ns|alic")
+    json = JsonCodec()  # unsigned: the place means nothing to it
+    assert json.decode(json.encode([1], place="a"), place="b") == [1]
+
+
 def test_pickle_needs_a_real_key() -> None:
     with pytest.raises(ConfigError, match="at least 16 bytes"):
         PickleCodec("short")

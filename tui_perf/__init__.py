@@ -22,6 +22,7 @@ _EXPORTS: dict[str, str] = {
     "MemoryTier": "tui_perf.caches.memory_tier",
     "SQLiteTier": "tui_perf.caches.sqlite_tier",
     "RedisTier": "tui_perf.caches.redis_tier",
+    "Coherence": "tui_perf.caches.coherence",
     "JsonCodec": "tui_perf.caches.codecs",
     "PickleCodec": "tui_perf.caches.codecs",
     "ObjectPool": "tui_perf.pools.objects",
@@ -62,6 +63,7 @@ if TYPE_CHECKING:
     from tui_perf.bench import benchmark
     from tui_perf.bench.ab import compare_functions
     from tui_perf.caches.codecs import JsonCodec, PickleCodec
+    from tui_perf.caches.coherence import Coherence
     from tui_perf.caches.decorator import cached
     from tui_perf.caches.memory_tier import MemoryTier
     from tui_perf.caches.multilevel import MultiLevelCache

@@ -6,8 +6,12 @@ signed when written and its signature checked, in constant time, before it is un
 A value that fails the check raises `TamperedValueError`; the cache treats it as a miss.
 
 Layout: one format byte (b"J" JSON, b"P" pickle; lower case when zlib-compressed), then for
-pickle a 32-byte HMAC-SHA256 over the format byte and the payload, then the payload. The
-format byte is signed too: flipping it must not make the reader unpickle other bytes.
+pickle a 32-byte HMAC-SHA256 over the value's place, the format byte and the payload, then
+the payload. The format byte is signed too: flipping it must not make the reader unpickle
+other bytes. The place is where the value lives (the cache passes the L2 key, which holds
+the cache's namespace and the key): a signed value copied to another key, or to another
+cache sharing the secret, fails the check like a forged one. It is signed with its length
+first, so no place and payload can be cut differently to give the same input.
 
 Decompression is bounded by `max_value_bytes` (64 MiB unless set): a small compressed value
 in a shared store must not make a reader allocate without limit. Any value that cannot be
@@ -41,12 +45,16 @@ class UndecodableValueError(TuiPerfError):
     """A stored value that is not in this codec's format."""
 
 
+#: where a value is stored (the cache passes its L2 key), bound into a signature; opaque here
+Place = bytes | str
+
+
 class Codec(Protocol):
     name: str
 
-    def encode(self, value: object) -> bytes: ...
+    def encode(self, value: object, *, place: Place = b"") -> bytes: ...
 
-    def decode(self, data: bytes) -> object: ...
+    def decode(self, data: bytes, *, place: Place = b"") -> object: ...
 
 
 MAX_VALUE_BYTES = 64 * 1024 * 1024
@@ -61,7 +69,8 @@ class JsonCodec:
         self.compress_above = compress_above
         self.max_value_bytes = max_value_bytes
 
-    def encode(self, value: object) -> bytes:
+    def encode(self, value: object, *, place: Place = b"") -> bytes:
+        # Unsigned, so the place is not bound: anyone who can write the store can write JSON.
         try:
             body = json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
         except (TypeError, ValueError) as exc:
@@ -75,7 +84,7 @@ class JsonCodec:
             )
         return _pack(b"J", body, self.compress_above)
 
-    def decode(self, data: bytes) -> object:
+    def decode(self, data: bytes, *, place: Place = b"") -> object:
         _, body = _unpack(data, b"J", self.max_value_bytes)
         try:
             return json.loads(body)
@@ -101,29 +110,39 @@ class PickleCodec:
         self.compress_above = compress_above
         self.max_value_bytes = max_value_bytes
 
-    def _sign(self, body: bytes) -> bytes:
-        return hmac.new(self._key, body, hashlib.sha256).digest()
+    def _sign(self, place: Place, packed: bytes) -> bytes:
+        where = _place_bytes(place)
+        mac = hmac.new(self._key, len(where).to_bytes(8, "big"), hashlib.sha256)
+        mac.update(where)
+        mac.update(packed)
+        return mac.digest()
 
-    def encode(self, value: object) -> bytes:
+    def encode(self, value: object, *, place: Place = b"") -> bytes:
         packed = _pack(
             b"P", pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), self.compress_above
         )
-        return packed[:1] + self._sign(packed) + packed[1:]
+        return packed[:1] + self._sign(place, packed) + packed[1:]
 
-    def decode(self, data: bytes) -> object:
+    def decode(self, data: bytes, *, place: Place = b"") -> object:
         if len(data) < 1 + _SIG or data[:1] not in (b"P", b"p"):
             raise UndecodableValueError("not a signed pickle value")
         sig, rest = data[1 : 1 + _SIG], data[1 + _SIG :]
-        if not hmac.compare_digest(sig, self._sign(data[:1] + rest)):
+        if not hmac.compare_digest(sig, self._sign(place, data[:1] + rest)):
             raise TamperedValueError(
                 "a cached value's signature does not match: it was written by someone without "
-                "the key, or altered; refused without unpickling"
+                "the key, altered, or moved from another key or cache; refused without "
+                "unpickling"
             )
         _, body = _unpack(data[:1] + rest, b"P", self.max_value_bytes)
         try:
             return pickle.loads(body)
         except Exception as exc:  # signed by us, yet not loadable (a class that moved, say)
             raise UndecodableValueError(f"signed value does not unpickle: {exc!r}") from exc
+
+
+def _place_bytes(place: Place) -> bytes:
+    # surrogatepass: a str key may hold lone surrogates; they must sign, not raise
+    return place.encode("utf-8", "surrogatepass") if isinstance(place, str) else place
 
 
 def _pack(tag: bytes, body: bytes, compress_above: int) -> bytes:

@@ -16,12 +16,13 @@ from collections.abc import Awaitable, Callable, Hashable
 from time import perf_counter_ns
 from typing import Any, NamedTuple, TypeVar, cast, overload
 
-from tui_perf.caches import hitpath
+from tui_perf.caches import hitpath, keys
 from tui_perf.caches.codecs import Codec
 from tui_perf.caches.l2 import L2Tier
 from tui_perf.caches.memory_tier import MISSING, MemoryTier
 from tui_perf.caches.multilevel import MultiLevelCache
 from tui_perf.engine.registry import Registry
+from tui_perf.model.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -35,25 +36,12 @@ class CacheInfo(NamedTuple):
     currsize: int
 
 
-class _KwMark:
-    """Separates positional from keyword arguments in a key; its repr is stable for L2."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "<kw>"
-
-
-_KW = _KwMark()
-
-
-def make_key(args: tuple[Any, ...], kwargs: dict[str, Any], typed: bool) -> tuple[Any, ...]:
-    key = args
+def make_key(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    """A call's key: its arguments, then its keyword arguments by name. Types are kept
+    apart (`typed`) by the cache's canonical form, in every tier (`caches.keys`)."""
     if kwargs:
-        key += (_KW, *sorted(kwargs.items()))
-    if typed:
-        key += tuple(type(a) for a in args) + tuple(type(v) for v in kwargs.values())
-    return key
+        return (*args, keys.KW, *sorted(kwargs.items()))
+    return args
 
 
 class _Flight:
@@ -108,6 +96,10 @@ def cached(
     coroutines await one shared task. An exception is not cached: it reaches the callers
     waiting on that computation, and the next caller computes again. `ttl` (seconds) turns
     the L1 policy into "ttl". The wrapper has `.cache`, `.cache_info()` and `.cache_clear()`.
+
+    Arguments are keyed by their canonical form (`caches.keys`): equal numbers are one key
+    unless `typed=True`, and an argument with no canonical form is refused at the first
+    call (`UnkeyableError`): pass `key=` to say what identifies it.
     """
 
     def decorate(fn: F) -> F:
@@ -121,12 +113,17 @@ def cached(
                 l2=l2,
                 codec=codec,
                 key_prefix=f"{qualname}:",
+                typed=typed,
                 registry=registry,
             )
+        elif typed and not the_cache.typed:
+            raise ConfigError(
+                f"cached(typed=True) needs its cache made with typed=True: {qualname}"
+            )
         if inspect.iscoroutinefunction(fn):
-            wrapper = _async_wrapper(fn, the_cache, key, typed)
+            wrapper = _async_wrapper(fn, the_cache, key)
         else:
-            wrapper = _sync_wrapper(fn, the_cache, key, typed)
+            wrapper = _sync_wrapper(fn, the_cache, key)
         functools.update_wrapper(wrapper, fn)
         c = the_cache
         wrapper.cache = c  # type: ignore[attr-defined]
@@ -143,18 +140,24 @@ def _info(cache: MultiLevelCache) -> CacheInfo:
 
 
 def _key_builder(
-    key: Callable[..., Hashable] | None, typed: bool
+    key: Callable[..., Hashable] | None, cache: MultiLevelCache
 ) -> Callable[[tuple[Any, ...], dict[str, Any]], Hashable]:
+    if cache.typed:  # canonical before the L1 read: a raw `1.0` would find the int `1`
+        canonical = cache.canonical
+        if key is not None:
+            return lambda args, kwargs: canonical(key(*args, **kwargs))
+        return lambda args, kwargs: canonical(make_key(args, kwargs))
     if key is not None:
         return lambda args, kwargs: key(*args, **kwargs)
-    return lambda args, kwargs: make_key(args, kwargs, typed)
+    return make_key
 
 
 def _sync_wrapper(
-    fn: Callable[..., Any], cache: MultiLevelCache, key: Callable[..., Hashable] | None, typed: bool
+    fn: Callable[..., Any], cache: MultiLevelCache, key: Callable[..., Hashable] | None
 ) -> Callable[..., Any]:
-    build = _key_builder(key, typed)
-    plain = key is None and not typed  # a call without kwargs is keyed by its args tuple
+    build = _key_builder(key, cache)
+    plain = key is None and not cache.typed  # a call without kwargs is keyed by its args
+    canonical = cache.canonical
     flights: dict[Hashable, _Flight] = {}
     flights_lock = threading.Lock()
     l1 = cache.l1
@@ -162,6 +165,7 @@ def _sync_wrapper(
     sampled_hit = l1.sampled_hit
 
     def miss(k: Hashable, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        k = canonical(k)  # the hit path looked the key up as it came; refused here if need be
         value = sampled_hit(k)  # a key the advice's key-stream sampler follows: a hit
         if value is not MISSING:
             return value
@@ -229,7 +233,7 @@ def _sync_wrapper(
             k = args if plain and not kwargs else build(args, kwargs)
             try:
                 value = data[k]
-            except KeyError:
+            except (KeyError, TypeError):  # TypeError: unhashable, refused in miss
                 return miss(k, args, kwargs)
             l1.hits += 1
             return value
@@ -240,7 +244,7 @@ def _sync_wrapper(
         k = args if plain and not kwargs else build(args, kwargs)
         try:
             value = data[k]
-        except KeyError:
+        except (KeyError, TypeError):  # TypeError: unhashable, refused in miss
             return miss(k, args, kwargs)
         try:  # noqa: SIM105 - contextlib.suppress costs a frame on the hit path
             touch(k)
@@ -256,10 +260,10 @@ def _async_wrapper(
     fn: Callable[..., Awaitable[Any]],
     cache: MultiLevelCache,
     key: Callable[..., Hashable] | None,
-    typed: bool,
 ) -> Callable[..., Any]:
-    build = _key_builder(key, typed)
-    plain = key is None and not typed
+    build = _key_builder(key, cache)
+    plain = key is None and not cache.typed
+    canonical = cache.canonical
     tasks: dict[Hashable, asyncio.Task[Any]] = {}
     l1 = cache.l1
 
@@ -274,7 +278,7 @@ def _async_wrapper(
         return value
 
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        k = args if plain and not kwargs else build(args, kwargs)
+        k = canonical(args if plain and not kwargs else build(args, kwargs))
         value = l1.get(k)
         if value is not MISSING:
             return value

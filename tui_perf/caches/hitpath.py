@@ -41,7 +41,10 @@ def parameters(fn: Callable[..., Any]) -> tuple[list[str], list[str], list[str]]
     n_pos, n_posonly, n_kw = code.co_argcount, code.co_posonlyargcount, code.co_kwonlyargcount
     if n_pos + n_kw == 0:
         return None  # nothing to key on: the generic wrapper's empty tuple does
-    if any(name.startswith(_PREFIX) or name == "KeyError" for name in names[: n_pos + n_kw]):
+    if any(
+        name.startswith(_PREFIX) or name in ("KeyError", "TypeError")
+        for name in names[: n_pos + n_kw]
+    ):
         return None  # a parameter would shadow a name the generated code uses
     defaults = (*(fn.__defaults__ or ()), *(fn.__kwdefaults__ or {}).values())
     try:
@@ -88,7 +91,7 @@ def generate(
             *setup,
             "try:",
             f"    {_PREFIX}value = {_PREFIX}data[{k}]",
-            "except KeyError:",
+            "except (KeyError, TypeError):  # TypeError: unhashable; miss refuses it",
             f"    {call_miss}",
         ]
         if touch is not None:

@@ -10,6 +10,7 @@ one round trip.
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -68,6 +69,31 @@ redis.call('DEL', KEYS[1])
 return n
 """
 
+# The generation record of a scope (see caches.generations), one hash. KEYS: the hash.
+# ARGV: an incarnation for a new record, the caller's known incarnation and epoch, then the
+# rules to bump (none: a read). Returns the fields as a flat list: "i" and "e" only when the
+# caller's epoch is current, else all (a clear folds the older tag and prefix rules away).
+_GENERATIONS = """
+local h = KEYS[1]
+if redis.call('HSETNX', h, 'i', ARGV[1]) == 1 then redis.call('HSET', h, 'e', 0) end
+if #ARGV > 3 then
+  local e = redis.call('HINCRBY', h, 'e', 1)
+  for i = 4, #ARGV do
+    if ARGV[i] == 'c' then
+      for _, f in ipairs(redis.call('HKEYS', h)) do
+        local c = string.sub(f, 1, 1)
+        if c == 't' or c == 'p' then redis.call('HDEL', h, f) end
+      end
+    end
+  end
+  for i = 4, #ARGV do redis.call('HSET', h, ARGV[i], e) end
+end
+local inc = redis.call('HGET', h, 'i')
+local e = redis.call('HGET', h, 'e')
+if inc == ARGV[2] and tonumber(e) <= tonumber(ARGV[3]) then return {'i', inc, 'e', e} end
+return redis.call('HGETALL', h)
+"""
+
 
 class RedisTier(Counters):
     """Keys `<prefix><key>` on a Redis server; tags as Redis sets. Needs the `redis` extra."""
@@ -92,16 +118,25 @@ class RedisTier(Counters):
         self.url = url
         self.prefix = prefix
         self._timeout = socket_timeout
-        self._client = redis.Redis.from_url(
-            url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
-        )
+        try:
+            self._client = redis.Redis.from_url(
+                url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
+            )
+        except ValueError as exc:  # redis-py's word on the URL, kept, with what to write
+            raise ConfigError(
+                f"bad Redis URL {url!r}: {exc}; write e.g. redis://127.0.0.1:6379/0"
+            ) from None
         self._aclient: Any = None
         self._tag_prefix = f"{prefix}\x00tag:"
         self._own_prefix = f"{prefix}\x00tags-of:"
         self._set = self._client.register_script(_SET)
         self._delete = self._client.register_script(_DELETE)
         self._delete_tag = self._client.register_script(_DELETE_TAG)
+        self._generations = self._client.register_script(_GENERATIONS)
+        # No TTL on it: under a volatile-* eviction policy Redis never evicts it.
+        self._gen_prefix = f"{prefix}\x00gen:"
         self._aset: Any = None
+        self._agenerations: Any = None
 
     def _k(self, key: str) -> str:
         return self.prefix + key
@@ -176,6 +211,36 @@ class RedisTier(Counters):
     def clear(self) -> int:
         return self.delete_prefix("")
 
+    def publish(self, channel: str, message: str) -> int:
+        """Publish on `channel` (coherence's messages); how many subscribers received it."""
+        return int(self._client.publish(channel, message))
+
+    # -- generations (see caches.generations) -------------------------------------------
+
+    def generations(self, scope: str, known: tuple[int, int]) -> dict[str, int]:
+        """`scope`'s incarnation ("i"), epoch ("e"), and its rules unless `known` is
+        current; the record is made on first use."""
+        return self.bump_generations(scope, [], known)
+
+    def bump_generations(
+        self, scope: str, rules: list[str], known: tuple[int, int]
+    ) -> dict[str, int]:
+        """Raise `scope`'s epoch by one and set each of `rules` to it, atomically (one
+        script); returns as `generations`."""
+        flat = self._generations(
+            keys=[self._gen_prefix + scope],
+            args=[secrets.randbits(62) + 1, known[0], known[1], *rules],
+        )
+        return _record(flat)
+
+    async def agenerations(self, scope: str, known: tuple[int, int]) -> dict[str, int]:
+        await self._aconn()
+        flat = await self._agenerations(
+            keys=[self._gen_prefix + scope],
+            args=[secrets.randbits(62) + 1, known[0], known[1]],
+        )
+        return _record(flat)
+
     def stats(self) -> TierStats:
         return TierStats(
             self.level,
@@ -197,6 +262,7 @@ class RedisTier(Counters):
                 self.url, socket_timeout=self._timeout, socket_connect_timeout=self._timeout
             )
             self._aset = self._aclient.register_script(_SET)
+            self._agenerations = self._aclient.register_script(_GENERATIONS)
         return self._aclient
 
     async def aget(self, key: str) -> Any:
@@ -218,3 +284,9 @@ class RedisTier(Counters):
         if self._aclient is not None:
             await self._aclient.aclose()
             self._aclient = None
+
+
+def _record(flat: list[Any]) -> dict[str, int]:
+    """A generation record from the script's flat list of fields and values."""
+    names = [f.decode() if isinstance(f, bytes) else str(f) for f in flat[0::2]]
+    return {n: int(v) for n, v in zip(names, flat[1::2], strict=True)}

@@ -2,7 +2,8 @@
 
 The table keeps its own entry count and byte total (triggers on insert, update and delete,
 so they are never a scan), and every write batch does a little upkeep: it purges up to
-`purge_batch` expired rows, then, when `max_entries` or `max_bytes` is exceeded, culls the
+`purge_batch` expired rows and as many rows a bulk invalidation left stale (a sweep: see
+`sqlite_generations`), then, when `max_entries` or `max_bytes` is exceeded, culls the
 least recently stored entries until the table is back under both (as diskcache culls).
 
 Async writes are serialized (one writer per connection: SQLite cannot nest `BEGIN`), so any
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from tui_perf.caches.l2 import Counters, Item, table_name
 from tui_perf.caches.memory_tier import MISSING
+from tui_perf.caches.sqlite_generations import SQLiteGenerations
 from tui_perf.model.paths import private_file
 from tui_perf.model.snapshot import TierStats
 
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
     import aiosqlite
 
 
-class SQLiteTier(Counters):
+class SQLiteTier(SQLiteGenerations, Counters):
     """A table in a SQLite file: WAL, synchronous=NORMAL, mmap, a connection per thread.
 
     Reconnects after `fork()` (a connection must not cross processes); waits up to
@@ -93,6 +95,12 @@ class SQLiteTier(Counters):
             CREATE TABLE IF NOT EXISTS {tb}_tags (
                 tag TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (tag, key)) WITHOUT ROWID;
             CREATE INDEX IF NOT EXISTS {tb}_tags_key ON {tb}_tags (key);
+            CREATE TABLE IF NOT EXISTS {tb}_gen (
+                scope TEXT NOT NULL, rule TEXT NOT NULL, gen INTEGER NOT NULL,
+                PRIMARY KEY (scope, rule)) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS {tb}_sweep (
+                id INTEGER PRIMARY KEY, kind TEXT NOT NULL, arg TEXT NOT NULL,
+                before REAL NOT NULL);
             CREATE TABLE IF NOT EXISTS {tb}_meta (
                 id INTEGER PRIMARY KEY CHECK (id = 0), count INTEGER NOT NULL,
                 bytes INTEGER NOT NULL);
@@ -238,6 +246,7 @@ class SQLiteTier(Counters):
 
     def _upkeep(self, db: sqlite3.Connection) -> None:
         db.execute(*self._purge_sql())
+        self._sweep(db)
         while True:
             count, used = db.execute(self._USED.format(t=self.table)).fetchone()
             cull = self._cull_sql(count, used)
@@ -250,6 +259,7 @@ class SQLiteTier(Counters):
 
     async def _aupkeep(self, db: aiosqlite.Connection) -> None:
         await db.execute(*self._purge_sql())
+        await self._asweep(db)
         while True:
             async with db.execute(self._USED.format(t=self.table)) as cur:
                 row = await cur.fetchone()

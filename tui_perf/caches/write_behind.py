@@ -12,12 +12,18 @@ Deletes win. A delete or invalidation removes the key from the queue, and one th
 while a batch is being written is replayed on L2 right after that batch, so the flusher can
 never write an old value back over it.
 
+Reads see their writes. `get` answers from the queue, then from the batch in flight (taken
+from the queue but not yet written), so a read never falls through to L2's older value; a
+key whose write in flight was invalidated is `DROPPED` until the replay has run, since L2
+may hold that write for a moment.
+
 The queue holds no reference to its cache: the flusher thread and the finalizer hold the
 queue, so the cache itself can be collected.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 import threading
 from collections.abc import Callable
@@ -32,6 +38,15 @@ log = logging.getLogger(__name__)
 
 #: an invalidation to replay on L2: ("key" | "prefix" | "tag" | "clear", its argument)
 Invalidation = tuple[str, str]
+
+
+class Dropped(enum.Enum):
+    """What `get` says of a key whose write in flight was invalidated: a miss, without L2."""
+
+    DROPPED = "dropped"
+
+
+DROPPED = Dropped.DROPPED
 
 
 class WriteQueue:
@@ -58,9 +73,14 @@ class WriteQueue:
         self._lock = threading.RLock()  # the queue
         self._flush_lock = threading.RLock()  # one batch in flight at a time
         self._in_flight = False
-        self._taken: list[Item] = []  # the batch in flight, for a write from a signal handler
+        # the batch in flight, by key: for reads, and for a write from a signal handler
+        self._taken: dict[str, Item] = {}
+        self._dropped: set[str] = set()  # keys of the batch invalidated before its replay
         self._replay: list[Invalidation] = []
         self.closed = threading.Event()
+        #: told the keys of each batch written to L2 (coherence: other processes drop their
+        #: L1 copies when the new value is there to be read, not before)
+        self.on_written: Callable[[list[str]], None] | None = None
         self._thread = threading.Thread(
             target=self._loop, name=f"tui-perf-cache-{owner}", daemon=True
         )
@@ -83,26 +103,45 @@ class WriteQueue:
                 self.dropped += 1
             return len(self.pending) >= self.batch_size
 
-    def get(self, key: str) -> Item | None:
-        return self.pending.get(key)
+    def get(self, key: str) -> Item | Dropped | None:
+        """The write L2 will have for `key`: queued, or in flight; `DROPPED` when its write
+        in flight was invalidated (L2 may hold it until the replay); None: ask L2."""
+        with self._lock:
+            item = self.pending.get(key)
+            if item is None:
+                item = self._taken.get(key)
+                if item is None and key in self._dropped:
+                    return DROPPED
+            return item
 
     def invalidate(self, kind: str, arg: str, drop: Callable[[Item], bool]) -> int:
-        """Remove queued items `drop` selects; remember the invalidation if a batch is out."""
+        """Remove queued and in-flight items `drop` selects; remember the invalidation if a
+        batch is out (to replay after it); returns how many were removed."""
         with self._lock:
-            gone = [k for k, item in self.pending.items() if drop(item)]
-            for k in gone:
+            queued = [k for k, item in self.pending.items() if drop(item)]
+            for k in queued:
                 del self.pending[k]
+            flying: list[str] = []
             if self._in_flight:
                 self._replay.append((kind, arg))
-            return len(gone)
+                flying = [k for k, item in self._taken.items() if drop(item)]
+                for k in flying:
+                    del self._taken[k]
+                self._dropped.update(flying)
+        # A dropped write had replaced what L2 holds for its key, which the invalidation
+        # may not cover (a tag the older value never had): that value goes too (found by
+        # the cache model). Outside the lock: L2 may be slow; a failure leaves a tombstone.
+        for k in queued:
+            self.l2.delete(k)
+        return len(queued) + len(flying)
 
     def _take(self) -> list[Item]:
         with self._lock:
             items = list(self.pending.values())
+            self._taken = dict(self.pending)
             self.pending.clear()
             self._in_flight = True
             self._replay = []
-            self._taken = items
             return items
 
     def _done(self, items: list[Item], written: bool) -> list[Invalidation]:
@@ -110,7 +149,7 @@ class WriteQueue:
         with self._lock:
             replay, self._replay = self._replay, []
             self._in_flight = False
-            self._taken = []
+            self._taken = {}
             if not written:
                 again = {i[0]: i for i in items if not replay_drops(replay, i)}
                 again.update(self.pending)
@@ -127,8 +166,10 @@ class WriteQueue:
             items = self._take()
             written = self.l2.set_many(items) if items else True
             self._apply(self._done(items, written))
+            self._tell(items, written)
             return len(items) if written else 0
         finally:
+            self._settled()
             self._flush_lock.release()
 
     def write_now(self, timeout: float) -> None:
@@ -145,16 +186,17 @@ class WriteQueue:
         try:
             with self._lock:
                 replay, self._replay = self._replay, []
-                items = {i[0]: i for i in self._taken if not replay_drops(replay, i)}
+                items = {k: i for k, i in self._taken.items() if not replay_drops(replay, i)}
                 items.update(self.pending)  # newer values win
                 self.pending.clear()
-                self._taken = []
+                self._taken = {}
             if items and not self.l2.set_many(list(items.values())):
                 with self._lock:  # L2 is down: kept for a program that goes on (newer win)
                     items.update(self.pending)
                     self.pending = items
             self._apply(replay)
         finally:
+            self._settled()
             self._flush_lock.release()
 
     async def aflush(self) -> int:
@@ -166,9 +208,23 @@ class WriteQueue:
             items = self._take()
             written = await self.l2.aset_many(items) if items else True
             self._apply(self._done(items, written))
+            self._tell(items, written)
             return len(items) if written else 0
         finally:
+            self._settled()
             self._flush_lock.release()
+
+    def _tell(self, items: list[Item], written: bool) -> None:
+        if written and items and self.on_written is not None:
+            try:
+                self.on_written([i[0] for i in items])
+            except Exception:  # never into the writer: coherence counts its own failures
+                log.debug("write-behind %s: on_written failed", self.owner, exc_info=True)
+
+    def _settled(self) -> None:
+        """The replay has run (or the flush failed): L2 no longer holds a dropped write."""
+        with self._lock:
+            self._dropped.clear()
 
     def _apply(self, replay: list[Invalidation]) -> None:
         for kind, arg in replay:
