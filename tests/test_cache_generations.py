@@ -15,8 +15,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ import redis
 
 from tests.helpers.redis_server import RedisServer
 from tests.helpers.scripted import FakeClock
+from tests.helpers.sqlite_lock import locked
 from tui_perf.caches.breaker import GuardedTier
 from tui_perf.caches.generations import InvalidationResult
 from tui_perf.caches.multilevel import MultiLevelCache, pack_entry
@@ -33,34 +33,6 @@ from tui_perf.caches.sqlite_tier import SQLiteTier
 from tui_perf.engine.registry import Registry
 
 ROOT = Path(__file__).resolve().parent.parent
-
-LOCKER = """
-import sqlite3, sys
-conn = sqlite3.connect(sys.argv[1], isolation_level=None)
-conn.execute("BEGIN EXCLUSIVE")
-print("locked", flush=True)
-sys.stdin.readline()
-conn.execute("COMMIT")
-"""
-
-
-@contextmanager
-def locked(db: Path) -> Iterator[None]:
-    """The file's write lock held by another process for the block."""
-    locker = subprocess.Popen(
-        [sys.executable, "-c", LOCKER, str(db)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert locker.stdin is not None and locker.stdout is not None
-    try:
-        assert locker.stdout.readline().strip() == "locked"
-        yield
-    finally:
-        locker.stdin.write("\n")
-        locker.stdin.flush()
-        locker.wait(10)
 
 
 def sqlite_cache(db: Path, clock: FakeClock, name: str = "c") -> MultiLevelCache:

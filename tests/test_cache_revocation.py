@@ -8,20 +8,17 @@ bent to fit it.
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.helpers.sqlite_lock import locked
 from tui_perf.caches.breaker import GuardedTier
 from tui_perf.caches.codecs import PickleCodec
 from tui_perf.caches.multilevel import MultiLevelCache
@@ -115,16 +112,6 @@ def test_a_signed_value_copied_to_another_cache_sharing_the_secret_is_not_served
     guests.close()
 
 
-LOCKER = """
-import sqlite3, sys
-conn = sqlite3.connect(sys.argv[1], isolation_level=None)
-conn.execute("BEGIN EXCLUSIVE")
-print("locked", flush=True)
-sys.stdin.readline()
-conn.execute("COMMIT")
-"""
-
-
 @pytest.mark.parametrize("how", ["tag", "prefix", "clear"])
 def test_a_bulk_invalidation_during_an_outage_is_not_lost(tmp_path: Path, how: str) -> None:
     """#29.1: with the file locked by another process, invalidate_tag/prefix and clear
@@ -137,14 +124,7 @@ def test_a_bulk_invalidation_during_an_outage_is_not_lost(tmp_path: Path, how: s
     db = tmp_path / "c.db"
     cache = _cache(db)
     cache.set("acct:1", "balance 100", tags=("acct",))
-    locker = subprocess.Popen(
-        [sys.executable, "-c", LOCKER, str(db)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert locker.stdout is not None and locker.stdout.readline().strip() == "locked"
+    with locked(db):
         if how == "tag":
             result = cache.invalidate_tag("acct")
         elif how == "prefix":
@@ -152,11 +132,6 @@ def test_a_bulk_invalidation_during_an_outage_is_not_lost(tmp_path: Path, how: s
         else:
             result = cache.clear()
         assert result.reached_l2 is False  # success is no longer claimed
-    finally:
-        assert locker.stdin is not None
-        locker.stdin.write("\n")
-        locker.stdin.flush()
-        locker.wait(10)
     assert cache.generations is not None
     deadline = time.monotonic() + 10  # the breaker's first backoff is 0.5 s
     while cache.generations.pending and time.monotonic() < deadline:
@@ -177,21 +152,9 @@ def test_an_overwrite_that_failed_in_an_outage_never_lets_the_older_value_back(
     db = tmp_path / "c.db"
     cache = _cache(db)
     cache.set("acct:1", "balance 100")
-    locker = subprocess.Popen(
-        [sys.executable, "-c", LOCKER, str(db)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert locker.stdout is not None and locker.stdout.readline().strip() == "locked"
+    with locked(db):
         cache.set("acct:1", "balance 0")  # L2 refused it: the file is locked
         assert cache.l2 is not None and cache.l2.down
-    finally:
-        assert locker.stdin is not None
-        locker.stdin.write("\n")
-        locker.stdin.flush()
-        locker.wait(10)
     cache.clear_local()  # L1 loses the new value
     deadline = time.monotonic() + 10  # through the breaker's backoff, until L2 answers
     while time.monotonic() < deadline:
@@ -300,25 +263,6 @@ def test_a_revoked_row_restamped_in_l2_is_refused(tmp_path: Path) -> None:
     assert other.l2 is not None and other.l2.refused == 1
 
 
-@contextlib.contextmanager
-def _outage(db: Path) -> Iterator[None]:
-    """The file locked by another process for the block (`LOCKER`); released on exit."""
-    locker = subprocess.Popen(
-        [sys.executable, "-c", LOCKER, str(db)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert locker.stdout is not None and locker.stdout.readline().strip() == "locked"
-        yield
-    finally:
-        assert locker.stdin is not None
-        locker.stdin.write("\n")
-        locker.stdin.flush()
-        locker.wait(10)
-
-
 def test_more_deletes_in_an_outage_than_tombstones_clear_the_cache_instead(
     tmp_path: Path,
 ) -> None:
@@ -329,7 +273,7 @@ def test_more_deletes_in_an_outage_than_tombstones_clear_the_cache_instead(
     guarded = GuardedTier(SQLiteTier(db, busy_timeout_s=0.2), owner="c", max_tombstones=5)
     cache = MultiLevelCache("c", l2=guarded, registry=Registry())
     cache.set("alice", "GRANTED")
-    with _outage(db):
+    with locked(db):
         cache.delete("alice")  # the revoke: a tombstone
         for i in range(10):  # ordinary traffic: each failed write a tombstone too
             cache.set(f"session:{i}", i)
@@ -386,7 +330,7 @@ def test_a_revoke_made_in_an_outage_is_stored_by_a_close_right_after_recovery(
     cache = _cache(db)
     cache.set("u1", "GRANTED")
     cache.set("u2", "GRANTED")
-    with _outage(db):
+    with locked(db):
         cache.delete("u1")
         assert cache.invalidate_prefix("u").reached_l2 is False
     assert cache.l2 is not None and cache.l2.down  # in its backoff: nothing retried yet

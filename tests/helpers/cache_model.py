@@ -49,6 +49,7 @@ from hypothesis.stateful import (
 )
 
 from tests.helpers.cache_peer import MISS, Peer
+from tests.helpers.sqlite_lock import hold_lock, release
 from tui_perf.caches.breaker import GuardedTier
 from tui_perf.caches.codecs import JsonCodec, PickleCodec
 from tui_perf.caches.memory_tier import MemoryTier
@@ -79,15 +80,6 @@ PEER_TTL_S = 5.0
 BOUND_S = {"sqlite": PEER_TTL_S, "redis": 1.0}
 #: how often a stale answer from the other process is asked again, until fresh or too late
 POLL_S = 0.02
-
-LOCKER = """
-import sqlite3, sys
-conn = sqlite3.connect(sys.argv[1], isolation_level=None)
-conn.execute("BEGIN EXCLUSIVE")
-print("locked", flush=True)
-sys.stdin.readline()
-conn.execute("COMMIT")
-"""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -360,14 +352,7 @@ class CacheModel(RuleBasedStateMachine):
     def outage_begins(self) -> None:
         self._step()
         if self.env.tier == "sqlite":
-            self.locker = subprocess.Popen(
-                [sys.executable, "-c", LOCKER, str(self.db_path)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                text=True,
-            )
-            assert self.locker.stdout is not None
-            assert self.locker.stdout.readline().strip() == "locked"
+            self.locker = hold_lock(self.db_path)
         else:
             import redis
 
@@ -392,10 +377,7 @@ class CacheModel(RuleBasedStateMachine):
 
     def _end_outage(self, keep_data: bool) -> None:
         if self.locker is not None:
-            assert self.locker.stdin is not None
-            self.locker.stdin.write("\n")
-            self.locker.stdin.flush()
-            self.locker.wait(10)
+            release(self.locker)
             self.locker = None
         if self.env.tier == "redis" and self.env.redis.proc is None:
             if not keep_data:
