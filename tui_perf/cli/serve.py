@@ -23,7 +23,7 @@ def add_parser(sub: Any) -> None:
         "'tui-perf [COMMAND ...]': the demo by default, or 'attach PID', 'replay FILE', "
         "'top'; with 'run app.py' each tab starts its own copy of the program (to share "
         "one, run it once and serve 'attach'). Bound to 127.0.0.1 unless --host says "
-        "otherwise; bound elsewhere, the URL printed at start carries a token, and without "
+        "otherwise. The URL printed at start carries a token, on loopback too, and without "
         "it nothing is served. Needs the web extra: pip install 'tui-perf[web]'.",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -33,6 +33,13 @@ def add_parser(sub: Any) -> None:
         metavar="URL",
         help="the URL browsers reach this server at, when it differs from HOST:PORT "
         "(behind a proxy, or bound to 0.0.0.0)",
+    )
+    p.add_argument(
+        "--max-tabs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="browser tabs open at once, each its own process (default 4)",
     )
     p.add_argument(
         "tab",
@@ -62,34 +69,37 @@ def check_port(host: str, port: int) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from tui_perf.model.net import is_loopback
-
     try:
-        from tui_perf.dashboard.web import GuardedServer
+        from tui_perf.dashboard.web import DEFAULT_MAX_TABS, GuardedServer
     except ImportError as exc:
         raise ConfigError(
             "the browser view needs textual-serve: pip install 'tui-perf[web]'"
         ) from exc
     command = tab_command(list(args.tab))
+    max_tabs = DEFAULT_MAX_TABS if args.max_tabs is None else args.max_tabs
+    if max_tabs < 1:
+        raise ConfigError(f"--max-tabs {max_tabs}: at least 1")
     check_port(args.host, args.port)
-    token = None if is_loopback(args.host) else secrets.token_urlsafe(18)
+    # on loopback too: any user of this machine can reach 127.0.0.1
+    token = secrets.token_urlsafe(18)
     public = args.public_url or f"http://{_url_host(args.host)}:{args.port}"
     server = GuardedServer(
         command,
         token=token,
+        max_tabs=max_tabs,
         host=args.host,
         port=args.port,
         title="tui-perf",
         public_url=public.rstrip("/"),
     )
     what = " ".join(["tui-perf", *args.tab]) if args.tab else "tui-perf (the demo)"
-    url = f"{public.rstrip('/')}/" + (f"?token={token}" if token else "")
-    print(f"serving {what} at {url}  (each browser tab runs its own; Ctrl+C stops)")
-    if token:
-        print(
-            f"bound to {args.host}: anyone with this URL can act on the watched process; "
-            "without the token nothing is served"
-        )
+    url = f"{public.rstrip('/')}/?token={token}"
+    print(
+        f"serving {what} at {url}  (each browser tab runs its own, {max_tabs} at most; "
+        "Ctrl+C stops)",
+        flush=True,
+    )
+    print("anyone with this URL can act on the watched process; without it nothing is served")
     server.serve()
     return 0
 
