@@ -49,6 +49,7 @@ from tui_perf.agent.protocol import (
     parse_command,
     parse_hello,
 )
+from tui_perf.caches import sigterm
 from tui_perf.engine.core import Engine
 from tui_perf.model.errors import ConfigError, TuiPerfError
 from tui_perf.model.net import is_loopback
@@ -336,6 +337,10 @@ class Agent:
         self._unsubscribe = self.engine.subscribe(self._on_snapshot)
         self.engine.start()
         atexit.register(_stop_at_exit, weakref.ref(self))
+        # SIGTERM's default action skips atexit: the one SIGTERM handler the library keeps
+        # (caches/sigterm.py, which chains to the program's) stops us too, socket and all.
+        self._on_sigterm = _StopOnSigterm(self)
+        sigterm.watch(self._on_sigterm)
         return self
 
     def _accept(self, listener: socket.socket, needs_token: bool) -> None:
@@ -398,6 +403,18 @@ class Agent:
             with contextlib.suppress(OSError):
                 self.socket_path.unlink()
         self.engine.stop()
+
+
+class _StopOnSigterm:
+    """What SIGTERM's handler does for one agent (`sigterm.watch` wants `write_now`)."""
+
+    def __init__(self, agent: Agent) -> None:
+        self._agent = weakref.ref(agent)
+
+    def write_now(self, timeout: float) -> None:
+        agent = self._agent()
+        if agent is not None:
+            agent.stop()
 
 
 def _stop_at_exit(ref: weakref.ref[Agent]) -> None:

@@ -16,9 +16,11 @@ takes SIGTERM:
 
 The handler runs on the main thread between two of its bytecodes, possibly inside a queue's
 locks: they are reentrant, and the batch that thread had taken is written with the queue
-(`WriteQueue.write_now`). A program opts out with `TUI_PERF_SIGTERM=0`, or by calling
-`release()`, which puts back the handler it found. Queues made only on other threads before
-any on the main thread do not install it (`signal.signal` works only on the main thread).
+(`WriteQueue.write_now`). An agent registers itself the same way (`agent/server.py`): its
+`write_now` stops it, so its socket file goes. A program opts out with `TUI_PERF_SIGTERM=0`,
+or by calling `release()`, which puts back the handler it found. Queues made only on other
+threads before any on the main thread do not install it (`signal.signal` works only on the
+main thread).
 """
 
 from __future__ import annotations

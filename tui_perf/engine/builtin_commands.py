@@ -269,8 +269,11 @@ def gc_freeze(engine: CommandTarget) -> dict[str, Any]:
 
 @COMMANDS.register("gc_unfreeze", "GC freeze")  # reads by the dashboard's generic fallback
 def gc_unfreeze(engine: CommandTarget) -> dict[str, Any]:
-    """Undo `gc_freeze`: the frozen objects go back to the collector (the tuner's rollback)."""
-    before = gc.get_freeze_count()
-    gc.unfreeze()
-    engine.emit("gc", f"unfroze {before:,} objects: full collections see them again")
-    return {"unfrozen": before}
+    """Undo `gc_freeze` (the tuner's rollback): only the engine's own freeze, never the
+    program's (see `GCController.unfreeze`)."""
+    controller = engine.gc_controller
+    if controller is None:
+        raise ConfigError("this engine has no GC controller")
+    unfrozen = controller.unfreeze()
+    engine.emit("gc", f"unfroze {unfrozen:,} objects: full collections see them again")
+    return {"unfrozen": unfrozen}

@@ -227,7 +227,9 @@ class GCController:
         self.adaptive = self.config.adaptive
         self.installed = False
         self.base_thresholds: tuple[int, int, int] = _threshold3()
-        self._frozen_by_us = False
+        # The freeze count right after our own `gc.freeze()`, or None: we undo a freeze only
+        # while the count has not grown past it (see `unfreeze`).
+        self._frozen_count: int | None = None
         # The ring buffer: start and end of each pause, and the generation collected.
         self._ends = array("q", bytes(8 * RING))
         self._durations = array("q", bytes(8 * RING))
@@ -271,9 +273,7 @@ class GCController:
         if kept:
             log.info("%s", kept)
             self.emit("gc", kept, "warning")
-        if self._frozen_by_us:
-            gc.unfreeze()
-            self._frozen_by_us = False
+        self.unfreeze()
         self.installed = False
 
     def _callback(self, phase: str, info: dict[str, Any]) -> None:
@@ -334,15 +334,38 @@ class GCController:
 
         Freezing moves every live object out of the collector's reach, so later full
         collections skip the start-up heap (the optional half of `throughput`). The collect
-        comes first so that no garbage is frozen. `uninstall()` unfreezes. Returns how many
-        objects are frozen.
+        comes first so that no garbage is frozen. `unfreeze()` (and `uninstall()`) undo it.
+        Returns how many objects are frozen. Refused with `ConfigError` when the program
+        froze objects itself: the freeze is then the program's (a pre-fork server's
+        copy-on-write heap), and ours could not be undone without undoing its.
         """
+        count = gc.get_freeze_count()
+        if count and self._frozen_count is None:
+            raise ConfigError(
+                f"the program froze {count:,} objects itself; tui-perf leaves its freeze alone"
+            )
         gc.collect()
         gc.freeze()
-        self._frozen_by_us = True
         count = gc.get_freeze_count()
+        self._frozen_count = count
         self.emit("gc", f"froze {count} start-up objects out of the collector's reach", "info")
         return count
+
+    def unfreeze(self) -> int:
+        """Undo our own freeze; returns how many objects went back to the collector.
+
+        `gc.unfreeze()` thaws the whole process. We call it only if we froze and the count
+        has not grown since (frozen objects may die, so it may have shrunk): a larger count
+        means the program froze too, and its freeze is left as it is, ours with it.
+        """
+        ours, self._frozen_count = self._frozen_count, None
+        now = gc.get_freeze_count()
+        if ours is None or now > ours:
+            if ours is not None:
+                self.emit("gc", f"the program froze since: {now:,} objects left frozen", "info")
+            return 0
+        gc.unfreeze()
+        return now
 
     def _apply(self, name: str) -> None:
         self._owner.apply(STRATEGIES[name].thresholds(self.base_thresholds, self.runtime))

@@ -21,7 +21,7 @@ from tui_perf.model.format import fmt_bytes
 from tui_perf.model.paths import data_dir
 from tui_perf.model.snapshot import AllocStats, FunctionStat, ProfileStats
 from tui_perf.profile.alloc import AllocationTracker
-from tui_perf.profile.export import FORMATS, SUFFIX, render, write_private
+from tui_perf.profile.export import FORMATS, SUFFIX, render, write_confined
 from tui_perf.profile.sampler import Profiler
 from tui_perf.profile.timings import TIMINGS, Timings
 
@@ -207,7 +207,9 @@ def _export_reads(result: Mapping[str, Any]) -> str:
 def profile_export(engine: Engine, format: str, path: str | None, inline: bool) -> dict[str, Any]:
     """Write the profile as folded stacks or speedscope JSON; or return it (`inline`).
 
-    Without a path the file goes to the user's data directory (0600 in a 0700 folder).
+    The file goes under the user's data directory, `profiles/` (0700), with a name made
+    here, created 0600 and exclusively without following links; the reply's `path` says
+    where. A `path` argument is refused: any peer holding the token may send this command.
     """
     state = state_of(engine)
     tree = state.profiler.tree_copy()
@@ -226,21 +228,18 @@ def profile_export(engine: Engine, format: str, path: str | None, inline: bool) 
         out["text"] = text
         return out
     if path is not None:
-        target = Path(path).expanduser()
-        if target.is_dir():
-            raise ConfigError(f"{path} is a folder: give a file name")
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    else:
-        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(engine.wall()))
-        target = profiles_dir() / f"profile-{os.getpid()}-{stamp}{SUFFIX[format]}"
-        try:
-            write_private(target, text)
-        except OSError as exc:
-            raise ConfigError(f"cannot write {target}: {exc.strerror or exc}") from exc
+        # A peer's path would let any token holder overwrite the host user's files.
+        raise ConfigError(
+            "profile_export takes no path: the file goes to the agent's own folder and the "
+            "reply says where; ask for inline=true to write it elsewhere yourself"
+        )
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(engine.wall()))
+    try:
+        target = write_confined(
+            profiles_dir(), f"profile-{os.getpid()}-{stamp}", SUFFIX[format], text
+        )
+    except OSError as exc:
+        raise ConfigError(f"cannot write under {profiles_dir()}: {exc.strerror or exc}") from exc
     out["path"] = str(target)
     return out
 

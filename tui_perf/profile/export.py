@@ -12,11 +12,14 @@ frames) becomes `:`.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 from pathlib import Path
 from typing import Any
 
+from tui_perf.model.paths import private_dir
 from tui_perf.profile.frames import FrameKey
 from tui_perf.profile.tree import CallTree
 
@@ -94,6 +97,38 @@ def render(tree: CallTree, fmt: str, name: str = "tui-perf profile") -> str:
     if fmt == "folded":
         return folded(tree)
     return json.dumps(speedscope(tree, name), separators=(",", ":"))
+
+
+def write_confined(folder: Path, stem: str, suffix: str, text: str) -> Path:
+    """Write `text` as a new file in `folder`, named `stem` + `suffix` (or `stem-N` + `suffix`
+    when taken); return its path. For files written on a peer's request: the folder is made
+    0700 (tightened to it if found wider) and is never a link; the file is created 0600 and
+    exclusively, never through a link, so nothing that exists is overwritten. Raises
+    `OSError` (ELOOP for a link in place of the folder)."""
+    private_dir(folder.parent)
+    with contextlib.suppress(FileExistsError):
+        folder.mkdir(mode=0o700)
+    dfd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        if os.fstat(dfd).st_mode & 0o077:
+            os.fchmod(dfd, 0o700)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        for n in range(_MAX_NAMES):
+            name = f"{stem}-{n}{suffix}" if n else f"{stem}{suffix}"
+            try:
+                fd = os.open(name, flags, 0o600, dir_fd=dfd)
+            except FileExistsError:
+                continue  # taken (or a planted link): the next name
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(text)
+            return folder / name
+        raise FileExistsError(errno.EEXIST, f"{_MAX_NAMES} names taken", str(folder / stem))
+    finally:
+        os.close(dfd)
+
+
+#: names `write_confined` tries before giving up (exports of one pid in one second)
+_MAX_NAMES = 100
 
 
 def write_private(path: Path, text: str) -> Path:

@@ -17,6 +17,7 @@ from pathlib import Path
 from tui_perf.model.errors import HistoryFileError, SnapshotFormatError
 from tui_perf.model.snapshot import Event, Snapshot
 from tui_perf.store.frames import decode
+from tui_perf.store.schema import refuse_non_regular
 
 #: decoded frames kept (a 10-minute window at one frame per 5 s is 120)
 _DECODED = 512
@@ -93,6 +94,7 @@ class Recording:
         """Open `path` read-only; raises `HistoryFileError` with a one-line reason."""
         if not path.exists():
             raise HistoryFileError(f"no history file at {path}")
+        refuse_non_regular(path)
         try:
             conn = sqlite3.connect(
                 f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -72,6 +73,17 @@ MIGRATIONS: tuple[str, ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+def refuse_non_regular(path: Path) -> None:
+    """Refuse a FIFO, device or socket before opening it: opening a FIFO waits for a writer,
+    a device may never end, so `replay`/`history` would hang instead of saying why."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return  # missing or unreadable: the caller's own check says which
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        raise HistoryFileError(f"{path} is not a regular file (a FIFO, device or socket)")
+
+
 def check_history_file(path: Path) -> None:
     """Refuse, without writing, a file that cannot be read or is not SQLite."""
     if not path.exists():
@@ -81,6 +93,7 @@ def check_history_file(path: Path) -> None:
         return
     if path.is_dir():
         raise HistoryFileError(f"{path} is a directory, not a history file")
+    refuse_non_regular(path)
     try:
         with path.open("rb") as f:
             header = f.read(len(SQLITE_HEADER))
