@@ -339,3 +339,53 @@ def test_a_revoke_made_in_an_outage_is_stored_by_a_close_right_after_recovery(
     assert fresh.get("u1") is None
     assert fresh.get("u2") is None
     fresh.close()
+
+
+def test_write_behind_writes_kept_through_an_outage_are_served_after_it(tmp_path: Path) -> None:
+    """The queue keeps what L2 refused, so those writes leave no tombstones: more of them
+    than the breaker keeps must not turn into a clear of the cache (their own values lost)."""
+    db = tmp_path / "c.db"
+    cache = MultiLevelCache(
+        "c",
+        l2=GuardedTier(SQLiteTier(db, busy_timeout_s=0.2), owner="c", max_tombstones=5),
+        write_behind=True,
+        batch_size=10,
+        flush_interval=3600,
+        registry=Registry(),
+    )
+    cache.set("warm", 0)  # the generations read once: writes made in the outage are stamped
+    cache.flush()
+    with locked(db):
+        for i in range(30):  # three batches refused
+            cache.set(f"k{i}", i)
+        cache.flush()
+    deadline = time.monotonic() + 10
+    while cache.queue is not None and cache.queue.pending and time.monotonic() < deadline:
+        cache.flush()
+        time.sleep(0.05)
+    cache.clear_local()
+    assert [cache.get(f"k{i}") for i in range(30)] == list(range(30))
+    cache.close()
+
+
+def test_a_write_behind_write_lost_to_the_queue_bound_lets_no_older_value_back(
+    tmp_path: Path,
+) -> None:
+    """`max_pending` drops the oldest queued write; that write had replaced L2's value."""
+    db = tmp_path / "c.db"
+    cache = _cache(db, write_behind=True, batch_size=10, flush_interval=3600, max_pending=10)
+    cache.set("user:7", "role=admin")
+    cache.flush()
+    with locked(db):
+        cache.set("user:7", "role=guest")  # queued, then pushed out by ten newer writes
+        for i in range(10):
+            cache.set(f"other:{i}", i)
+    cache.clear_local()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        assert cache.get("user:7") is None  # never the admin role back
+        if cache.l2 is not None and not cache.l2.down:
+            break
+        time.sleep(0.05)
+    assert cache.get("user:7") is None
+    cache.close()

@@ -162,25 +162,29 @@ class GuardedTier:
 
     # -- writes: True when written ----------------------------------------------------
 
-    def set_many(self, items: list[Item]) -> bool:
-        return run(self._set_many(items))
+    def set_many(self, items: list[Item], *, kept: bool = False) -> bool:
+        """Write `items`; False when L2 did not take them. Unless the caller keeps them to
+        write again (`kept`: write-behind's queue), a failure leaves a tombstone per key."""
+        return run(self._set_many(items, kept))
 
-    async def aset_many(self, items: list[Item]) -> bool:
-        return await arun(self._set_many(items))
+    async def aset_many(self, items: list[Item], *, kept: bool = False) -> bool:
+        return await arun(self._set_many(items, kept))
 
-    def _set_many(self, items: list[Item]) -> Steps[bool]:
+    def _set_many(self, items: list[Item], kept: bool = False) -> Steps[bool]:
         if not items:
             return True
         if not self._closed_or_probe():
             self._skip()
-            self._bury_all(items)
+            if not kept:
+                self._bury_all(items)
             return False
         try:
             yield Call(self.tier.set_many, self.tier.aset_many, (items,))
         except Exception as exc:
             self.write_failures += 1
             self._failed(exc, "write")
-            self._bury_all(items)
+            if not kept:
+                self._bury_all(items)
             return False
         self._forget_tombstones(items)
         self._succeeded()

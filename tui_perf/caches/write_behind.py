@@ -95,13 +95,21 @@ class WriteQueue:
 
     def put(self, item: Item) -> bool:
         """Queue a write; True when a batch is full (the caller flushes)."""
+        lost: list[str] = []
         with self._lock:
             self.pending.pop(item[0], None)  # a newer value replaces the queued one...
             self.pending[item[0]] = item  # ...and moves to the back
             while len(self.pending) > self.max_pending:
-                del self.pending[next(iter(self.pending))]
+                key = next(iter(self.pending))
+                del self.pending[key]
+                lost.append(key)
                 self.dropped += 1
-            return len(self.pending) >= self.batch_size
+            full = len(self.pending) >= self.batch_size
+        # A write lost here had replaced what L2 holds: that older value must not come back
+        # (L2 down: a tombstone, applied before L2 is read again).
+        for key in lost:
+            self.l2.delete(key)
+        return full
 
     def get(self, key: str) -> Item | Dropped | None:
         """The write L2 will have for `key`: queued, or in flight; `DROPPED` when its write
@@ -164,7 +172,7 @@ class WriteQueue:
             return 0
         try:
             items = self._take()
-            written = self.l2.set_many(items) if items else True
+            written = self.l2.set_many(items, kept=True) if items else True
             self._apply(self._done(items, written))
             self._tell(items, written)
             return len(items) if written else 0
@@ -190,7 +198,7 @@ class WriteQueue:
                 items.update(self.pending)  # newer values win
                 self.pending.clear()
                 self._taken = {}
-            if items and not self.l2.set_many(list(items.values())):
+            if items and not self.l2.set_many(list(items.values()), kept=True):
                 with self._lock:  # L2 is down: kept for a program that goes on (newer win)
                     items.update(self.pending)
                     self.pending = items
@@ -206,7 +214,7 @@ class WriteQueue:
             return 0
         try:
             items = self._take()
-            written = await self.l2.aset_many(items) if items else True
+            written = await self.l2.aset_many(items, kept=True) if items else True
             self._apply(self._done(items, written))
             self._tell(items, written)
             return len(items) if written else 0
