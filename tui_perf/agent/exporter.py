@@ -6,9 +6,11 @@ Names follow prometheus_client's conventions: a `tui_perf_` prefix, units in the
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import Any
 
+from tui_perf.agent.metrics_server import Limits, MetricsServer, metrics_response
 from tui_perf.engine.core import Engine
 from tui_perf.model.advice import AdviceStats, severity_rank
 from tui_perf.model.errors import ConfigError
@@ -162,10 +164,16 @@ def check_port_free(port: int, addr: str = "127.0.0.1") -> None:
             ) from None
 
 
-def serve_metrics(engine: Engine, port: int, addr: str = "127.0.0.1") -> Any:
-    """Serve /metrics on `addr:port` from a daemon thread; returns the registry."""
+def serve_metrics(
+    engine: Engine, port: int, addr: str = "127.0.0.1", read_timeout: float = 5.0
+) -> MetricsServer:
+    """Serve /metrics on `addr:port` from one daemon thread; returns the running server.
+
+    Bounded (`metrics_server.Limits`): one thread and at most 64 connections whatever the
+    peers do, each dropped `read_timeout` seconds after it was accepted.
+    """
     try:
-        from prometheus_client import CollectorRegistry, start_http_server
+        from prometheus_client import CollectorRegistry
     except ImportError as exc:
         raise ConfigError(
             "the Prometheus exporter needs prometheus-client: pip install 'tui-perf[prometheus]'"
@@ -173,9 +181,14 @@ def serve_metrics(engine: Engine, port: int, addr: str = "127.0.0.1") -> Any:
     registry = CollectorRegistry()
     registry.register(SnapshotCollector(engine))
     try:
-        start_http_server(port, addr=addr, registry=registry)
+        server = MetricsServer(
+            functools.partial(metrics_response, registry),
+            port,
+            addr=addr,
+            limits=Limits(read_timeout=read_timeout),
+        )
     except OSError as exc:
         raise ConfigError(
             f"prometheus_port {port} on {addr} cannot be used: {exc.strerror or exc}"
         ) from None
-    return registry
+    return server.start()
