@@ -28,7 +28,7 @@ FULL = Scenario(aliases=True, outages=True, peer=True)
 def _settings(*, shrink: bool) -> settings:
     phases = [Phase.explicit, Phase.generate] + ([Phase.shrink] if shrink else [])
     return settings(
-        max_examples=50,
+        max_examples=25,  # CI: the soak in benchmarks/ runs the depth
         stateful_step_count=30,
         deadline=None,
         database=None,
