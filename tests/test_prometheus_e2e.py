@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT, _free_port
+from tests.helpers.processes import end
 
 RULES = ROOT / "deploy" / "prometheus" / "tui-perf.rules.yml"
 ALERT = "TuiPerfMemoryTierHigh"
@@ -169,12 +170,7 @@ class Prometheus:
         return [a for a in self.get("/api/v1/alerts")["alerts"] if a["labels"]["alertname"] == name]
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        end(self.proc)
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ import psutil
 import pytest
 
 from tests.conftest import ARTIFACTS, ROOT, _free_port
+from tests.helpers.processes import end
 
 pytest.importorskip("textual_serve")
 
@@ -103,12 +104,7 @@ class Served:
         return self.processes()
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        end(self.proc)
 
 
 @pytest.fixture
