@@ -500,19 +500,15 @@ def test_run_options_end_where_the_program_begins(
 def test_a_slow_client_gets_every_snapshot_that_carries_a_report() -> None:
     # Latest wins for plain snapshots, but one carrying events or cleanups is never
     # overwritten unsent (seen lost: a cleanup report never reached a busy dashboard).
-    from types import SimpleNamespace
-
-    from tui_perf.agent.server import _Client
+    from tui_perf.agent.connection import Connection
 
     ours, theirs = socket.socketpair()
     theirs.settimeout(5)
-    agent = SimpleNamespace(send_timeout=5.0, _forget=lambda client: None)
-    client = _Client(agent, ours, needs_token=False)  # type: ignore[arg-type]
+    client = Connection(ours, needs_token=False, now=0.0)
     client.ready = True
     for frame, notable in [(b"a\n", False), (b"report\n", True), (b"b\n", False), (b"c\n", False)]:
         client.offer(frame, notable)
-    writer = threading.Thread(target=client._write, daemon=True)
-    writer.start()
+    assert client.flush(now=0.0) is False  # all of it fitted in the socket's buffer
     lines = theirs.makefile("rb")
     assert json.loads(lines.readline())["type"] == "hello"
     assert [lines.readline(), lines.readline()] == [b"report\n", b"c\n"]

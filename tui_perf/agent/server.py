@@ -2,8 +2,9 @@
 
 The host's promise: the agent never raises into it and never slows it noticeably.
 
-- Threads only (no event loop in the host). Each thread catches, logs (quietly, through
-  `logging`) and carries on.
+- Two daemon threads whatever peers do (`serve_loop.py`): one selector loop serves the Unix
+  socket, the TCP port and every connection without blocking; one worker runs commands.
+  No asyncio in the host. Each catches, logs (quietly, through `logging`) and carries on.
 - A client's snapshots go through a one-frame slot, latest wins, except that a snapshot
   carrying events or cleanup reports is never overwritten unsent: it waits in a short
   queue (16 frames) and goes first, so a slow client loses no report; its replies go
@@ -17,41 +18,32 @@ The host's promise: the agent never raises into it and never slows it noticeably
   frame after the peer's hello is accepted.
 - The host's cost is bounded whatever a peer opens: at most `max_clients` connections, of
   which at most `max_unauthenticated` have not said hello yet (a new one evicts the oldest
-  of those, so a flood cannot lock a legitimate client out), each with two threads; a
-  listen backlog of 128; a peer silent for `hello_timeout` is dropped.
+  of those, so a flood cannot lock a legitimate client out, its fd closed at once), no
+  thread each; a listen backlog of 128; a peer that has not completed its hello within
+  `hello_timeout` is dropped, whatever bytes it sent.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
-import hmac
 import logging
 import os
 import secrets
 import socket
 import stat
-import sys
 import tempfile
-import threading
 import weakref
-from collections import deque
 from pathlib import Path
 from typing import Any
 
 from tui_perf import capabilities
-from tui_perf.agent.protocol import (
-    MAX_FRAME,
-    VERSION,
-    ProtocolError,
-    decode,
-    encode,
-    parse_command,
-    parse_hello,
-)
+from tui_perf.agent.connection import Connection
+from tui_perf.agent.protocol import encode
+from tui_perf.agent.serve_loop import ServeLoop
 from tui_perf.caches import sigterm
 from tui_perf.engine.core import Engine
-from tui_perf.model.errors import ConfigError, TuiPerfError
+from tui_perf.model.errors import ConfigError
 from tui_perf.model.net import is_loopback
 from tui_perf.model.snapshot import Snapshot
 
@@ -81,180 +73,6 @@ def socket_path_for(pid: int) -> Path:
 BACKLOG = 128
 
 
-class _Client:
-    """One connected dashboard: a reader and a writer thread."""
-
-    def __init__(self, agent: Agent, sock: socket.socket, needs_token: bool) -> None:
-        self.agent = agent
-        self.sock = sock
-        self.needs_token = needs_token
-        self.ready = False
-        self._slot: bytes | None = None  # the newest snapshot frame not yet sent
-        self._slot_notable = False  # it carries events or cleanups: must not be overwritten
-        self._notable: deque[bytes] = deque(maxlen=16)  # such frames a newer one displaced
-        self._replies: deque[bytes] = deque(maxlen=64)
-        self._cond = threading.Condition()
-        self._closed = False
-        self.sent = 0
-        sock.settimeout(agent.send_timeout)
-
-    def start(self) -> None:
-        threading.Thread(
-            target=self._guard(self._read), name="tui-perf-agent-read", daemon=True
-        ).start()
-        threading.Thread(
-            target=self._guard(self._write), name="tui-perf-agent-write", daemon=True
-        ).start()
-
-    def _guard(self, fn: Any) -> Any:
-        def run() -> None:
-            try:
-                fn()
-            except Exception:
-                log.debug("agent client thread ended", exc_info=True)
-            finally:
-                self.close()
-
-        return run
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    @property
-    def pending(self) -> int:
-        """Frames waiting for this client (bounded: a slot and a short reply queue)."""
-        return (self._slot is not None) + len(self._notable) + len(self._replies)
-
-    def offer(self, frame: bytes, notable: bool = False) -> None:
-        """A new snapshot: replaces one not yet sent, unless that one was `notable` (it
-        carries events or cleanup reports), which is kept to be sent first. Never blocks."""
-        if self.ready:
-            with self._cond:
-                if self._slot is not None and self._slot_notable:
-                    self._notable.append(self._slot)
-                self._slot, self._slot_notable = frame, notable
-                self._cond.notify()
-
-    def reply(self, message: dict[str, Any]) -> None:
-        with self._cond:
-            self._replies.append(encode(message))
-            self._cond.notify()
-
-    def _write(self) -> None:
-        # Before authentication: the version and whether a token is needed, nothing more.
-        self.sock.sendall(encode({"type": "hello", "version": VERSION, "auth": self.needs_token}))
-        while not self._closed:
-            with self._cond:
-                while (
-                    not self.closed
-                    and self._slot is None
-                    and not self._replies
-                    and not self._notable
-                ):
-                    self._cond.wait(1.0)
-                if self.closed:
-                    return
-                frame: bytes | None
-                if self._replies:  # replies first: a person is waiting on them
-                    frame = self._replies.popleft()
-                elif self._notable:  # older than the slot's frame: in order
-                    frame = self._notable.popleft()
-                else:
-                    frame, self._slot = self._slot, None
-            if frame is not None:
-                self.sock.sendall(frame)  # a stuck reader: timeout, then closed
-                self.sent += 1
-
-    def _read(self) -> None:
-        buffer = b""
-        self.sock.settimeout(self.agent.hello_timeout)
-        while not self._closed:
-            try:
-                chunk = self.sock.recv(65536)
-            except TimeoutError:
-                if not self.ready:
-                    self._fail("no hello within the time allowed")
-                    return
-                continue
-            if not chunk:
-                return
-            buffer += chunk
-            while b"\n" in buffer:
-                line, buffer = buffer.split(b"\n", 1)
-                if not self._handle(line):
-                    return
-            if len(buffer) > MAX_FRAME:
-                self._fail(f"frame over the {MAX_FRAME}-byte limit")
-                return
-
-    def _handle(self, line: bytes) -> bool:
-        """Handle one frame; False closes the connection."""
-        if not line.strip():
-            return True
-        try:
-            message = decode(line)
-            if not self.ready:
-                token = parse_hello(message)
-                expected = self.agent.token
-                if self.needs_token and (
-                    token is None
-                    or expected is None
-                    or not hmac.compare_digest(token.encode(), expected.encode())
-                ):
-                    self._fail("wrong or missing token")
-                    return False
-                self.ready = True
-                self.reply({"type": "welcome", "pid": os.getpid(), "argv": sys.argv[:8]})
-                # One timeout for both threads: it bounds the writer's sendall (a client that
-                # stops reading is dropped); the reader just reads again when it expires.
-                self.sock.settimeout(self.agent.send_timeout)
-                latest = self.agent.engine.snapshot()
-                if latest is not None:
-                    self.offer(encode({"type": "snapshot", "data": latest.to_dict()}))
-                return True
-            command = parse_command(message)
-        except ProtocolError as exc:
-            if not self.ready:
-                self._fail(str(exc))
-                return False
-            self.reply({"type": "error", "error": str(exc)})
-            return True
-        try:
-            result = self.agent.engine.command(command.name, **command.args)
-            self.reply({"type": "reply", "id": command.id, "ok": True, "result": result})
-        except TuiPerfError as exc:
-            self.reply({"type": "reply", "id": command.id, "ok": False, "error": str(exc)})
-        except Exception as exc:  # the host's trouble stays in the host's log
-            log.warning("agent command %s failed", command.name, exc_info=True)
-            self.reply(
-                {
-                    "type": "reply",
-                    "id": command.id,
-                    "ok": False,
-                    "error": f"{type(exc).__name__}: {exc}",
-                }
-            )
-        return True
-
-    def _fail(self, error: str) -> None:
-        with contextlib.suppress(OSError):
-            self.sock.sendall(encode({"type": "error", "error": error}))
-        self.close()
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        with self._cond:
-            self._cond.notify_all()
-        with contextlib.suppress(OSError):
-            self.sock.shutdown(socket.SHUT_RDWR)
-        with contextlib.suppress(OSError):
-            self.sock.close()
-        self.agent._forget(self)
-
-
 class Agent:
     """Serves one engine's snapshots and commands. Create with `tui_perf.agent.start()`."""
 
@@ -280,10 +98,9 @@ class Agent:
         self.send_timeout = send_timeout
         self.hello_timeout = hello_timeout
         self.token = token
-        self.clients: list[_Client] = []
-        self._lock = threading.Lock()
         self._listeners: list[tuple[socket.socket, bool]] = []
         self._unsubscribe: Any = None
+        self._loop: ServeLoop | None = None
         self._stopped = False
         self.socket_path: Path | None = None
         self.tcp_address: tuple[str, int] | None = None
@@ -325,15 +142,15 @@ class Agent:
         assert self.tcp_address is not None
         return f"{self.tcp_address[0]}:{self.tcp_address[1]}"
 
+    @property
+    def clients(self) -> list[Connection]:
+        """The connections served now, the oldest first (a copy)."""
+        return list(self._loop.clients) if self._loop is not None else []
+
     def start(self) -> Agent:
         capabilities.attach(self.engine)
-        for listener, needs_token in self._listeners:
-            threading.Thread(
-                target=self._accept,
-                args=(listener, needs_token),
-                name="tui-perf-agent-accept",
-                daemon=True,
-            ).start()
+        self._loop = ServeLoop(self, self._listeners)
+        self._loop.start()
         self._unsubscribe = self.engine.subscribe(self._on_snapshot)
         self.engine.start()
         atexit.register(_stop_at_exit, weakref.ref(self))
@@ -343,49 +160,20 @@ class Agent:
         sigterm.watch(self._on_sigterm)
         return self
 
-    def _accept(self, listener: socket.socket, needs_token: bool) -> None:
-        while not self._stopped:
-            try:
-                sock, _ = listener.accept()
-            except OSError:
-                return  # closed by stop()
-            try:
-                evict: _Client | None = None
-                with self._lock:
-                    waiting = [c for c in self.clients if not c.ready]
-                    if len(waiting) >= self.max_unauthenticated:
-                        evict = waiting[0]  # the oldest silent peer makes room
-                    elif len(self.clients) >= self.max_clients:
-                        self.refused += 1
-                        sock.close()
-                        continue
-                if evict is not None:
-                    self.refused += 1
-                    evict.close()
-                client = _Client(self, sock, needs_token)
-                with self._lock:
-                    self.clients.append(client)
-                client.start()
-            except Exception:
-                log.warning("agent: could not serve a connection", exc_info=True)
-                with contextlib.suppress(OSError):
-                    sock.close()
+    @staticmethod
+    def snapshot_frame(snap: Snapshot) -> bytes:
+        return encode({"type": "snapshot", "data": snap.to_dict()})
 
     def _on_snapshot(self, snap: Snapshot) -> None:
         # On the engine's thread: encode once, hand the frame to every client, never block.
-        with self._lock:
-            clients = list(self.clients)
-        if not clients:
+        clients = [c for c in self.clients if c.ready]
+        if not clients or self._loop is None:
             return
-        frame = encode({"type": "snapshot", "data": snap.to_dict()})
+        frame = self.snapshot_frame(snap)
         notable = bool(snap.events or snap.cleanups)
         for client in clients:
             client.offer(frame, notable)
-
-    def _forget(self, client: _Client) -> None:
-        with self._lock:
-            if client in self.clients:
-                self.clients.remove(client)
+        self._loop.wake()
 
     def stop(self) -> None:
         """Close the listeners and connections, remove the socket, stop the engine."""
@@ -394,11 +182,11 @@ class Agent:
         self._stopped = True
         if self._unsubscribe is not None:
             self._unsubscribe()
+        if self._loop is not None:
+            self._loop.stop()  # its thread closes every connection on its way out
         for listener, _ in self._listeners:
             with contextlib.suppress(OSError):
                 listener.close()
-        for client in list(self.clients):
-            client.close()
         if self.socket_path is not None:
             with contextlib.suppress(OSError):
                 self.socket_path.unlink()
