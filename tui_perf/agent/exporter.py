@@ -169,8 +169,9 @@ def serve_metrics(
 ) -> MetricsServer:
     """Serve /metrics on `addr:port` from one daemon thread; returns the running server.
 
-    Bounded (`metrics_server.Limits`): one thread and at most 64 connections whatever the
-    peers do, each dropped `read_timeout` seconds after it was accepted.
+    Bounded (`metrics_server.Limits`): one thread and at most 32 connections whatever the
+    peers do (more wait in the listen backlog of 128, unaccepted), each dropped
+    `read_timeout` seconds after it was accepted.
     """
     try:
         from prometheus_client import CollectorRegistry

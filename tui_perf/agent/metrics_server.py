@@ -2,8 +2,10 @@
 
 prometheus_client's own server starts a thread per connection and never times a peer out, so
 idle peers cost the host a thread and an fd each, forever (issue 30). This one holds at most
-`max_connections` sockets, drops any peer that has not been answered within `read_timeout`
-(the whole exchange, however slowly the bytes come), and reads at most `max_request_bytes`.
+`max_connections` sockets (at the cap it stops accepting: newcomers wait in the kernel's
+listen backlog until a slot frees, so a scraping fleet queues rather than fails), drops
+any peer that has not been answered within `read_timeout` (the whole exchange, however
+slowly the bytes come), and reads at most `max_request_bytes`.
 The response body and content type are prometheus_client's, byte for byte.
 """
 
@@ -28,7 +30,9 @@ class Limits:
     """What one /metrics listener may cost the host, whatever its peers do."""
 
     read_timeout: float = 5.0  # seconds from accept to the last byte of the answer
-    max_connections: int = 64  # over it, the oldest connection is closed
+    # At the cap the listener is not watched: newcomers wait in the backlog, unaccepted and
+    # costing no fd here. Closing the oldest instead broke concurrent scrapers mid-answer.
+    max_connections: int = 32
     backlog: int = 128  # a scraping fleet's burst waits in the kernel, not refused
     max_request_bytes: int = 8192
 
@@ -127,6 +131,7 @@ class MetricsServer:
         self.selector = selectors.DefaultSelector()
         self.selector.register(self.listener, selectors.EVENT_READ)
         self.conns: dict[socket.socket, _Conn] = {}  # insertion order = age
+        self.accepting = True  # the listener is watched (below the connection cap)
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="tui-perf-metrics", daemon=True)
 
@@ -168,11 +173,13 @@ class MetricsServer:
                 return
             except OSError:  # out of fds, aborted handshake: the next round tries again
                 return
-            if len(self.conns) >= self.limits.max_connections:
-                self._close(next(iter(self.conns)))  # the oldest: it had the longest chance
             sock.setblocking(False)
             self.conns[sock] = _Conn(sock, self.clock() + self.limits.read_timeout)
             self.selector.register(sock, selectors.EVENT_READ)
+            if len(self.conns) >= self.limits.max_connections:
+                self.selector.unregister(self.listener)  # the rest wait in the backlog
+                self.accepting = False
+                return
 
     def _serve(self, conn: _Conn, events: int) -> None:
         try:
@@ -219,3 +226,7 @@ class MetricsServer:
         with contextlib.suppress(KeyError, ValueError):  # never registered, or closed already
             self.selector.unregister(sock)
         sock.close()
+        if not self.accepting and len(self.conns) < self.limits.max_connections:
+            with contextlib.suppress(ValueError, OSError):  # the selector closed on the way out
+                self.selector.register(self.listener, selectors.EVENT_READ)
+                self.accepting = True
