@@ -16,6 +16,11 @@ from typing import Any
 
 from tui_perf.agent.protocol import MAX_FRAME, VERSION, ProtocolError, encode
 
+# Before authentication: the version and whether a token is needed, nothing more.
+_HELLO = {
+    auth: encode({"type": "hello", "version": VERSION, "auth": auth}) for auth in (True, False)
+}
+
 
 class Connection:
     """A peer's socket (non-blocking) and its bounded outbound queues."""
@@ -31,8 +36,7 @@ class Connection:
         self.commands_in_flight = 0  # touched on the loop's thread only
         self.stalled_since: float | None = None  # a send could not take everything since then
         self._inbox = b""
-        # Before authentication: the version and whether a token is needed, nothing more.
-        self._out = encode({"type": "hello", "version": VERSION, "auth": needs_token})
+        self._out = _HELLO[needs_token]
         self._lock = threading.Lock()
         self._slot: bytes | None = None  # the newest snapshot frame not yet sent
         self._slot_notable = False  # it carries events or cleanups: must not be overwritten
@@ -125,7 +129,5 @@ class Connection:
         if self.closed:
             return
         self.closed = True
-        with contextlib.suppress(OSError):
-            self.sock.shutdown(socket.SHUT_RDWR)
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError):  # only the loop's thread uses it: close suffices
             self.sock.close()

@@ -41,6 +41,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tui_perf.agent")
 
+# After a busy turn the loop pauses this long, so that under a flood of connections it takes
+# them in batches (a turn's fixed cost, and a GIL hand-over from the host's threads, once a
+# batch, not once a peer). A snapshot or a reply is late by at most this much.
+BUSY_TURN_PAUSE = 0.002
 MAX_IN_FLIGHT = 8  # commands one client may have queued or running
 WORKER_QUEUE = 64
 _WAKER = object()
@@ -144,7 +148,8 @@ class ServeLoop:
     def _run(self) -> None:
         try:
             while not self._stopping:
-                for key, events in self.selector.select(self._wait()):
+                ready = self.selector.select(self._wait())
+                for key, events in ready:
                     if key.data is _WAKER:
                         with contextlib.suppress(OSError):
                             self._wake_r.recv(4096)
@@ -155,6 +160,8 @@ class ServeLoop:
                     else:
                         self._serve(key.data, events)
                 self._expire()
+                if ready:
+                    time.sleep(BUSY_TURN_PAUSE)
         except Exception:  # never raise into the host: log and stop serving
             log.exception("tui-perf agent server stopped")
         finally:
