@@ -4,10 +4,10 @@ import tui_perf.agent
 agent = tui_perf.agent.start()        # a Unix socket in a private runtime directory
 print(agent.address)                  # tui-perf attach <that>  /  tui-perf ps
 
-Owns the server (sockets, tokens, one writer per client), the wire protocol, the client the
-dashboard uses (`RemoteSource`), the bootstrap `tui-perf run` injects, and the Prometheus
-exporter. It imports the layers below it (model, engine, capabilities), never the dashboard
-or the CLI; nothing it runs raises into the host.
+Owns the server (sockets, tokens, one selector loop for every connection), the wire
+protocol, the client the dashboard uses (`RemoteSource`), the bootstrap `tui-perf run`
+injects, and the Prometheus exporter. It imports the layers below it (model, engine,
+capabilities), never the dashboard or the CLI; nothing it runs raises into the host.
 """
 
 from __future__ import annotations

@@ -30,14 +30,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from tui_perf.agent.connection import Connection
 from tui_perf.agent.protocol import Command, ProtocolError, decode, parse_command, parse_hello
+from tui_perf.engine.core import Engine
 from tui_perf.model.errors import TuiPerfError
-
-if TYPE_CHECKING:
-    from tui_perf.agent.server import Agent
+from tui_perf.model.snapshot import Snapshot
 
 log = logging.getLogger("tui_perf.agent")
 
@@ -48,6 +47,21 @@ BUSY_TURN_PAUSE = 0.002
 MAX_IN_FLIGHT = 8  # commands one client may have queued or running
 WORKER_QUEUE = 64
 _WAKER = object()
+
+
+class Agent(Protocol):
+    """What the loop reads of the agent it serves (`server.Agent`; this module cannot
+    import that one, which imports this)."""
+
+    engine: Engine
+    token: str | None
+    send_timeout: float
+    hello_timeout: float
+    max_clients: int
+    max_unauthenticated: int
+    refused: int
+
+    def snapshot_frame(self, snap: Snapshot) -> bytes: ...
 
 
 def run_command(agent: Agent, command: Command) -> dict[str, Any]:
