@@ -310,6 +310,12 @@ def _markdown(results: dict[str, Any]) -> str:
             f"| {name} | {case['threads_added']} | {case['fds_added']} | "
             f"{verdict(case)} | {other} |"
         )
+    lines += [
+        "",
+        "On a shared, loaded machine the A/B throughput ratio swings both ways (the control,",
+        "the same churn at a listener outside the host, moves as much), so the figure that",
+        "decides the churn goal is the direct one: the agent threads' CPU a connection.",
+    ]
     return "\n".join(lines) + "\n"
 
 
