@@ -323,3 +323,21 @@ def test_a_benchmark_at_several_worker_counts_gets_amdahls_knee(tmp_path: Path) 
     spins = next(line for line in lines if "benchmark spins:" in line)
     assert "still scaling at 4 workers" in waits, out.stdout
     assert "do not help" in spins, out.stdout
+
+
+def test_history_and_export_read_the_default_file_and_create_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without `--history` both read the default file (they used to crash on a missing
+    attribute); a `--history` that does not exist is one line and exit 2, and is not made."""
+    from tui_perf.cli.main import main
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    assert main(["bench", "history", "nothing_such"]) == 2
+    assert "no history for benchmark 'nothing_such'" in capsys.readouterr().err
+    assert main(["bench", "export", "--format", "csv"]) == 0
+    assert capsys.readouterr().out.startswith("ts,run_id,name")
+    missing = tmp_path / "none.db"
+    assert main(["bench", "history", "--history", str(missing)]) == 2
+    assert f"no history file at {missing}" in capsys.readouterr().err
+    assert not missing.exists()

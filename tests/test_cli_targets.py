@@ -142,6 +142,9 @@ def test_snapshot_reads_the_one_running_agent_and_asks_for_a_pid_otherwise(
         assert snap["gc"] is not None  # through the agent: the interpreter is in reach
         by_pid = tui_perf(env, tmp_path, "snapshot", "--json", "--pid", str(target.proc.pid))
         assert json.loads(by_pid.stdout)["gc"] is not None
+        full = tui_perf(env, tmp_path, "snapshot", "--json", "--full")
+        memory = json.loads(full.stdout)["memory"]
+        assert memory["uss"] > 0 and memory["pss"] > 0  # psutil reads them; so must we
     finally:
         target.proc.kill()
         target.proc.wait()

@@ -85,7 +85,7 @@ def test_the_engines_commands_read_by_name_without_an_engine() -> None:
     assert command_title("next_gc_strategy") == "GC strategy"
     reply = {"strategy": "throughput", "adaptive": False, "adaptive_turned_off": True}
     assert describe_result("next_gc_strategy", reply) == (
-        "strategy: throughput; adaptive GC is now off (a)"
+        "set to throughput; adaptive GC is now off (a)"
     )
     assert command_title("profile_stop") == "Profiler"  # a capability's, loaded on demand
     assert describe_result("gc_unfreeze", {"unfrozen": 1204}) == "unfrozen: 1,204"

@@ -69,6 +69,8 @@ def _trial(verdict: str, started: float) -> TrialStat:
         "hit rate 50.0% -> hit rate 80.0%; miss ratio -62%..-58% (95% interval): better",
         started,
         started + 35,
+        "hit rate 50.0%",
+        "hit rate 80.0%",
     )
 
 
@@ -93,6 +95,8 @@ def test_tune_report_reads_the_trials_back_from_the_history_file(
     out = capsys.readouterr().out
     assert 'kept         set_cache_size name="users" maxsize=640' in out
     assert "why: cache-too-small:users" in out
+    # the figure as the pane shows it, not the raw miss ratio the tuner judges by
+    assert "hit rate of users: hit rate 50.0% -> hit rate 80.0%" in out
     assert out.rstrip().endswith("1 kept, 1 rolled back, 0 abandoned")
     assert main(["tune", "report", "--history", str(path), "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)

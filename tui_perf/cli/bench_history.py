@@ -40,6 +40,10 @@ def _sub_parser(name: str) -> argparse.ArgumentParser:
 
 def sub_main(name: str, argv: Sequence[str]) -> int:
     args = _sub_parser(name).parse_args(list(argv))
+    # parsed here, not under the top-level parser whose `--history` default is None
+    args.history = getattr(args, "history", None)
+    if args.history is not None and not args.history.exists():
+        raise TuiPerfError(f"no history file at {args.history}")  # a read creates nothing
     return cmd_history(args) if name == "history" else cmd_export(args)
 
 

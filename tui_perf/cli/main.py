@@ -266,6 +266,8 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     agent = agent_of(args.pid)
     if agent is not None and args.pid != os.getpid():
         snap = asyncio.run(_agent_snapshot(agent))
+        if args.full:  # the agent reads USS/PSS rarely; asked for, we read them ourselves
+            snap = _with_full_memory(snap)
         return _print_snapshot(snap, args)
     probe = default_probe(args.pid)
     config = EngineConfig()
@@ -278,6 +280,15 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
         time.sleep(args.interval)
     snap = engine.tick()
     return _print_snapshot(snap, args)
+
+
+def _with_full_memory(snap: Snapshot) -> Snapshot:
+    import dataclasses
+
+    from tui_perf.engine.sampler import default_probe
+
+    uss, pss = default_probe(snap.pid).full_info()
+    return dataclasses.replace(snap, memory=dataclasses.replace(snap.memory, uss=uss, pss=pss))
 
 
 async def _agent_snapshot(path: Path, timeout: float = 5.0) -> Snapshot:

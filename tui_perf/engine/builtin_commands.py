@@ -76,7 +76,7 @@ def _manual(engine: CommandTarget) -> tuple[GCController, bool]:
 
 def _strategy_reads(result: Mapping[str, Any]) -> str:
     off = "; adaptive GC is now off (a)" if result.get("adaptive_turned_off") else ""
-    return f"strategy: {result['strategy']}{off}"
+    return f"set to {result['strategy']}{off}"
 
 
 @COMMANDS.register(

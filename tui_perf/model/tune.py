@@ -27,6 +27,10 @@ class TrialStat:
     reason: str  # "hit rate 31.0% -> 78.2%, beyond noise (interval +44..+49 points)"
     started: float  # wall-clock seconds
     ended: float | None = None
+    #: `before` and `after` as a person reads the target ("hit rate 61.3%"): the raw
+    #: figures are lower-is-better (a miss ratio), which nobody should have to invert
+    shown_before: str = ""
+    shown_after: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,12 +36,14 @@ SEP = " | "
 
 def trial_message(trial: TrialStat) -> str:
     """A finished trial as one event line: verdict, command, why, before/after, reason."""
-    after = "-" if trial.after is None else f"{trial.after:.6g}"
+    # a trial recorded by an older agent has no shown figures: the raw ones stand in
+    before = trial.shown_before or f"{trial.before:.6g}"
+    after = "not measured" if trial.after is None else (trial.shown_after or f"{trial.after:.6g}")
     return SEP.join(
         (
             f"{trial.verdict}: {trial.command}",
             f"finding {trial.finding}",
-            f"{trial.target}: {trial.before:.6g} -> {after}",
+            f"{trial.target}: {before} -> {after}",
             trial.reason,
             f"undo: {trial.rollback}",
         )

@@ -216,6 +216,7 @@ class Tuner:
             f"the command failed: {failed}" if failed else f"measuring: {finding.title}",
             now,
             now if failed else None,
+            target.show(median(values)),
         )
 
     def _follow(self, snaps: Sequence[Snapshot]) -> None:
@@ -287,7 +288,9 @@ class Tuner:
                     reason += f"; rollback {action.command} failed: {exc}"
             self.cooling[run.finding.key] = run.at + self.profile.tuner.cooldown_s
         self._current = None
-        self._record(replace(run.trial, after=after, verdict=verdict, reason=reason, ended=now))
+        shown = "" if after is None else run.target.show(after)
+        trial = replace(run.trial, after=after, verdict=verdict, reason=reason, ended=now)
+        self._record(replace(trial, shown_after=shown))
 
     def _record(self, trial: TrialStat) -> None:
         if self.trials and self.trials[0].started == trial.started:
