@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import zlib
 from pathlib import Path
 
@@ -205,6 +206,37 @@ def test_500_concurrent_asets_and_500_concurrent_cached_misses_on_sqlite(tmp_pat
     asyncio.run(main())
     with sqlite3.connect(tmp_path / "c.db") as conn:
         assert conn.execute("SELECT COUNT(*) FROM cache").fetchone()[0] == 1000
+
+
+def test_concurrent_first_async_calls_open_one_sqlite_connection(tmp_path: Path) -> None:
+    """Reproduced: concurrent first async calls (100 agets here) each opened an aiosqlite
+    connection and its thread, a crowd of connections on one file where one was meant.
+    The tier opens one for them all."""
+
+    def workers() -> int:
+        return sum("_connection_worker_thread" in t.name for t in threading.enumerate())
+
+    async def main() -> int:
+        tier = SQLiteTier(tmp_path / "c.db")
+        before, peak = workers(), 0
+
+        async def watch() -> None:  # the lost connections end when dropped: watch the peak
+            nonlocal peak
+            for _ in range(200):
+                peak = max(peak, workers() - before)
+                await asyncio.sleep(0)
+
+        await asyncio.gather(
+            watch(),
+            *(tier.aget(f"k{i}") for i in range(100)),
+            *(tier.aset_many([(f"k{i}", b"v", None, ())]) for i in range(200)),
+        )
+        await tier.aclose()
+        return peak
+
+    assert asyncio.run(main()) == 1
+    with sqlite3.connect(tmp_path / "c.db") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM cache").fetchone()[0] == 200
 
 
 def test_a_program_using_async_cached_with_sqlite_exits_without_closing(tmp_path: Path) -> None:

@@ -6,7 +6,8 @@ so they are never a scan), and every write batch does a little upkeep: it purges
 `sqlite_generations`), then, when `max_entries` or `max_bytes` is exceeded, culls the
 least recently stored entries until the table is back under both (as diskcache culls).
 
-Async writes are serialized (one writer per connection: SQLite cannot nest `BEGIN`), so any
+Async calls share one connection, opened once however many ask first, and async writes are
+serialized (one writer per connection: SQLite cannot nest `BEGIN`), so any
 number of concurrent `aset` calls succeed. The aiosqlite connection's thread is a daemon:
 nothing here keeps the interpreter alive at exit.
 """
@@ -60,7 +61,7 @@ class SQLiteTier(SQLiteGenerations, Counters):
         self.max_bytes = max_bytes
         self.purge_batch = purge_batch
         self.culled = 0
-        self._alock: asyncio.Lock | None = None
+        self._alocks: dict[str, asyncio.Lock] = {}
         self._alock_loop: asyncio.AbstractEventLoop | None = None
         self.path = Path(path)
         self.table = table_name(table)
@@ -135,6 +136,16 @@ class SQLiteTier(SQLiteGenerations, Counters):
         return db
 
     async def _aconn(self) -> aiosqlite.Connection:
+        if self._async is not None:
+            return self._async
+        # One connection, whatever the number of callers: without the lock, 500 concurrent
+        # first calls each opened a connection (and its thread) while the others awaited
+        # theirs, and that crowd of writers and WAL openers outwaited busy_timeout under
+        # load: a write lost to "database is locked".
+        async with self._lock_for("_aopen"):
+            return await self._aopen()
+
+    async def _aopen(self) -> aiosqlite.Connection:
         if self._async is None:
             import aiosqlite
 
@@ -371,10 +382,14 @@ class SQLiteTier(SQLiteGenerations, Counters):
         self.sets += len(entries)
 
     def _writer(self) -> asyncio.Lock:
+        return self._lock_for("_awrite")
+
+    def _lock_for(self, name: str) -> asyncio.Lock:
+        """This event loop's lock of that name (an asyncio.Lock belongs to one loop)."""
         loop = asyncio.get_running_loop()
-        if self._alock is None or self._alock_loop is not loop:
-            self._alock, self._alock_loop = asyncio.Lock(), loop
-        return self._alock
+        if self._alock_loop is not loop:
+            self._alocks, self._alock_loop = {}, loop
+        return self._alocks.setdefault(name, asyncio.Lock())
 
     async def aclose(self) -> None:
         if self._async is not None:
