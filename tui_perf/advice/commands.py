@@ -14,7 +14,7 @@ from typing import Any
 
 from tui_perf.advice.advisor import Advisor
 from tui_perf.advice.keystreams import KeyStreams
-from tui_perf.advice.window import Window
+from tui_perf.advice.window import SnapshotIndex, Window
 from tui_perf.engine.commands import COMMANDS, Arg
 from tui_perf.engine.core import Engine
 from tui_perf.model.advice import AdviceStats
@@ -38,6 +38,9 @@ class AdviceState:
         # the engine's clock: rates and refreshes follow its time (tests script it)
         self.keystreams = keystreams if keystreams is not None else KeyStreams(clock=engine.clock)
         self.snapshots: deque[Snapshot] = deque()
+        #: id(snapshot) -> its index, made at the first check that reads it and kept while
+        #: the snapshot is in the window: a check indexes only what arrived since the last
+        self._indexes: dict[int, SnapshotIndex] = {}
         self._lock = threading.Lock()
         self._latest: AdviceStats | None = None
         self._checked_at = float("-inf")
@@ -48,7 +51,7 @@ class AdviceState:
         with self._lock:
             self.snapshots.append(snap)
             while self.snapshots and snap.timestamp - self.snapshots[0].timestamp > self.window_s:
-                self.snapshots.popleft()
+                self._indexes.pop(id(self.snapshots.popleft()), None)
 
     def section(self) -> dict[str, Any]:
         if self.engine.local:
@@ -68,7 +71,16 @@ class AdviceState:
     def window(self, force_curves: bool = False) -> Window:
         with self._lock:
             snaps = tuple(self.snapshots)
-        return Window(snaps, self.keystreams.curves(force_curves))
+            known = [self._indexes.get(id(s)) for s in snaps]
+        indexes = tuple(
+            i if i is not None else SnapshotIndex.of(s) for s, i in zip(snaps, known, strict=True)
+        )
+        with self._lock:
+            live = {id(s) for s in self.snapshots}  # not those that left while we indexed
+            for snap, index in zip(snaps, indexes, strict=True):
+                if id(snap) in live:
+                    self._indexes[id(snap)] = index
+        return Window(snaps, self.keystreams.curves(force_curves), indexes)
 
     def check(self, force_curves: bool = False) -> AdviceStats:
         window = self.window(force_curves)

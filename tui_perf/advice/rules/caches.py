@@ -55,7 +55,7 @@ class CacheTooSmall(Rule):
         budget = window.last.memory.budget
         out = []
         for name, curve in window.curves.items():
-            delta = cache_delta(window.caches(name))
+            delta = cache_delta(window.cache_ends(name))
             if delta is None or delta.lookups < s.min_lookups or delta.evictions == 0:
                 continue
             measured = delta.l1_hit_rate or 0.0
@@ -120,7 +120,7 @@ class CacheNotPaying(Rule):
         out = []
         for snap_cache in window.last.caches:
             name = snap_cache.name
-            delta = cache_delta(window.caches(name))
+            delta = cache_delta(window.cache_ends(name))
             if delta is None or delta.lookups < s.min_lookups:
                 continue
             found = (
@@ -220,7 +220,7 @@ class TtlTooShort(Rule):
         s = self.settings
         out = []
         for name, curve in window.curves.items():
-            delta = cache_delta(window.caches(name))
+            delta = cache_delta(window.cache_ends(name))
             if delta is None or delta.lookups < s.min_lookups or not curve.ttl_s:
                 continue
             if delta.expirations < s.expiring_share * delta.lookups:
