@@ -36,7 +36,20 @@ class AdviceState:
         self.window_s = window_s
         self.every_s = every_s
         # the engine's clock: rates and refreshes follow its time (tests script it)
-        self.keystreams = keystreams if keystreams is not None else KeyStreams(clock=engine.clock)
+        self.keystreams = (
+            keystreams
+            if keystreams is not None
+            else KeyStreams(
+                clock=engine.clock,
+                budget_bytes=int(engine.config.sampler_budget_mib * 1024 * 1024),
+            )
+        )
+        # the registry's membership when the samplers were last attached, and when: a
+        # tick follows the caches again only when one joined or left, or every follow_s
+        # (a dropped cache leaves the registry without a word)
+        self._followed_version = -1
+        self._followed_at = float("-inf")
+        self.follow_s = 10.0
         self.snapshots: deque[Snapshot] = deque()
         #: id(snapshot) -> its index, made at the first check that reads it and kept while
         #: the snapshot is in the window: a check indexes only what arrived since the last
@@ -54,10 +67,16 @@ class AdviceState:
                 self._indexes.pop(id(self.snapshots.popleft()), None)
 
     def section(self) -> dict[str, Any]:
-        if self.engine.local:
-            self.keystreams.follow(self.engine.registry.caches())
-            self.keystreams.drain()
         now = self.engine.clock()
+        if self.engine.local:
+            registry = self.engine.registry
+            if (
+                registry.version != self._followed_version
+                or now - self._followed_at >= self.follow_s
+            ):
+                self._followed_version, self._followed_at = registry.version, now
+                self.keystreams.follow(registry.caches())
+            self.keystreams.drain()
         if now - self._checked_at >= self.every_s:
             self._checked_at = now
             self._latest = self.check()
@@ -93,6 +112,7 @@ class AdviceState:
             rules=len(self.advisor.rules),
             silenced=tuple(sorted(self.advisor.silenced)),
             notes=advice.notes,
+            samplers=self.keystreams.memory() if self.engine.local else None,
         )
 
 

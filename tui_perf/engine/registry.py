@@ -52,22 +52,27 @@ class Registry:
         # joins or leaves: iterating a WeakSet costs a generator and a guard per read.
         self._cache_refs: list[weakref.ref[RegisteredCache]] | None = None
         self._pool_refs: list[weakref.ref[RegisteredPool]] | None = None
+        #: goes up when a member registers or unregisters (not when one is collected)
+        self.version = 0
 
     def register_cache(self, cache: RegisteredCache) -> None:
         with self._lock:
             self._caches.add(cache)
             self._cache_refs = None
+            self.version += 1
 
     def register_pool(self, pool: RegisteredPool) -> None:
         with self._lock:
             self._pools.add(pool)
             self._pool_refs = None
+            self.version += 1
 
     def unregister(self, obj: object) -> None:
         with self._lock:
             self._caches.discard(obj)  # type: ignore[arg-type]
             self._pools.discard(obj)  # type: ignore[arg-type]
             self._cache_refs = self._pool_refs = None
+            self.version += 1
 
     def caches(self) -> list[RegisteredCache]:
         """Live caches, sorted by name so that every view lists them in one order."""
