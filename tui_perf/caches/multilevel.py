@@ -539,6 +539,17 @@ class MultiLevelCache:
             dropped += self.l2.delete_prefix(self.namespace)
         return dropped
 
+    def stats_key(self) -> int | None:
+        """Equal from one call to the next only while `stats()` would be equal: the
+        registry reads `stats()` again only when it moves. None (read every time) with an
+        L2, whose figures move in other processes and with the breaker's clock."""
+        if self.l2 is not None:
+            return None
+        changes = self.l1.change_count()
+        if changes is None:
+            return None
+        return (changes + self.computes) * 2 + self.pinned
+
     def stats(self) -> CacheStats:
         tiers = [self.l1.stats()]
         if self.l2 is not None:
