@@ -113,3 +113,4 @@ def test_a_member_that_did_not_change_keeps_its_stats_object_and_one_that_did_is
     back = registry.pool_stats()[0]
     assert back.in_use == 0 and back.idle == 1
     assert registry.pool_stats()[0] is back
+    assert (quiet.name, expiring.name) == ("quiet", "expiring")  # held here: the registry is weak

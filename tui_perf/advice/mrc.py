@@ -309,19 +309,26 @@ class ShardsSampler:
 
     def hit_rate(self, size: int) -> float | None:
         """The predicted hit rate of an LRU cache of `size` entries; None before any data."""
+        return self._hit_rates((size,))[0]
+
+    def _hit_rates(self, sizes: tuple[int, ...]) -> list[float | None]:
+        """`hit_rate` at each size, the bins' edges worked out once for all of them."""
         total = sum(self._bins.values()) + self._cold
         adj = self._adjustment()
         total += adj
         if total <= 0:
-            return None
-        hits = adj if size > 0 else 0.0  # SHARDS_adj: the difference goes to distance 0
-        for b, weight in self._bins.items():
-            lo, hi = _edges(b)
-            if hi <= size:
-                hits += weight
-            elif lo < size:  # a bin across the size: spread evenly inside it
-                hits += weight * (size - lo) / (hi - lo)
-        return min(1.0, max(0.0, hits / total))
+            return [None] * len(sizes)
+        bins = [(*_edges(b), weight) for b, weight in self._bins.items()]
+        out: list[float | None] = []
+        for size in sizes:
+            hits = adj if size > 0 else 0.0  # SHARDS_adj: the difference goes to distance 0
+            for lo, hi, weight in bins:
+                if hi <= size:
+                    hits += weight
+                elif lo < size:  # a bin across the size: spread evenly inside it
+                    hits += weight * (size - lo) / (hi - lo)
+            out.append(min(1.0, max(0.0, hits / total)))
+        return out
 
     def _adjustment(self) -> float:
         """SHARDS_adj, for a rate that changes: the references seen minus those the sample
@@ -331,12 +338,12 @@ class ShardsSampler:
         return self._drained_seen - self._weight
 
     def curve(self, size: int, factors: tuple[float, ...] = (0.25, 0.5, 1, 2, 4, 8)) -> Curve:
-        points = []
-        for f in factors:
-            s = max(1, round(size * f))
-            rate = self.hit_rate(s)
-            if rate is not None:
-                points.append(CurvePoint(s, rate))
+        sizes = tuple(max(1, round(size * f)) for f in factors)
+        points = [
+            CurvePoint(s, rate)
+            for s, rate in zip(sizes, self._hit_rates(sizes), strict=True)
+            if rate is not None
+        ]
         return Curve(tuple(points), self.seen, self._actual, self.rate)
 
     def simulate(self, policy: str, size: int, ttl: float | None = None) -> float | None:

@@ -84,6 +84,14 @@ class Window:
     def pool_ends(self, name: str) -> list[PoolStats]:
         return _ends(self._indexed(), name, "pools")
 
+    def cache_delta(self, name: str, min_lookups: int = 0) -> CacheDelta | None:
+        """`cache_delta` over the named cache's ends; None also below `min_lookups` lookups
+        in the window, found before anything else is worked out (most caches, at scale)."""
+        ends = self.cache_ends(name)
+        if len(ends) < 2 or ends[-1].lookups - ends[0].lookups < min_lookups:
+            return None
+        return cache_delta(ends)
+
 
 def _ends(indexes: Sequence[SnapshotIndex], name: str, kind: str) -> list[Any]:
     # Usually the first and last snapshots have it: two lookups. A member that came or
