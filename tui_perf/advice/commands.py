@@ -80,6 +80,10 @@ class AdviceState:
         if now - self._checked_at >= self.every_s:
             self._checked_at = now
             self._latest = self.check()
+        elif self.engine.local:
+            # curves are made on a tick without a rules check: the two would make one
+            # tick as slow as both
+            self.keystreams.refresh()
         return {"advice": self._latest}
 
     @property
@@ -99,7 +103,8 @@ class AdviceState:
             for snap, index in zip(snaps, indexes, strict=True):
                 if id(snap) in live:
                     self._indexes[id(snap)] = index
-        return Window(snaps, self.keystreams.curves(force_curves), indexes)
+        curves = self.keystreams.curves(True) if force_curves else self.keystreams.current()
+        return Window(snaps, curves, indexes)
 
     def check(self, force_curves: bool = False) -> AdviceStats:
         window = self.window(force_curves)

@@ -71,8 +71,9 @@ class KeyStreams:
         #: id(tier) -> (lookups, time) at the last drain
         self._last: dict[int, tuple[int, float]] = {}
         self._curves: dict[str, CurveStat] = {}
-        #: id(tier) -> (references sampled, clock) when its curve was made
-        self._curved: dict[int, tuple[int, float]] = {}
+        #: id(tier) -> references sampled when its curve was made
+        self._curved: dict[int, int] = {}
+        self._refreshed_at = float("-inf")
         #: tiers drained since their curve was made: the only candidates for a new one
         self._uncurved: set[int] = set()
 
@@ -165,20 +166,31 @@ class KeyStreams:
         return out
 
     def curves(self, force: bool = False) -> dict[str, CurveStat]:
-        """The curves, made again for up to `curves_per_refresh` caches whose curve is
-        `refresh_s` old and that sampled something since (all such with `force`), those
-        with the most new samples first; the others keep the curve they had."""
+        """The curves, after a `refresh` when one is due (`force`: every cache sampled
+        since its curve was made, at once)."""
+        self.refresh(force)
+        return dict(self._curves)
+
+    def current(self) -> dict[str, CurveStat]:
+        """The curves as last made, nothing made now."""
+        return dict(self._curves)
+
+    def refresh(self, force: bool = False) -> None:
+        """Every `refresh_s`, make the curves again for up to `curves_per_refresh` of the
+        caches that sampled something since their curve was made, those with the most new
+        samples first; the others keep the curve they had."""
         now = self.clock()
+        if not force and now - self._refreshed_at < self.refresh_s:
+            return
+        self._refreshed_at = now
         stale = []
         for key in list(self._uncurved):
             entry = self._followed.get(key)
             if entry is None:
                 self._uncurved.discard(key)
                 continue
-            made = self._curved.get(key)
-            if force or made is None or now - made[1] >= self.refresh_s:
-                new = entry[1].references_sampled - (made[0] if made else 0)
-                stale.append((new, key, entry))
+            made = self._curved.get(key, 0)
+            stale.append((entry[1].references_sampled - made, key, entry))
         stale.sort(key=lambda item: -item[0])
         if not force:
             del stale[self.curves_per_refresh :]
@@ -188,10 +200,9 @@ class KeyStreams:
             if tier is None:
                 continue
             curve = curve_of(name, tier, sampler)
-            self._curved[key] = (sampler.references_sampled, now)
+            self._curved[key] = sampler.references_sampled
             if curve is not None:
                 self._curves[name] = curve
-        return dict(self._curves)
 
     def memory(self) -> SamplerMemory:
         return self.budget.report(len(self._followed))

@@ -79,10 +79,20 @@ class Window:
     def cache_ends(self, name: str) -> list[CacheStats]:
         """The named cache's first and last readings in the window (one when it shows once,
         none when never): all a counter delta needs, without walking the whole window."""
-        return _ends(self._indexed(), name, "caches")
+        indexes = self._indexed()
+        if len(indexes) > 1:  # the usual case, two lookups: there all window long
+            first, last = indexes[0].caches.get(name), indexes[-1].caches.get(name)
+            if first is not None and last is not None:
+                return [first, last]
+        return _ends(indexes, name, "caches")
 
     def pool_ends(self, name: str) -> list[PoolStats]:
-        return _ends(self._indexed(), name, "pools")
+        indexes = self._indexed()
+        if len(indexes) > 1:
+            first, last = indexes[0].pools.get(name), indexes[-1].pools.get(name)
+            if first is not None and last is not None:
+                return [first, last]
+        return _ends(indexes, name, "pools")
 
     def cache_delta(self, name: str, min_lookups: int = 0) -> CacheDelta | None:
         """`cache_delta` over the named cache's ends; None also below `min_lookups` lookups
@@ -94,8 +104,7 @@ class Window:
 
 
 def _ends(indexes: Sequence[SnapshotIndex], name: str, kind: str) -> list[Any]:
-    # Usually the first and last snapshots have it: two lookups. A member that came or
-    # went inside the window walks in from either end until it is found.
+    # A member that came or went inside the window: walk in from either end to find it.
     n = len(indexes)
     lo = next((i for i in range(n) if name in getattr(indexes[i], kind)), None)
     if lo is None:

@@ -548,6 +548,8 @@ class MultiLevelCache:
         changes = self.l1.change_count()
         if changes is None:
             return None
+        # `cached` adds its compute times just after `computes`: a tick between the two
+        # reads them at most one computation late
         return (changes + self.computes) * 2 + self.pinned
 
     def stats(self) -> CacheStats:

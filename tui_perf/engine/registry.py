@@ -116,19 +116,23 @@ def _sorted_refs(members: weakref.WeakSet[M]) -> list[weakref.ref[M]]:
 
 
 def _read_stats(members: list[Any], memo: dict[int, tuple[Any, Any]]) -> tuple[Any, ...]:
-    out = []
+    out: list[Any] = []
+    append, recall = out.append, memo.get
     for m in members:
         key_of = getattr(m, "stats_key", None)
-        key = _safe_key(key_of) if key_of is not None else None
+        try:  # a member without one, or whose key fails, is read every time
+            key = key_of() if key_of is not None else None
+        except Exception:
+            key = None
         if key is not None:
-            before = memo.get(id(m))
+            before = recall(id(m))
             if before is not None and before[0] == key:
-                out.append(before[1])
+                append(before[1])
                 continue
         stats = _safe_stats(m.stats, m.name)
         if stats is None:
             continue
-        out.append(stats)
+        append(stats)
         if key is not None:
             memo[id(m)] = (key, stats)
         else:
@@ -138,13 +142,6 @@ def _read_stats(members: list[Any], memo: dict[int, tuple[Any, Any]]) -> tuple[A
         for gone in [k for k in memo if k not in live]:
             del memo[gone]
     return tuple(out)
-
-
-def _safe_key(read: Callable[[], Any]) -> Any:
-    try:
-        return read()
-    except Exception:  # a user's member: read its stats every time
-        return None
 
 
 def _name(member: RegisteredCache | RegisteredPool) -> str:
