@@ -93,6 +93,19 @@ class _Fenwick:
             tree[i] += v
             i += i & -i
 
+    def between(self, lo: int, hi: int) -> int:
+        """The sum over times [lo, hi): prefix(hi) - prefix(lo), walking the two chains of
+        the tree only until they meet (near times meet soon)."""
+        tree, s = self.tree, 0
+        while hi != lo:
+            if hi > lo:
+                s += tree[hi]
+                hi -= hi & -hi
+            else:
+                s -= tree[lo]
+                lo -= lo & -lo
+        return s
+
     def prefix(self, i: int) -> int:
         """The sum over times [0, i)."""
         tree, s = self.tree, 0
@@ -223,14 +236,15 @@ class ShardsSampler:
         if fenwick is None:
             fenwick = self._fenwick = _Fenwick(min(_MIN_SLOTS, 4 * self.max_keys))
         self._actual += 1
-        weight = 1.0 / self.rate
+        rate = self.threshold / MODULUS
+        weight = 1.0 / rate
         self._weight += weight
         t = self._last.get(h)
         if t is None:
             self._cold += weight
             heapq.heappush(self._heap, -h)
         else:
-            distance = (fenwick.prefix(self._now) - fenwick.prefix(t + 1)) / self.rate
+            distance = fenwick.between(t + 1, self._now) / rate
             b = _bin(distance)
             self._bins[b] = self._bins.get(b, 0.0) + weight
             fenwick.add(t, -1)

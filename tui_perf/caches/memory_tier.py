@@ -154,6 +154,8 @@ class MemoryTier:
         self._tagging = False
         # cachetools keeps values in this dict; reading it touches no recency or frequency.
         self._storage: dict[Any, Any] | None = getattr(self.cache, "_Cache__data", None)
+        #: entries expire with time: stats move with no call at all (`change_count`)
+        self.time_bound = self._expires is not None or policy in ("ttl", "tlru")
         if self._expires is not None:
             self.get = self._get_expiring  # type: ignore[method-assign]
         self._data: dict[Any, Any] | None = None
@@ -414,7 +416,7 @@ class MemoryTier:
         """A number that grows whenever `stats()` would read differently (lookups, sets,
         deletes, clears, resizes); None for tiers whose entries expire with time, whose
         stats change with no call at all."""
-        if self._expires is not None or self.policy in ("ttl", "tlru"):
+        if self.time_bound:
             return None
         return self.hits + self.misses + self.sets + self.mutations
 

@@ -543,14 +543,14 @@ class MultiLevelCache:
         """Equal from one call to the next only while `stats()` would be equal: the
         registry reads `stats()` again only when it moves. None (read every time) with an
         L2, whose figures move in other processes and with the breaker's clock."""
-        if self.l2 is not None:
+        l1 = self.l1
+        if self.l2 is not None or l1.time_bound:
             return None
-        changes = self.l1.change_count()
-        if changes is None:
-            return None
-        # `cached` adds its compute times just after `computes`: a tick between the two
-        # reads them at most one computation late
-        return (changes + self.computes) * 2 + self.pinned
+        # `change_count` inlined: this runs for every cache at every tick. `cached` adds
+        # its compute times just after `computes`: a tick between the two reads them at
+        # most one computation late
+        changes = l1.hits + l1.misses + l1.sets + l1.mutations + self.computes
+        return changes * 2 + self.pinned
 
     def stats(self) -> CacheStats:
         tiers = [self.l1.stats()]

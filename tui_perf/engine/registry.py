@@ -18,6 +18,12 @@ from tui_perf.model.snapshot import CacheStats, PoolStats
 log = logging.getLogger(__name__)
 
 
+# Besides these, a member may have `stats_key()`: a value equal from one call to the next
+# only while `stats()` would be equal, or None (read every time); the registry then reads
+# `stats()` only when it moved. Without one (it is looked up each tick, so a member that
+# has none pays an AttributeError), `stats()` is read at every tick.
+
+
 @runtime_checkable
 class RegisteredCache(Protocol):
     name: str
@@ -119,9 +125,8 @@ def _read_stats(members: list[Any], memo: dict[int, tuple[Any, Any]]) -> tuple[A
     out: list[Any] = []
     append, recall = out.append, memo.get
     for m in members:
-        key_of = getattr(m, "stats_key", None)
         try:  # a member without one, or whose key fails, is read every time
-            key = key_of() if key_of is not None else None
+            key = m.stats_key()
         except Exception:
             key = None
         if key is not None:
