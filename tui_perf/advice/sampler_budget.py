@@ -2,7 +2,7 @@
 
 Each sampler's bytes are estimated from its lengths (`ShardsSampler.nbytes`) when it is
 drained, so the total is kept as it changes, not summed over every cache at each tick. Past
-the budget, the largest samplers shrink first (half their kept stream and rate, each at most
+the budget, the large samplers shrink first (half their kept stream and rate, each at most
 once a pass); if that is not enough, the quietest ones (fewest lookups) are dropped: taken
 off their cache for as long as it lives, so it has no curve. Both are counted and reported
 in the snapshot (`SamplerMemory`). A pass brings the total to `refill` of the budget, so it
@@ -20,6 +20,9 @@ from tui_perf.model.advice import SamplerMemory
 #: a few MiB: a busy cache's sampler holds up to about 3.5 MiB (its 20,000-reference stream
 #: most of that), a cache of 128 entries under light traffic a few KiB
 DEFAULT_BUDGET = 8 * 1024 * 1024
+#: a sampler holding more than 1/LARGE_SHARE of the budget is shrunk before any is dropped;
+#: below that, the quietest are dropped (at 5,000 caches, shrinking every one took 250 ms)
+LARGE_SHARE = 256
 
 
 class Shrinkable(Protocol):
@@ -72,9 +75,12 @@ class SamplerBudget:
         target = self.limit * self.refill
         for h in holders:
             self.update(h.key, h.sampler.nbytes())
+        large = self.limit / LARGE_SHARE
         for h in sorted(holders, key=lambda h: -self._bytes.get(h.key, 0)):
             if self.used <= target:
                 return []
+            if self._bytes.get(h.key, 0) < large:
+                break  # shrinking thousands of small ones costs a tick and frees little
             if h.sampler.shrink():
                 self._degraded.add(h.key)
                 self.update(h.key, h.sampler.nbytes())
