@@ -19,20 +19,35 @@ from tui_perf.model.advice import CurveStat
 from tui_perf.model.snapshot import CacheStats, PoolStats, Snapshot
 
 
-@dataclass(frozen=True, slots=True)
 class SnapshotIndex:
-    """One snapshot's caches and pools by name (the first of a name, as a scan finds it)."""
+    """One snapshot's caches and pools by name (the first of a name, as a scan finds it),
+    each dict made on its first use: a check reads the first and last snapshots' caches,
+    so most snapshots never pay for (or hold) one. Not frozen: a cache of its snapshot,
+    read on the engine's thread or a command's; two threads making one make the same."""
 
-    caches: Mapping[str, CacheStats]
-    pools: Mapping[str, PoolStats]
+    __slots__ = ("_caches", "_pools", "_snap")
+
+    def __init__(self, snap: Snapshot) -> None:
+        self._snap = snap
+        self._caches: dict[str, CacheStats] | None = None
+        self._pools: dict[str, PoolStats] | None = None
 
     @classmethod
     def of(cls, snap: Snapshot) -> SnapshotIndex:
-        # reversed: where two share a name, the first one listed is the one kept
-        return cls(
-            {c.name: c for c in reversed(snap.caches)},
-            {p.name: p for p in reversed(snap.pools)},
-        )
+        return cls(snap)
+
+    @property
+    def caches(self) -> Mapping[str, CacheStats]:
+        if self._caches is None:
+            # reversed: where two share a name, the first one listed is the one kept
+            self._caches = {c.name: c for c in reversed(self._snap.caches)}
+        return self._caches
+
+    @property
+    def pools(self) -> Mapping[str, PoolStats]:
+        if self._pools is None:
+            self._pools = {p.name: p for p in reversed(self._snap.pools)}
+        return self._pools
 
 
 @dataclass(frozen=True, slots=True)
