@@ -150,3 +150,17 @@ def test_resize_in_place_keeps_the_hit_path_and_evicts_by_policy() -> None:
     for k in range(20):
         tier.set(k, k)
     assert len(tier) == 20
+
+
+def test_the_trees_range_sum_that_stops_where_its_chains_meet_is_the_difference_of_prefixes() -> (
+    None
+):
+    from tui_perf.advice.mrc import _Fenwick
+
+    rng = random.Random(1)
+    tree = _Fenwick(500)
+    for _ in range(2000):
+        tree.add(rng.randrange(500), rng.choice([1, -1, 2]))
+    for _ in range(5000):
+        lo, hi = sorted((rng.randrange(501), rng.randrange(501)))
+        assert tree.between(lo, hi) == tree.prefix(hi) - tree.prefix(lo)

@@ -14,7 +14,7 @@ from typing import Any
 
 from tui_perf.advice.advisor import Advisor
 from tui_perf.advice.keystreams import KeyStreams
-from tui_perf.advice.window import Window
+from tui_perf.advice.window import SnapshotIndex, Window
 from tui_perf.engine.commands import COMMANDS, Arg
 from tui_perf.engine.core import Engine
 from tui_perf.model.advice import AdviceStats
@@ -36,8 +36,24 @@ class AdviceState:
         self.window_s = window_s
         self.every_s = every_s
         # the engine's clock: rates and refreshes follow its time (tests script it)
-        self.keystreams = keystreams if keystreams is not None else KeyStreams(clock=engine.clock)
+        self.keystreams = (
+            keystreams
+            if keystreams is not None
+            else KeyStreams(
+                clock=engine.clock,
+                budget_bytes=int(engine.config.sampler_budget_mib * 1024 * 1024),
+            )
+        )
+        # the registry's membership when the samplers were last attached, and when: a
+        # tick follows the caches again only when one joined or left, or every follow_s
+        # (a dropped cache leaves the registry without a word)
+        self._followed_version = -1
+        self._followed_at = float("-inf")
+        self.follow_s = 10.0
         self.snapshots: deque[Snapshot] = deque()
+        #: id(snapshot) -> its index, made at the first check that reads it and kept while
+        #: the snapshot is in the window: a check indexes only what arrived since the last
+        self._indexes: dict[int, SnapshotIndex] = {}
         self._lock = threading.Lock()
         self._latest: AdviceStats | None = None
         self._checked_at = float("-inf")
@@ -48,16 +64,26 @@ class AdviceState:
         with self._lock:
             self.snapshots.append(snap)
             while self.snapshots and snap.timestamp - self.snapshots[0].timestamp > self.window_s:
-                self.snapshots.popleft()
+                self._indexes.pop(id(self.snapshots.popleft()), None)
 
     def section(self) -> dict[str, Any]:
-        if self.engine.local:
-            self.keystreams.follow(self.engine.registry.caches())
-            self.keystreams.drain()
         now = self.engine.clock()
+        if self.engine.local:
+            registry = self.engine.registry
+            if (
+                registry.version != self._followed_version
+                or now - self._followed_at >= self.follow_s
+            ):
+                self._followed_version, self._followed_at = registry.version, now
+                self.keystreams.follow(registry.caches())
+            self.keystreams.drain()
         if now - self._checked_at >= self.every_s:
             self._checked_at = now
             self._latest = self.check()
+        elif self.engine.local:
+            # curves are made on a tick without a rules check: the two would make one
+            # tick as slow as both
+            self.keystreams.refresh()
         return {"advice": self._latest}
 
     @property
@@ -68,7 +94,17 @@ class AdviceState:
     def window(self, force_curves: bool = False) -> Window:
         with self._lock:
             snaps = tuple(self.snapshots)
-        return Window(snaps, self.keystreams.curves(force_curves))
+            known = [self._indexes.get(id(s)) for s in snaps]
+        indexes = tuple(
+            i if i is not None else SnapshotIndex.of(s) for s, i in zip(snaps, known, strict=True)
+        )
+        with self._lock:
+            live = {id(s) for s in self.snapshots}  # not those that left while we indexed
+            for snap, index in zip(snaps, indexes, strict=True):
+                if id(snap) in live:
+                    self._indexes[id(snap)] = index
+        curves = self.keystreams.curves(True) if force_curves else self.keystreams.current()
+        return Window(snaps, curves, indexes)
 
     def check(self, force_curves: bool = False) -> AdviceStats:
         window = self.window(force_curves)
@@ -81,6 +117,7 @@ class AdviceState:
             rules=len(self.advisor.rules),
             silenced=tuple(sorted(self.advisor.silenced)),
             notes=advice.notes,
+            samplers=self.keystreams.memory() if self.engine.local else None,
         )
 
 

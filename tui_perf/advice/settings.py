@@ -47,6 +47,10 @@ class AdviceSettings:
     pool_wait_p95_ms: float = 50.0
     pool_idle_share: float = 0.9
     pool_min_idle: int = 4
+    #: a rule that reads a member's whole window (not just its first and last readings)
+    #: visits at most this many members a check, the worst first: a check's cost stays
+    #: bounded however many pools a process has
+    max_series_per_check: int = 200
     #: benchmarks: parameter names that count workers, the counts a fit needs, the fit's
     #: largest rms error (over the mean time) still trusted, and the saving per doubling
     #: below which more workers are not worth it
@@ -66,6 +70,11 @@ class AdviceSettings:
             value = getattr(self, name)
             if not 0 < value <= 1:
                 raise ConfigError(f"advice setting {name} must be in (0, 1], got {value}")
+        if self.max_series_per_check < 1:
+            raise ConfigError(
+                "advice setting max_series_per_check must be 1 or more, got "
+                f"{self.max_series_per_check}"
+            )
         if self.min_snapshots < 2:
             raise ConfigError(
                 f"advice setting min_snapshots must be 2 or more, got {self.min_snapshots}"

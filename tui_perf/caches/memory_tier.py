@@ -139,6 +139,9 @@ class MemoryTier:
             self.cache = cls(maxsize, getsizeof=getsizeof)
         self.lock = threading.RLock()
         self.hits = self.misses = self.sets = 0
+        #: deletes, clears and resizes: with the counts above, a figure that moves whenever
+        #: the stats would (`change_count`)
+        self.mutations = 0
         self._timer = timer
         # Deadlines per entry for policies that have none of their own (see the docstring).
         self._expires: dict[Hashable, float] | None = (
@@ -151,6 +154,8 @@ class MemoryTier:
         self._tagging = False
         # cachetools keeps values in this dict; reading it touches no recency or frequency.
         self._storage: dict[Any, Any] | None = getattr(self.cache, "_Cache__data", None)
+        #: entries expire with time: stats move with no call at all (`change_count`)
+        self.time_bound = self._expires is not None or policy in ("ttl", "tlru")
         if self._expires is not None:
             self.get = self._get_expiring  # type: ignore[method-assign]
         self._data: dict[Any, Any] | None = None
@@ -340,6 +345,7 @@ class MemoryTier:
             if not hasattr(c, "_Cache__maxsize"):
                 raise ConfigError("this cachetools version cannot be resized in place")
             c._Cache__maxsize = maxsize
+            self.mutations += 1
             evicted = 0
             while c.currsize > maxsize:
                 c.popitem()
@@ -377,6 +383,7 @@ class MemoryTier:
             if stored is None:
                 return False
             del self.cache[stored]
+            self.mutations += 1
             return True
 
     def keys(self) -> list[Any]:
@@ -400,9 +407,18 @@ class MemoryTier:
         with self.lock:
             n = len(self.cache)
             self.cache.clear()
+            self.mutations += 1
             if self._expires:
                 self._expires.clear()
             return n
+
+    def change_count(self) -> int | None:
+        """A number that grows whenever `stats()` would read differently (lookups, sets,
+        deletes, clears, resizes); None for tiers whose entries expire with time, whose
+        stats change with no call at all."""
+        if self.time_bound:
+            return None
+        return self.hits + self.misses + self.sets + self.mutations
 
     def stats(self) -> TierStats:
         c = self.cache

@@ -539,6 +539,19 @@ class MultiLevelCache:
             dropped += self.l2.delete_prefix(self.namespace)
         return dropped
 
+    def stats_key(self) -> int | None:
+        """Equal from one call to the next only while `stats()` would be equal: the
+        registry reads `stats()` again only when it moves. None (read every time) with an
+        L2, whose figures move in other processes and with the breaker's clock."""
+        l1 = self.l1
+        if self.l2 is not None or l1.time_bound:
+            return None
+        # `change_count` inlined: this runs for every cache at every tick. `cached` adds
+        # its compute times just after `computes`: a tick between the two reads them at
+        # most one computation late
+        changes = l1.hits + l1.misses + l1.sets + l1.mutations + self.computes
+        return changes * 2 + self.pinned
+
     def stats(self) -> CacheStats:
         tiers = [self.l1.stats()]
         if self.l2 is not None:

@@ -59,10 +59,15 @@ class EngineConfig:
     #: user profile's name, a TOML file's path, or "auto" (chosen from the machine)
     tune: bool = False
     profile: str = "auto"
+    #: the advice capability's key-stream samplers (the caches' curves), all together, in
+    #: MiB: past it the largest shrink and the quietest are dropped (reported in `advice`)
+    sampler_budget_mib: float = 8.0
 
     def __post_init__(self) -> None:
         if not self.interval > 0:
             raise ConfigError(f"interval must be above 0 seconds, got {self.interval}")
+        if not self.sampler_budget_mib > 0:
+            raise ConfigError(f"sampler_budget_mib must be above 0, got {self.sampler_budget_mib}")
         if self.budget_mib is not None and not self.budget_mib > 0:
             raise ConfigError(f"budget_mib must be above 0, got {self.budget_mib}")
         if not 0 < self.budget_fraction_of_ram <= 1:

@@ -88,6 +88,18 @@ class CurveStat:
 
 
 @dataclass(frozen=True, slots=True)
+class SamplerMemory:
+    """What the caches' key-stream samplers hold together, against their budget."""
+
+    used: int = 0  # bytes, estimated from their lengths
+    budget: int = 0
+    samplers: int = 0  # attached now
+    holding: int = 0  # of those, holding anything (a cache with no lookups holds nothing)
+    degraded: int = 0  # shrunk to stay under the budget (a shorter stream, a lower rate)
+    dropped: int = 0  # taken off their cache to stay under it: no curve for those
+
+
+@dataclass(frozen=True, slots=True)
 class AdviceStats:
     """The advice section of a snapshot."""
 
@@ -101,6 +113,8 @@ class AdviceStats:
     silenced: tuple[str, ...] = ()
     #: rules that raised, and anything else a person should know
     notes: tuple[str, ...] = ()
+    #: the key-stream samplers' memory (None from an agent before it was reported)
+    samplers: SamplerMemory | None = None
 
     @property
     def worst(self) -> Finding | None:

@@ -323,6 +323,10 @@ class ConnectionPool:
         """The memory guard's rung. Connections close on their own thread: not from here."""
         return 0
 
+    def stats_key(self) -> None:
+        """None: read at every tick (its figures move on the event loop's thread)."""
+        return None
+
     def stats(self) -> PoolStats:
         healthy, reason = True, ""
         overdue = 0

@@ -340,6 +340,24 @@ class ObjectPool(Generic[T]):
         late = [lease for lease in self._leases.values() if lease[3] and lease[3] < cutoff]
         return sorted(late, key=lambda lease: lease[3])
 
+    def stats_key(self) -> tuple[int, ...] | None:
+        """Equal from one call to the next only while `stats()` would be equal (the
+        registry reads `stats()` again only when it moves); None while a lease could turn
+        overdue with time alone, or a leak waits to be counted."""
+        if self._deaths or (self._leases and self.leak_after is not None and self.track_leaks):
+            return None
+        return (
+            self.requests,
+            self.created,
+            self.discarded,
+            self.errors,
+            self.leaks,
+            self.timeouts,
+            len(self._idle),
+            len(self._leases),
+            self.max_size or 0,
+        )
+
     def stats(self) -> PoolStats:
         with self._lock:
             if self._deaths:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tui_perf.advice.rules.base import Result, Rule, _pts
 from tui_perf.advice.settings import AdviceSettings
-from tui_perf.advice.window import CacheDelta, Window, cache_delta
+from tui_perf.advice.window import CacheDelta, Window
 from tui_perf.model.advice import Action, CurveStat, Finding
 from tui_perf.model.format import fmt_bytes, fmt_percent, fmt_seconds
 
@@ -55,8 +55,8 @@ class CacheTooSmall(Rule):
         budget = window.last.memory.budget
         out = []
         for name, curve in window.curves.items():
-            delta = cache_delta(window.caches(name))
-            if delta is None or delta.lookups < s.min_lookups or delta.evictions == 0:
+            delta = window.cache_delta(name, s.min_lookups)
+            if delta is None or delta.evictions == 0:
                 continue
             measured = delta.l1_hit_rate or 0.0
             confidence, here = _confidence(curve, measured)
@@ -120,8 +120,8 @@ class CacheNotPaying(Rule):
         out = []
         for snap_cache in window.last.caches:
             name = snap_cache.name
-            delta = cache_delta(window.caches(name))
-            if delta is None or delta.lookups < s.min_lookups:
+            delta = window.cache_delta(name, s.min_lookups)
+            if delta is None:
                 continue
             found = (
                 self._weighed(name, delta, window)
@@ -220,8 +220,10 @@ class TtlTooShort(Rule):
         s = self.settings
         out = []
         for name, curve in window.curves.items():
-            delta = cache_delta(window.caches(name))
-            if delta is None or delta.lookups < s.min_lookups or not curve.ttl_s:
+            if not curve.ttl_s:
+                continue
+            delta = window.cache_delta(name, s.min_lookups)
+            if delta is None:
                 continue
             if delta.expirations < s.expiring_share * delta.lookups:
                 continue

@@ -18,7 +18,7 @@ class PoolWaits(Rule):
             return None
         out = []
         for pool in window.last.pools:
-            series = window.pools(pool.name)
+            series = window.pool_ends(pool.name)
             waits = pool.waits - series[0].waits
             if waits <= 0 or pool.wait_p95_ms < self.settings.pool_wait_p95_ms:
                 continue
@@ -57,14 +57,21 @@ class PoolIdle(Rule):
     def check(self, window: Window) -> Result:
         """Idle most of the time means no requests in most intervals: a pool's in-use count
         read once a second misses checkouts shorter than that, so it cannot say how many
-        objects a busy pool needs at once."""
+        objects a busy pool needs at once.
+
+        It reads each pool's whole window, so it visits at most `max_series_per_check`
+        pools a check, those holding the most idle objects first."""
         if not self.judgeable(window):
             return None
         s = self.settings
         out = []
-        for pool in window.last.pools:
+        holding = [p for p in window.last.pools if p.idle >= s.pool_min_idle]
+        if len(holding) > s.max_series_per_check:
+            holding.sort(key=lambda p: -p.idle)
+            del holding[s.max_series_per_check :]
+        for pool in holding:
             series = window.pools(pool.name)
-            if len(series) < s.min_snapshots or pool.idle < s.pool_min_idle:
+            if len(series) < s.min_snapshots:
                 continue
             steps = list(pairwise(series))
             quiet = sum(1 for a, b in steps if b.requests == a.requests)
@@ -106,7 +113,7 @@ class PoolLeaks(Rule):
     def check(self, window: Window) -> Result:
         out = []
         for pool in window.last.pools:
-            series = window.pools(pool.name)
+            series = window.pool_ends(pool.name)
             new_leaks = pool.leaks - series[0].leaks if len(series) > 1 else pool.leaks
             if new_leaks <= 0 and pool.overdue <= 0:
                 continue
