@@ -13,9 +13,10 @@ The gap, and what covers it: the handler runs only when the main thread runs byt
 main thread blocked in C (`join`, `sleep`, a long C call with the GIL released) leaves the
 ticks raised by the other threads' CPU unhandled. A relay thread looks every `_RELAY_IDLE_S`
 at how much CPU the process used since the last round; when that passes 1.5 ticks the
-handler is overdue, and the relay runs the round itself (on its own thread, with the GIL's
-delay; weights come from each thread's CPU clock, so a late round still weighs each
-thread's stack by the CPU it used) every tick until the handler runs again.
+handler is overdue, and the relay runs the round itself (on its own thread; weights come from
+each thread's CPU clock, so a late round still weighs each thread's stack by the CPU it
+used) every tick until the handler runs again, with the GIL's switch interval shortened
+meanwhile (`SwitchInterval`) so that it sees threads mid-run rather than at their pauses.
 
 Never replaces a SIGPROF handler or a running ITIMER_PROF the program set up: `install`
 refuses with the reason, and the caller samples with a thread instead. `uninstall` puts
@@ -34,6 +35,8 @@ from types import FrameType
 
 #: how often the relay looks while the handler keeps up (it then costs ~10 wakeups a second)
 _RELAY_IDLE_S = 0.1
+#: the GIL's switch interval while relaying (CPython's default is 5 ms)
+RELAY_SWITCH_S = 0.0002
 
 Round = Callable[["FrameType | None", int | None], None]
 
@@ -52,6 +55,33 @@ def refusal() -> str | None:
     if signal.getitimer(signal.ITIMER_PROF) != (0.0, 0.0):
         return "the program runs its own ITIMER_PROF"
     return None
+
+
+class SwitchInterval:
+    """The GIL's switch interval, shortened while the relay samples, put back after.
+
+    A relay round runs when the relay gets the GIL: with the default 5 ms a thread whose
+    runs are shorter (a poller's 1 ms step) always finishes before it is asked to give the
+    GIL up, so the relay only ever sees it asleep and its functions get no sample. At 0.2 ms
+    the relay's request lands in the run it interrupts, so what it sees is what runs. The
+    cost: more GIL switches between the program's threads, only while the relay samples.
+    The program's own value is put back, unless it set one of its own meanwhile.
+    """
+
+    def __init__(self) -> None:
+        self._before: float | None = None
+
+    def shorten(self) -> None:
+        if self._before is None:
+            before = sys.getswitchinterval()
+            if before > RELAY_SWITCH_S:
+                self._before = before
+                sys.setswitchinterval(RELAY_SWITCH_S)
+
+    def restore(self) -> None:
+        before, self._before = self._before, None
+        if before is not None and abs(sys.getswitchinterval() - RELAY_SWITCH_S) < 1e-9:
+            sys.setswitchinterval(before)
 
 
 class CpuTimer:
@@ -77,6 +107,7 @@ class CpuTimer:
         self._last_cpu = 0.0
         #: the handler's own CPU time (it runs on the main thread: its thread clock)
         self.cost_s = 0.0
+        self._switch = SwitchInterval()
 
     def install(self) -> str | None:
         """Set the handler and the timer; the reason when refused (nothing changed then)."""
@@ -109,6 +140,7 @@ class CpuTimer:
         relay, self._relay = self._relay, None
         if relay is not None and relay is not threading.current_thread():
             relay.join(timeout)
+        self._switch.restore()
         try:
             signal.setitimer(signal.ITIMER_PROF, 0.0, 0.0)
             # a tick raised before the timer stopped may still be pending: SIG_IGN
@@ -137,18 +169,28 @@ class CpuTimer:
         me = threading.get_ident()
         wait = _RELAY_IDLE_S
         seen = self.handled
+        relaying = False
         while not self._stop.wait(wait):
             if self.handled != seen:  # the handler keeps up: look again later
-                seen, wait = self.handled, _RELAY_IDLE_S
+                seen, wait, relaying = self.handled, _RELAY_IDLE_S, False
+                self._switch.restore()
                 continue
             tick = 1.0 / self.rate_hz
-            if self._process_cpu() - self._last_cpu < 1.5 * tick:
-                wait = _RELAY_IDLE_S  # the process is quiet: nothing is overdue
+            # overdue: 1.5 ticks of CPU with no round to start relaying; once relaying, it
+            # looks every half tick (a wake-up waits for the GIL: it is late) and takes a
+            # round per tick of CPU, until the handler runs again or the process rests
+            used = self._process_cpu() - self._last_cpu
+            if used < (0.75 if relaying else 1.5) * tick:
+                if not relaying or used <= 0.0:
+                    wait, relaying = _RELAY_IDLE_S, False
+                    self._switch.restore()
                 continue
+            relaying = True
+            self._switch.shorten()
             t0 = time.thread_time()
             with contextlib.suppress(Exception):
                 self._round(None, me)
             self.relayed += 1
             self._last_cpu = self._process_cpu()
             self.cost_s += time.thread_time() - t0
-            wait = tick
+            wait = tick / 2

@@ -245,14 +245,16 @@ class Profiler:
                 # waiting now, but it ran since the last round (a burst that ended
                 # before the round): its CPU goes to the stack it was last seen running,
                 # as time without a sample, so each thread's CPU is counted whole
+                # (never seen running: to the stack it waits in, whose caller did run)
                 before = last_seen.get(ident)
-                if before is not None:
-                    carried = pending.get(before)
-                    if carried is None:  # folded since: a row of time alone
-                        pending[before] = [used, 0]
-                        self._pending_frames += len(before[2])
-                    else:
-                        carried[0] += used
+                if before is None:
+                    before = (name, tags.get(ident), frame_codes(frame))  # type: ignore[arg-type]
+                carried = pending.get(before)
+                if carried is None:  # folded since, or new: a row of time alone
+                    pending[before] = [used, 0]
+                    self._pending_frames += len(before[2])
+                else:
+                    carried[0] += used
             if idle and not show_idle:
                 row = pending_idle.get(name)
                 if row is None:
