@@ -124,10 +124,6 @@ def test_a_light_thread_beside_a_busy_one_keeps_its_share(timer_profiler: Profil
     share = 100 * sampled["light"] / (sampled["light"] + sampled["heavy"])
     assert abs(share - true_share) <= 3.0, (share, true_share, truth, sampled)
     assert true_share > 1.0  # the light thread did run: the check above means something
-    # and its CPU is found in its step, where it runs, not only in the loop around it
-    step = {r.key.function: r for r in profiler.rows("light")}
-    found = step[light_step.__qualname__].total_s if light_step.__qualname__ in step else 0.0
-    assert found >= 0.5 * truth["light"], (found, truth)
     # the blocked threads are idle, not shown
     assert threads.get("blocked-event", [0.0])[0] == 0.0
     assert threads.get("blocked-queue", [0.0])[0] == 0.0

@@ -108,6 +108,7 @@ class CpuTimer:
         #: the handler's own CPU time (it runs on the main thread: its thread clock)
         self.cost_s = 0.0
         self._switch = SwitchInterval()
+        self._in_tick = False
 
     def install(self) -> str | None:
         """Set the handler and the timer; the reason when refused (nothing changed then)."""
@@ -156,14 +157,20 @@ class CpuTimer:
         return self._installed
 
     def _on_tick(self, signum: int, frame: FrameType | None) -> None:
-        if not self._installed:
+        # CPython runs a handler again inside itself when a tick lands in it: that round
+        # would sample the handler; the outer one's CPU deltas cover the time instead
+        if not self._installed or self._in_tick:
             return
-        t0 = time.thread_time()
-        with contextlib.suppress(Exception):  # the host's threads come and go mid-round
-            self._round(frame, None)
-        self.handled += 1
-        self._last_cpu = self._process_cpu()
-        self.cost_s += time.thread_time() - t0
+        self._in_tick = True
+        try:
+            t0 = time.thread_time()
+            with contextlib.suppress(Exception):  # the host's threads come and go mid-round
+                self._round(frame, None)
+            self.handled += 1
+            self._last_cpu = self._process_cpu()
+            self.cost_s += time.thread_time() - t0
+        finally:
+            self._in_tick = False
 
     def _watch(self) -> None:
         me = threading.get_ident()

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from types import CodeType, FrameType
 
 from tui_perf.model.errors import ConfigError
+from tui_perf.profile import cputimer
 from tui_perf.profile.config import ProfilerConfig, ProfilerStatus, with_rate
 from tui_perf.profile.cputimer import CpuTimer
 from tui_perf.profile.frames import (
@@ -44,6 +45,10 @@ from tui_perf.profile.frames import (
 from tui_perf.profile.tree import CallTree, FunctionRow
 
 __all__ = ["Profiler", "ProfilerConfig", "ProfilerStatus"]
+
+#: the files of the sampler and its SIGPROF handler, whose frames sit on top of the main
+#: thread's stack while a round runs there
+_OWN_FILES = frozenset({__file__, cputimer.__file__})
 
 Clock = Callable[[], float]
 _ThreadInfo = tuple[str, "int | None"]
@@ -210,8 +215,9 @@ class Profiler:
         last, self._last_round = self._last_round, now
         wall = now - last if last is not None else 0.0
         frames = self._frames()
+        main_ident = threading.main_thread().ident or 0
         if main_frame is not None:
-            frames[threading.main_thread().ident or 0] = main_frame
+            frames[main_ident] = main_frame
         info = self._thread_info(frames, now)
         tags = running_tasks() if self.config.tag_tasks else {}
         seen: dict[int, float] = {}
@@ -263,6 +269,9 @@ class Profiler:
                     row[0] += wall
                     row[1] += 1
                 continue
+            if ident == main_ident:  # a relay round while the handler runs: not its frames
+                while frame is not None and frame.f_code.co_filename in _OWN_FILES:  # type: ignore[attr-defined]
+                    frame = frame.f_back  # type: ignore[attr-defined]
             codes = frame_codes(frame)  # type: ignore[arg-type]
             key = (name, tags.get(ident), codes)
             last_seen[ident] = key
