@@ -35,6 +35,11 @@ def main() -> None:
 def run_program(args: list[str]) -> None:
     """Run `SCRIPT ARGS` or `-m MODULE ARGS` as `__main__`, with the `sys.argv` it expects."""
     if args[0] == "-m":
+        # as `python -m`: the current folder first on the path, so a package there is
+        # found (under `tui-perf profile` the path starts with tui-perf's own folder)
+        cwd = os.getcwd()
+        if not sys.path or sys.path[0] not in ("", cwd):
+            sys.path.insert(0, cwd)
         if not _module_exists(args[1]):  # as `python -m` says it, not a runpy traceback
             print(f"No module named {args[1]!r}", file=sys.stderr)
             sys.exit(1)

@@ -21,7 +21,8 @@ from typing import Any
 
 from tui_perf.model.errors import TuiPerfError
 
-_VALUED = {"--rate", "--duration", "-o", "--output", "--format", "--pid"}
+_VALUED = {"--rate", "--max-cost", "--duration", "-o", "--output", "--format", "--pid"}
+_FLAGS = {"-h", "--help", "--internals"}
 
 
 def add_parser(sub: Any) -> None:
@@ -31,7 +32,20 @@ def add_parser(sub: Any) -> None:
         description="Sample a program's Python stacks and write a flame graph file.",
         usage="tui-perf profile [options] SCRIPT [ARGS...] | -m MODULE [ARGS...] | --pid N",
     )
-    p.add_argument("--rate", type=float, default=100.0, metavar="HZ", help="samples a second")
+    p.add_argument(
+        "--rate", type=float, default=100.0, metavar="HZ", help="samples a second, fixed"
+    )
+    p.add_argument(
+        "--max-cost",
+        type=float,
+        metavar="PCT",
+        help="adaptive: --rate at most, halved while the sampler costs more than PCT%% of a core",
+    )
+    p.add_argument(
+        "--internals",
+        action="store_true",
+        help="show tui-perf's own threads and the frames that launched the program",
+    )
     p.add_argument("--duration", type=float, metavar="S", help="stop recording after S seconds")
     p.add_argument("-o", "--output", type=Path, metavar="FILE", help="where to write the file")
     p.add_argument("--format", choices=("speedscope", "folded"), default=None)
@@ -43,7 +57,7 @@ def split_argv(argv: list[str]) -> tuple[list[str], list[str]]:
     """Our options, then the program's command line (its options are never ours)."""
     from tui_perf.cli.agent import split_run_argv
 
-    return split_run_argv(argv, _VALUED, {"-h", "--help"})
+    return split_run_argv(argv, _VALUED, _FLAGS)
 
 
 def _format(args: argparse.Namespace) -> str:
@@ -70,6 +84,8 @@ def _output(args: argparse.Namespace, fmt: str, label: str, text: str) -> Path:
 def cmd_profile(args: argparse.Namespace) -> int:
     if not 1 <= args.rate <= 1000:
         raise TuiPerfError(f"--rate must be in 1..1000 Hz, got {args.rate:g}")
+    if args.max_cost is not None and not 0 < args.max_cost <= 100:
+        raise TuiPerfError(f"--max-cost must be in (0, 100] percent, got {args.max_cost:g}")
     if args.duration is not None and not args.duration > 0:
         raise TuiPerfError(f"--duration must be above 0 seconds, got {args.duration:g}")
     if args.output is not None and args.output.is_dir():
@@ -89,33 +105,41 @@ def _local(args: argparse.Namespace, fmt: str, target: list[str]) -> int:
     from tui_perf.profile.export import render
     from tui_perf.profile.sampler import Profiler, ProfilerConfig
 
+    adaptive = args.max_cost is not None
     profiler = Profiler(
-        ProfilerConfig(rate_hz=args.rate, min_hz=min(10.0, args.rate), hide_launcher=True)
+        ProfilerConfig(
+            rate_hz=args.rate,
+            adaptive=adaptive,
+            max_cost=args.max_cost / 100 if adaptive else 0.01,
+            min_hz=min(10.0, args.rate),
+            internals=args.internals,
+        )
     )
     label = target[1].rsplit(".", 1)[-1] if target[0] == "-m" else Path(target[0]).stem
-    written: list[Path] = []
+    written: list[Path | None] = []
     lock = threading.Lock()
 
-    def finish() -> None:
+    def finish(ended: bool) -> None:
         with lock:
             if written:
                 return
             profiler.stop()
             tree = profiler.tree_copy()
+            status = profiler.status()
+            head = f"tui-perf: {summary(status)}"
+            if profiler.note:
+                print(f"tui-perf: {profiler.note}", file=sys.stderr)
+            if not tree.stacks:
+                written.append(None)
+                print(f"{head}; no file written: {empty_reason(status, ended)}", file=sys.stderr)
+                return
             path = _output(args, fmt, label, render(tree, fmt, name=" ".join(target)))
             written.append(path)
-            status = profiler.status()
-            print(
-                f"tui-perf: {tree.samples} samples of running code over "
-                f"{status.duration_s:.1f} s ({tree.idle_samples} more of waiting threads, "
-                f"left out), sampler cost {status.cost_fraction * 100:.1f}% of a core; "
-                f"{fmt} written to {path}",
-                file=sys.stderr,
-            )
+            print(f"{head}; {fmt} written to {path}", file=sys.stderr)
 
     timer = None
     if args.duration is not None:
-        timer = threading.Timer(args.duration, finish)
+        timer = threading.Timer(args.duration, finish, args=(False,))
         timer.daemon = True
     code = 0
     argv, path0 = sys.argv, list(sys.path)
@@ -132,8 +156,31 @@ def _local(args: argparse.Namespace, fmt: str, target: list[str]) -> int:
         sys.argv, sys.path[:] = argv, path0
         if timer is not None:
             timer.cancel()
-        finish()
+        finish(True)
     return code
+
+
+def summary(status: Any) -> str:
+    """One line: what was sampled, by which sampler at what rate, and what it cost."""
+    from tui_perf.views.profile import sampler_summary
+
+    return (
+        f"{status.samples} samples of running code over {status.duration_s:.1f} s "
+        f"({status.idle_samples} more of waiting threads, left out); "
+        f"{sampler_summary(status.sampler, status.mode, status.target_hz, status.achieved_hz)}"
+        f"; sampler cost {status.cost_fraction * 100:.1f}% of a core"
+    )
+
+
+def empty_reason(status: Any, ended: bool) -> str:
+    """Why a run has no sample of running code to show."""
+    if status.rounds == 0:
+        if ended:
+            return "the program ended before the first sample"
+        return "the sampler never ran (its rounds were refused or starved)"
+    if status.idle_samples:
+        return "every thread sampled was waiting (asleep, blocked), none was running"
+    return "the program used too little CPU time to be sampled"
 
 
 def _remote(args: argparse.Namespace, fmt: str) -> int:
@@ -153,21 +200,42 @@ def _remote(args: argparse.Namespace, fmt: str) -> int:
         except (StopAsyncIteration, TimeoutError) as exc:
             raise TuiPerfError(f"the agent of pid {args.pid} did not answer") from exc
         try:
-            await source.command("profile_start", rate=args.rate, reset=True)
+            await source.command(
+                "profile_start", rate=args.rate, reset=True, max_cost=args.max_cost
+            )
             print(f"tui-perf: sampling pid {args.pid} for {duration:g} s", file=sys.stderr)
             await asyncio.sleep(duration)
             result = await source.command("profile_export", format=fmt, inline=True)
             stopped = await source.command("profile_stop")
-            result["cost_fraction"] = stopped.get("cost_fraction", 0.0)
+            result["status"] = stopped
             return result
         finally:
             await source.close()
 
     result = asyncio.run(record())
-    out = _output(args, fmt, str(args.pid), str(result.get("text", "")))
-    print(
-        f"tui-perf: {result.get('samples', 0)} samples, sampler cost "
-        f"{float(result.get('cost_fraction', 0.0)) * 100:.1f}% of a core; {fmt} written to {out}",
-        file=sys.stderr,
+    stopped = result.get("status", {})
+    from tui_perf.views.profile import sampler_summary
+
+    line = (
+        f"tui-perf: {result.get('samples', 0)} samples; "
+        + sampler_summary(
+            str(stopped.get("sampler", "thread")),
+            str(stopped.get("mode", "adaptive")),
+            float(stopped.get("target_hz", args.rate)),
+            float(stopped.get("achieved_hz", 0.0)),
+        )
+        + f"; sampler cost {float(stopped.get('cost_fraction', 0.0)) * 100:.1f}% of a core"
     )
+    if stopped.get("note"):
+        print(f"tui-perf: {stopped['note']}", file=sys.stderr)
+    if not result.get("stacks"):
+        why = (
+            "the sampler took no round in the target (refused or starved)"
+            if not stopped.get("rounds")
+            else "every thread sampled in the target was waiting, none was running"
+        )
+        print(f"{line}; no file written: {why}", file=sys.stderr)
+        return 0
+    out = _output(args, fmt, str(args.pid), str(result.get("text", "")))
+    print(f"{line}; {fmt} written to {out}", file=sys.stderr)
     return 0

@@ -348,6 +348,11 @@ class ProfileStats:
     alloc: AllocStats | None = None
     #: what a person should know (a cost that started, a limit reached)
     notes: tuple[str, ...] = ()
+    #: which sampler ran ("cpu-timer", "thread"; "" before #31), "fixed" or "adaptive",
+    #: and the rounds a second it achieved (per CPU second for the CPU timer)
+    sampler: str = ""
+    mode: str = ""
+    achieved_hz: float = 0.0
 
 
 @fast_init

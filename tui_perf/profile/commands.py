@@ -7,6 +7,7 @@ something to show: the sampler ran, a `@profile` name was timed, or allocations 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
@@ -67,6 +68,8 @@ class ProfileState:
             return None
         functions = top_functions(self.profiler, self.top)
         notes = list(self.timings.notes)
+        if status.note:
+            notes.append(status.note)
         if self.profiler.tree.dropped_functions:
             notes.append(
                 f"function table full ({self.profiler.config.limits.max_functions}): "
@@ -87,6 +90,9 @@ class ProfileState:
             timings=timings,
             alloc=alloc,
             notes=tuple(notes),
+            sampler=status.sampler,
+            mode=status.mode,
+            achieved_hz=status.achieved_hz,
         )
 
     def _alloc_stats(self, fresh: bool = False) -> AllocStats | None:
@@ -151,6 +157,11 @@ def _status(state: ProfileState) -> dict[str, Any]:
         "idle_samples": s.idle_samples,
         "duration_s": s.duration_s,
         "cost_fraction": s.cost_fraction,
+        "sampler": s.sampler,
+        "mode": s.mode,
+        "achieved_hz": s.achieved_hz,
+        "rounds": s.rounds,
+        "note": s.note,
     }
 
 
@@ -164,14 +175,25 @@ def _profiler_reads(result: Mapping[str, Any]) -> str:
     "Profiler",
     Arg("rate", float, 100.0, low=1, high=1000),
     Arg("reset", bool, False),
+    Arg("max_cost", float, 1.0, low=0.01, high=100, nullable=True),
     describe=_profiler_reads,
 )
-def profile_start(engine: Engine, rate: float, reset: bool) -> dict[str, Any]:
-    """Sample every thread's stack `rate` times a second (adapting down if costly)."""
+def profile_start(
+    engine: Engine, rate: float, reset: bool, max_cost: float | None
+) -> dict[str, Any]:
+    """Sample every thread's stack `rate` times a second: at most that, halved while the
+    sampler costs more than `max_cost` percent of a core; `max_cost=None`: `rate` fixed."""
     state = state_of(engine)
     if reset:
         state.profiler.reset()
-    state.profiler.start(rate)
+    profiler = state.profiler
+    if not profiler.running:
+        profiler.config = dataclasses.replace(
+            profiler.config,
+            adaptive=max_cost is not None,
+            max_cost=(max_cost or 1.0) / 100,
+        )
+    profiler.start(rate)
     return _status(state)
 
 

@@ -8,9 +8,11 @@ can (a code object's key, a call site's verdict) and never raises.
 from __future__ import annotations
 
 import dis
+import os
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from types import CodeType, FrameType
 from typing import NamedTuple
 
@@ -174,3 +176,84 @@ def _works() -> bool:
     except (OSError, OverflowError):
         return False
     return abs(mine - time.thread_time()) < 0.05
+
+
+# -- our own frames, hidden from the user's profile ------------------------------------------
+
+#: the folder of the tui_perf package: frames from files under it are ours
+PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: the threads tui-perf starts are all named so (the engine, the agent, the profiler's)
+OWN_THREAD_PREFIX = "tui-perf"
+
+
+def is_launcher(key: FrameKey, package_dir: str = PACKAGE_DIR) -> bool:
+    """A frame of what starts the user's program: runpy, or any frame of ours."""
+    file = key.file
+    return (
+        file == "<frozen runpy>"
+        or file.endswith(("/runpy.py", "\\runpy.py"))
+        or _is_ours(file, package_dir)
+    )
+
+
+def _is_ours(file: str, package_dir: str) -> bool:
+    return file.startswith(package_dir + os.sep)
+
+
+def hide_internals(
+    thread: str, stack: Sequence[FrameKey], package_dir: str = PACKAGE_DIR
+) -> list[FrameKey] | None:
+    """The user's part of one sample, or None when the whole sample is tui-perf's own.
+
+    `stack` is outermost first. A thread of ours (named `tui-perf...`, or whose frames are
+    all under the package) is dropped whole, as py-spy leaves out its own threads. Above
+    the user's program sit the frames that launched it (`tui-perf profile`/`run`: our CLI
+    and bootstrap, then runpy): everything up to the last launcher frame at the outer end
+    is cut, so the program's `<module>` is the root, as `py-spy record -- python prog.py`
+    shows it. Frames of ours deeper in (a `@cached` call the program makes) stay: that is
+    the library's cost, spent where the program called it. A pure function, so the
+    in-process and the outside samplers hide the same frames.
+    """
+    if thread.startswith(OWN_THREAD_PREFIX):
+        return None
+    if stack and all(_is_ours(k.file, package_dir) for k in stack):
+        return None
+    cut = 0
+    for i, key in enumerate(stack):
+        if is_launcher(key, package_dir):
+            cut = i + 1
+        else:
+            break
+    if cut == len(stack) and cut:
+        return None  # nothing but the launcher: the program has not started yet
+    return list(stack[cut:])
+
+
+def frame_codes(frame: FrameType | None) -> tuple[CodeType, ...]:
+    """The code objects of a thread's frames, innermost first."""
+    codes = []
+    while frame is not None:
+        codes.append(frame.f_code)
+        frame = frame.f_back
+    return tuple(codes)
+
+
+def running_tasks() -> dict[int, FrameKey]:
+    """Thread ident -> a tag frame naming the asyncio task that thread is running now.
+
+    Read from asyncio's table of current tasks (loop -> task) and each loop's thread id;
+    nothing when asyncio was never imported or its internals are not what we read.
+    """
+    tasks = sys.modules.get("asyncio.tasks")
+    if tasks is None:
+        return {}
+    out: dict[int, FrameKey] = {}
+    try:
+        current = dict(getattr(tasks, "_current_tasks", {}))
+        for loop, task in current.items():
+            ident = getattr(loop, "_thread_id", None)
+            if isinstance(ident, int):
+                out[ident] = FrameKey(f"[task {task.get_name()}]", "<asyncio>", 0)
+    except Exception:
+        return {}
+    return out

@@ -1,14 +1,22 @@
-"""`Profiler`: a daemon thread that samples every thread's Python stack into a `CallTree`.
+"""`Profiler`: every thread's Python stack sampled into a `CallTree`, by CPU time.
 
-Each round reads `sys._current_frames()`, and for each thread its CPU clock. A thread that
-burned (almost) no CPU since the last round, or whose innermost frame is blocked in a known
-waiting call, is idle: counted, not shown (as `py-spy top` without `--idle`). A running
-thread's sample weighs the CPU time it used since the last round, so the shares are shares
-of CPU time even on a machine where the process is not always scheduled.
+Two drivers call the same round. Where it may (the main thread, no SIGPROF handler or
+ITIMER_PROF of the program's own, a platform with setitimer), a CPU timer
+(`cputimer.CpuTimer`): a tick per `1/rate` seconds of the process's CPU time, handled in the
+main thread, so a burst shorter than the GIL's switch interval is seen while it runs.
+Elsewhere, or when asked (`sampler="thread"`), a daemon thread that wakes `rate` times a
+wall second; it runs only when it gets the GIL, so it sees short bursts late (the status
+says which driver ran, and why the timer was refused).
 
-The sampler measures its own cost: its thread's CPU time over wall time. When that passes
-`max_cost` it halves its rate (not below `min_hz`), and climbs back when the cost allows.
-`sample_once()` is the whole round, callable from a test with scripted clocks.
+A round reads `sys._current_frames()`, and for each thread its CPU clock. A thread is idle
+when its innermost frame is blocked in a known waiting call, or when it used no CPU at all
+since the last round: counted, not shown (as `py-spy top` without `--idle`). There is no
+share threshold: a thread that used a little CPU is a thread that ran. A running thread's
+sample weighs the CPU time it used since the last round, so the shares are shares of CPU.
+
+Cost: the rounds' own CPU time over wall time. With `adaptive`, past `max_cost` the rate
+halves (not below `min_hz`) and climbs back when the cost allows; without, the rate is the
+rate asked for. `sample_once()` is the whole round, callable from a test with scripted clocks.
 """
 
 from __future__ import annotations
@@ -18,12 +26,29 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from types import CodeType, FrameType
 
 from tui_perf.model.errors import ConfigError
-from tui_perf.profile.frames import FrameKey, KeyCache, ThreadClocks, WaitDetector
-from tui_perf.profile.tree import CallTree, FunctionRow, TreeLimits
+from tui_perf.profile import cputimer
+from tui_perf.profile.config import ProfilerConfig, ProfilerStatus, with_rate
+from tui_perf.profile.cputimer import CpuTimer
+from tui_perf.profile.frames import (
+    OWN_THREAD_PREFIX,
+    FrameKey,
+    KeyCache,
+    ThreadClocks,
+    WaitDetector,
+    frame_codes,
+    hide_internals,
+    running_tasks,
+)
+from tui_perf.profile.tree import CallTree, FunctionRow
+
+__all__ = ["Profiler", "ProfilerConfig", "ProfilerStatus"]
+
+#: the files of the sampler and its SIGPROF handler, whose frames sit on top of the main
+#: thread's stack while a round runs there
+_OWN_FILES = frozenset({__file__, cputimer.__file__})
 
 Clock = Callable[[], float]
 _ThreadInfo = tuple[str, "int | None"]
@@ -32,45 +57,6 @@ _ThreadInfo = tuple[str, "int | None"]
 #: so the pending table stays small whatever the program does
 _PENDING_STACKS = 512
 _PENDING_FRAMES = 32_768
-
-
-@dataclass(frozen=True, slots=True)
-class ProfilerConfig:
-    rate_hz: float = 100.0
-    #: the sampler's own CPU over wall time above which it halves its rate
-    max_cost: float = 0.01
-    min_hz: float = 10.0
-    #: a thread that used less CPU than this fraction of the interval was not running
-    idle_cpu_fraction: float = 0.05
-    show_idle: bool = False
-    #: tag samples of a thread running an asyncio task with the task's name
-    tag_tasks: bool = True
-    #: drop the frames of whatever launched the program through runpy (`tui-perf profile
-    #: script.py` shows the script's own stacks, as `py-spy record -- python script.py` does)
-    hide_launcher: bool = False
-    limits: TreeLimits = field(default_factory=TreeLimits)
-
-    def __post_init__(self) -> None:
-        if not 0 < self.rate_hz <= 10_000:
-            raise ConfigError(f"rate must be in (0, 10000] Hz, got {self.rate_hz}")
-        if not 0 < self.min_hz <= self.rate_hz:
-            raise ConfigError(f"min_hz must be in (0, rate], got {self.min_hz}")
-        if not 0 < self.max_cost <= 1:
-            raise ConfigError(f"max_cost must be in (0, 1], got {self.max_cost}")
-
-
-@dataclass(frozen=True, slots=True)
-class ProfilerStatus:
-    running: bool
-    target_hz: float
-    rate_hz: float
-    cost_fraction: float
-    samples: int
-    idle_samples: int
-    active_s: float
-    duration_s: float
-    threads: int
-    clock: str
 
 
 class Profiler:
@@ -82,12 +68,14 @@ class Profiler:
         *,
         clock: Clock = time.monotonic,
         cpu_clock: Clock = time.thread_time,
+        process_cpu: Clock = time.process_time,
         frames: Callable[[], dict[int, object]] = sys._current_frames,  # type: ignore[assignment]
         thread_clocks: ThreadClocks | None = None,
     ) -> None:
         self.config = config or ProfilerConfig()
         self.clock = clock
         self.cpu_clock = cpu_clock
+        self.process_cpu = process_cpu
         self._frames = frames
         self.thread_clocks = thread_clocks or ThreadClocks()
         self.keys = KeyCache()
@@ -102,47 +90,83 @@ class Profiler:
         self._info_at = float("-inf")
         self.rate_hz = self.config.rate_hz
         self._cpu: dict[int, float] = {}  # native id -> CPU seconds at the last round
+        #: thread ident -> the pending key of its last running sample
+        self._last_seen: dict[int, tuple[str, FrameKey | None, tuple[CodeType, ...]]] = {}
         self._last_round: float | None = None
         self._thread: threading.Thread | None = None
+        self._timer: CpuTimer | None = None
         self._stop = threading.Event()
         self._own_ident: int | None = None
-        # cost: the sampler thread's CPU seconds and the wall seconds it ran, in total and
+        # cost: the rounds' CPU seconds and the wall seconds they ran over, in total and
         # over the current window (for adapting the rate)
         self._cost_cpu = 0.0
         self._cost_wall = 0.0
         self._window: tuple[float, float] | None = None
         self._started_at: float | None = None
         self._duration = 0.0
+        self._rounds = 0
+        self._run_cpu = 0.0  # the process's CPU seconds while sampling (the timer's clock)
+        self._cpu_at_start: float | None = None
+        self.sampler = "thread"
+        self.note = ""
 
     # -- control -----------------------------------------------------------------------
 
     @property
     def running(self) -> bool:
+        if self._timer is not None:
+            return self._timer.installed
         return self._thread is not None and self._thread.is_alive()
 
     def start(self, rate_hz: float | None = None) -> None:
         if rate_hz is not None:
             if not 0 < rate_hz <= 10_000:
                 raise ConfigError(f"rate must be in (0, 10000] Hz, got {rate_hz}")
-            self.config = _replace_rate(self.config, rate_hz)
+            self.config = with_rate(self.config, rate_hz)
             self.rate_hz = rate_hz
+            if self._timer is not None:
+                self._timer.set_rate(rate_hz)
         if self.running:
             return
         self._stop.clear()
         self._last_round = None
         self._cpu.clear()
         self._started_at = self.clock()
+        self._cpu_at_start = self.process_cpu()
+        if self.config.sampler == "auto":
+            # the first round only reads the threads' clocks: take it now, so the first
+            # tick already weighs the CPU used since the start
+            with self.lock:
+                self._round(None, None)
+            timer = CpuTimer(self._timer_round, self.rate_hz, process_cpu=self.process_cpu)
+            why = timer.install()
+            if why is None:
+                self._timer, self.sampler, self.note = timer, "cpu-timer", ""
+                self._window = (0.0, self.clock())
+                return
+            self.note = f"CPU timer not used: {why}; sampling from a thread"
+        self.sampler = "thread"
         self._thread = threading.Thread(target=self._run, name="tui-perf-profiler", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 2.0) -> None:
         self._stop.set()
+        timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.uninstall(timeout)
+            self._cost_cpu += timer.cost_s
         thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
         if self._started_at is not None:
-            self._duration += self.clock() - self._started_at
+            spent = self.clock() - self._started_at
+            self._duration += spent
+            if timer is not None:
+                self._cost_wall += spent
             self._started_at = None
+        if self._cpu_at_start is not None:
+            self._run_cpu += self.process_cpu() - self._cpu_at_start
+            self._cpu_at_start = None
 
     def reset(self) -> None:
         with self.lock:
@@ -151,14 +175,23 @@ class Profiler:
             self._pending_idle.clear()
             self._pending_frames = 0
             self._cost_cpu = self._cost_wall = 0.0
-            self._duration = 0.0
+            self._duration = self._run_cpu = 0.0
+            self._rounds = 0
+            if self._timer is not None:
+                self._timer.cost_s = 0.0
             if self._started_at is not None:
                 self._started_at = self.clock()
+                self._cpu_at_start = self.process_cpu()
 
     # -- the round ---------------------------------------------------------------------
 
-    def sample_once(self) -> None:
-        """Sample every thread but this one once, and add the samples to the tree.
+    def sample_once(self, main_frame: FrameType | None = None, skip: int | None = None) -> None:
+        """Sample every thread once, and add the samples to the tree.
+
+        `skip`: a thread left out (by default the calling one: a sampler thread). From the
+        CPU timer's handler, `main_frame` is the main thread's interrupted frame (what
+        `sys._current_frames` gives for it there is the handler's own) and nothing is
+        skipped.
 
         The round only records each running thread's stack as a tuple of code objects and
         adds its weight to a pending table; `_fold` turns the pending stacks into the
@@ -166,58 +199,110 @@ class Profiler:
         per-function bookkeeping is paid per distinct stack, not per sample: the round,
         paid with the host's GIL held, stays a few dict operations per thread.
         """
+        if main_frame is None and skip is None:
+            skip = threading.get_ident()
+        # the handler may interrupt the main thread while it holds the lock (reading the
+        # tree): skip the round then; the next one's CPU deltas cover this one's time
+        if not self.lock.acquire(blocking=main_frame is None):
+            return
+        try:
+            self._round(main_frame, skip)
+        finally:
+            self.lock.release()
+
+    def _round(self, main_frame: FrameType | None, skip: int | None) -> None:
         now = self.clock()
         last, self._last_round = self._last_round, now
         wall = now - last if last is not None else 0.0
-        me = threading.get_ident()
         frames = self._frames()
+        main_ident = threading.main_thread().ident or 0
+        if main_frame is not None:
+            frames[main_ident] = main_frame
         info = self._thread_info(frames, now)
-        tags = _running_tasks() if self.config.tag_tasks else {}
+        tags = running_tasks() if self.config.tag_tasks else {}
         seen: dict[int, float] = {}
-        config = self.config
+        show_idle = self.config.show_idle
         read_clock = self.thread_clocks.read
-        with self.lock:
-            pending, pending_idle = self._pending, self._pending_idle
-            for ident, frame in frames.items():
-                if ident == me:
-                    continue
-                name, native = info[ident]
-                cpu_now = read_clock(native)
-                cpu_before = self._cpu.get(native) if native is not None else None
-                if cpu_now is not None and native is not None:
-                    seen[native] = cpu_now
-                if last is None:
-                    continue  # the first round only reads the clocks
-                if cpu_now is not None and cpu_before is not None:
-                    used: float | None = max(0.0, cpu_now - cpu_before)
-                elif cpu_now is not None:
-                    continue  # a thread new since the last round: its time starts now
+        pending, pending_idle = self._pending, self._pending_idle
+        last_seen = self._last_seen
+        if last is not None:
+            self._rounds += 1
+        for ident, frame in frames.items():
+            if ident == skip:
+                continue
+            name, native = info[ident]
+            cpu_now = read_clock(native)
+            cpu_before = self._cpu.get(native) if native is not None else None
+            if cpu_now is not None and native is not None:
+                seen[native] = cpu_now
+            if last is None:
+                continue  # the first round only reads the clocks
+            if cpu_now is not None and cpu_before is not None:
+                used: float | None = max(0.0, cpu_now - cpu_before)
+            elif cpu_now is not None:
+                continue  # a thread new since the last round: its time starts now
+            else:
+                used = None
+            # idle: what the thread is doing (a waiting call), or no CPU at all since
+            # the last round; never a share of the interval, which dropped light threads
+            idle = used == 0.0 or self.waits.waiting(frame)  # type: ignore[arg-type]
+            weight = used if used is not None else wall
+            if idle and used and not show_idle:
+                # waiting now, but it ran since the last round (a burst that ended
+                # before the round): its CPU goes to the stack it was last seen running,
+                # as time without a sample, so each thread's CPU is counted whole
+                # (never seen running: to the stack it waits in, whose caller did run)
+                before = last_seen.get(ident)
+                if before is None:
+                    before = (name, tags.get(ident), frame_codes(frame))  # type: ignore[arg-type]
+                carried = pending.get(before)
+                if carried is None:  # folded since, or new: a row of time alone
+                    pending[before] = [used, 0]
+                    self._pending_frames += len(before[2])
                 else:
-                    used = None
-                idle = self.waits.waiting(frame) or (  # type: ignore[arg-type]
-                    used is not None and used < config.idle_cpu_fraction * wall
-                )
-                weight = used if used is not None else wall
-                if idle and not config.show_idle:
-                    row = pending_idle.get(name)
-                    if row is None:
-                        pending_idle[name] = [wall, 1]
-                    else:
-                        row[0] += wall
-                        row[1] += 1
-                    continue
-                codes = _codes(frame)  # type: ignore[arg-type]
-                key = (name, tags.get(ident), codes)
-                row = pending.get(key)
+                    carried[0] += used
+            if idle and not show_idle:
+                row = pending_idle.get(name)
                 if row is None:
-                    pending[key] = [weight, 1]
-                    self._pending_frames += len(codes)
+                    pending_idle[name] = [wall, 1]
                 else:
-                    row[0] += weight
+                    row[0] += wall
                     row[1] += 1
-            if len(pending) > _PENDING_STACKS or self._pending_frames > _PENDING_FRAMES:
-                self._fold()
+                continue
+            if ident == main_ident:  # a relay round while the handler runs: not its frames
+                while frame is not None and frame.f_code.co_filename in _OWN_FILES:  # type: ignore[attr-defined]
+                    frame = frame.f_back  # type: ignore[attr-defined]
+            codes = frame_codes(frame)  # type: ignore[arg-type]
+            key = (name, tags.get(ident), codes)
+            last_seen[ident] = key
+            row = pending.get(key)
+            if row is None:
+                pending[key] = [weight, 1]
+                self._pending_frames += len(codes)
+            else:
+                row[0] += weight
+                row[1] += 1
+        if len(last_seen) > len(frames) + 64:  # threads that ended
+            self._last_seen = {i: k for i, k in last_seen.items() if i in frames}
+        if len(pending) > _PENDING_STACKS or self._pending_frames > _PENDING_FRAMES:
+            self._fold()
         self._cpu = seen
+
+    def _timer_round(self, main_frame: FrameType | None, skip: int | None) -> None:
+        """A tick of the CPU timer: the round, then once a second the fold and the rate."""
+        self.sample_once(main_frame, skip)
+        timer = self._timer
+        if timer is None or self._window is None:
+            return
+        wall = self.clock()
+        if wall - self._window[1] >= 1.0:
+            if self.lock.acquire(blocking=False):
+                try:
+                    self._fold()
+                finally:
+                    self.lock.release()
+            if self._adapt(timer.cost_s, wall):
+                timer.set_rate(self.rate_hz)
 
     def _thread_info(self, frames: dict[int, object], now: float) -> dict[int, _ThreadInfo]:
         """Thread ident -> (name, native id), re-read each second or when a thread is new."""
@@ -234,16 +319,20 @@ class Profiler:
         pending, self._pending = self._pending, {}
         idle, self._pending_idle = self._pending_idle, {}
         self._pending_frames = 0
-        tree, key_of, hide = self._tree, self.keys.key, self.config.hide_launcher
+        tree, key_of, internals = self._tree, self.keys.key, self.config.internals
         for (name, tag, codes), (weight, count) in pending.items():
-            stack = [key_of(code) for code in reversed(codes)]
-            if hide:
-                stack = _after_launcher(stack)
+            stack: list[FrameKey] | None = [key_of(code) for code in reversed(codes)]
+            if not internals:
+                stack = hide_internals(name, stack)  # type: ignore[arg-type]
+                if stack is None:
+                    continue
+            assert stack is not None
             if tag is not None:
                 stack.insert(0, tag)
             tree.add(name, stack, weight, int(count))
         for name, (weight, count) in idle.items():
-            tree.add_idle(name, weight, int(count))
+            if internals or not name.startswith(OWN_THREAD_PREFIX):
+                tree.add_idle(name, weight, int(count))
 
     @property
     def tree(self) -> CallTree:
@@ -258,6 +347,7 @@ class Profiler:
         cpu0, wall0 = self.cpu_clock(), self.clock()
         self._window = (cpu0, wall0)
         folded_at = wall0
+        adaptive = self.config.adaptive
         while not self._stop.is_set():
             # the host's threads come and go mid-round: a round that trips is skipped
             with contextlib.suppress(Exception):
@@ -266,7 +356,8 @@ class Profiler:
             self._cost_cpu += cpu - cpu0
             self._cost_wall += wall - wall0
             cpu0, wall0 = cpu, wall
-            self._adapt(cpu, wall)
+            if adaptive:
+                self._adapt(cpu, wall)
             if wall - folded_at >= 1.0:  # readers see at most a second's lag unread
                 with self.lock:
                     self._fold()
@@ -278,25 +369,35 @@ class Profiler:
                 delay = 0.0
             self._stop.wait(delay)
 
-    def _adapt(self, cpu: float, wall: float) -> None:
-        """Every second: halve the rate if the sampler cost too much, climb back if not."""
-        assert self._window is not None
+    def _adapt(self, cpu: float, wall: float) -> bool:
+        """Every second: halve the rate if the sampler cost too much, climb back if not.
+        `cpu`: the sampler's own CPU seconds so far. True when the rate changed."""
+        if self._window is None:
+            return False
         cpu_start, wall_start = self._window
         if wall - wall_start < 1.0:
-            return
+            return False
         cost = (cpu - cpu_start) / (wall - wall_start)
         self._window = (cpu, wall)
-        target = self.config.rate_hz
+        if not self.config.adaptive:
+            return False
+        target, before = self.config.rate_hz, self.rate_hz
         if cost > self.config.max_cost and self.rate_hz > self.config.min_hz:
             self.rate_hz = max(self.config.min_hz, self.rate_hz / 2)
         elif cost < self.config.max_cost / 4 and self.rate_hz < target:
             self.rate_hz = min(target, self.rate_hz * 2)
+        return self.rate_hz != before
 
     # -- reading -----------------------------------------------------------------------
 
     def cost_fraction(self) -> float:
-        """The sampler thread's CPU seconds over the wall seconds it ran (0 before)."""
-        return self._cost_cpu / self._cost_wall if self._cost_wall > 0 else 0.0
+        """The rounds' CPU seconds over the wall seconds sampled (0 before)."""
+        cpu, wall = self._cost_cpu, self._cost_wall
+        timer = self._timer
+        if timer is not None and self._started_at is not None:
+            cpu += timer.cost_s
+            wall += self.clock() - self._started_at
+        return cpu / wall if wall > 0 else 0.0
 
     def status(self) -> ProfilerStatus:
         with self.lock:
@@ -304,14 +405,16 @@ class Profiler:
             tree = self._tree
             samples, idle, active = tree.samples, tree.idle_samples, tree.active_s
             threads = len(tree.threads)
-        duration = self._duration
+        duration, run_cpu = self._duration, self._run_cpu
         if self._started_at is not None:
             duration += self.clock() - self._started_at
-        rounds_rate = self.rate_hz if self.running else 0.0
+        if self._cpu_at_start is not None:
+            run_cpu += self.process_cpu() - self._cpu_at_start
+        base = run_cpu if self.sampler == "cpu-timer" else duration
         return ProfilerStatus(
             running=self.running,
             target_hz=self.config.rate_hz,
-            rate_hz=rounds_rate,
+            rate_hz=self.rate_hz if self.running else 0.0,
             cost_fraction=self.cost_fraction(),
             samples=samples,
             idle_samples=idle,
@@ -319,6 +422,11 @@ class Profiler:
             duration_s=duration,
             threads=threads,
             clock="cpu" if self.thread_clocks.available else "wall",
+            sampler=self.sampler,
+            mode="adaptive" if self.config.adaptive else "fixed",
+            achieved_hz=self._rounds / base if base > 0 else 0.0,
+            rounds=self._rounds,
+            note=self.note,
         )
 
     def rows(self, thread: str | None = None) -> list[FunctionRow]:
@@ -330,48 +438,3 @@ class Profiler:
         with self.lock:
             self._fold()
             return self._tree.copy()
-
-
-def _codes(frame: FrameType | None) -> tuple[CodeType, ...]:
-    """The code objects of a thread's frames, innermost first."""
-    codes = []
-    while frame is not None:
-        codes.append(frame.f_code)
-        frame = frame.f_back
-    return tuple(codes)
-
-
-def _after_launcher(stack: list[FrameKey]) -> list[FrameKey]:
-    """The frames below the last runpy frame: the program's own, without its launcher."""
-    for i in range(len(stack) - 1, -1, -1):
-        file = stack[i].file
-        if file == "<frozen runpy>" or file.endswith(("/runpy.py", "\\runpy.py")):
-            return stack[i + 1 :]
-    return stack
-
-
-def _replace_rate(config: ProfilerConfig, rate_hz: float) -> ProfilerConfig:
-    import dataclasses
-
-    return dataclasses.replace(config, rate_hz=rate_hz, min_hz=min(config.min_hz, rate_hz))
-
-
-def _running_tasks() -> dict[int, FrameKey]:
-    """Thread ident -> a tag frame naming the asyncio task that thread is running now.
-
-    Read from asyncio's table of current tasks (loop -> task) and each loop's thread id;
-    nothing when asyncio was never imported or its internals are not what we read.
-    """
-    tasks = sys.modules.get("asyncio.tasks")
-    if tasks is None:
-        return {}
-    out: dict[int, FrameKey] = {}
-    try:
-        current = dict(getattr(tasks, "_current_tasks", {}))
-        for loop, task in current.items():
-            ident = getattr(loop, "_thread_id", None)
-            if isinstance(ident, int):
-                out[ident] = FrameKey(f"[task {task.get_name()}]", "<asyncio>", 0)
-    except Exception:
-        return {}
-    return out

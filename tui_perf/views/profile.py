@@ -33,15 +33,29 @@ class ProfileView:
     notes: tuple[str, ...]
 
 
+def sampler_summary(sampler: str, mode: str, target_hz: float, achieved_hz: float) -> str:
+    """Which sampler ran, the rate asked for and how it was held, and the rate achieved:
+    "CPU-timer sampler, 100 Hz fixed, achieved 97 Hz of CPU time"."""
+    name = {"cpu-timer": "CPU-timer", "thread": "thread"}.get(sampler, sampler or "thread")
+    how = "at most" if mode == "adaptive" else "fixed"
+    asked = f"{target_hz:.0f} Hz {how}" if how == "fixed" else f"{how} {target_hz:.0f} Hz"
+    per = "CPU time" if sampler == "cpu-timer" else "wall time"
+    return f"{name} sampler, {asked}, achieved {achieved_hz:.0f} Hz of {per}"
+
+
 def profile_status(p: ProfileStats | None) -> str:
     """The profiler's state and its measured cost, in one line."""
     if p is None or not (p.running or p.samples or p.idle_samples):
         return "sampler off · press p to sample the watched process"
     cost = f"cost {p.cost_fraction * 100:.1f}% of a core"
     clock = "CPU time" if p.clock == "cpu" else "wall time"
-    head = f"sampling {p.rate_hz:.0f} Hz" if p.running else "stopped"
+    if p.sampler:
+        head = sampler_summary(p.sampler, p.mode, p.target_hz, p.achieved_hz)
+        head = head if p.running else f"stopped · {head}"
+    else:  # a snapshot from before #31
+        head = f"sampling {p.rate_hz:.0f} Hz" if p.running else "stopped"
     if p.running and p.rate_hz < p.target_hz:
-        head += f" (adapted down from {p.target_hz:.0f} Hz)"
+        head += f" (adapted down to {p.rate_hz:.0f} Hz)"
     return (
         f"{head} · {cost} · {p.samples} samples over {p.duration_s:.0f} s, "
         f"{p.idle_samples} idle hidden · {clock}"
