@@ -34,6 +34,7 @@ import stat
 import sys
 import tempfile
 import threading
+import time
 import weakref
 from collections import deque
 from pathlib import Path
@@ -95,16 +96,27 @@ class _Client:
         self._replies: deque[bytes] = deque(maxlen=64)
         self._cond = threading.Condition()
         self._closed = False
+        self._threads: list[threading.Thread] = []
         self.sent = 0
         sock.settimeout(agent.send_timeout)
 
     def start(self) -> None:
-        threading.Thread(
-            target=self._guard(self._read), name="tui-perf-agent-read", daemon=True
-        ).start()
-        threading.Thread(
-            target=self._guard(self._write), name="tui-perf-agent-write", daemon=True
-        ).start()
+        self._threads = [
+            threading.Thread(
+                target=self._guard(self._read), name="tui-perf-agent-read", daemon=True
+            ),
+            threading.Thread(
+                target=self._guard(self._write), name="tui-perf-agent-write", daemon=True
+            ),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def join(self, timeout: float) -> None:
+        """Wait, at most `timeout` seconds, for both threads to end (after `close`)."""
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def _guard(self, fn: Any) -> Any:
         def run() -> None:
@@ -362,6 +374,9 @@ class Agent:
                 if evict is not None:
                     self.refused += 1
                     evict.close()
+                    # Its threads gone before the newcomer's start: on a busy CPU they had
+                    # not had a turn to end, and a flood piled up 100 of them over the cap.
+                    evict.join(1.0)
                 client = _Client(self, sock, needs_token)
                 with self._lock:
                     self.clients.append(client)
