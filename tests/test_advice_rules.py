@@ -498,6 +498,18 @@ def test_bench_workers_says_more_workers_do_not_help_when_nothing_scales() -> No
     assert "at most 1.0x" in f.estimate
 
 
+def test_bench_workers_with_no_serial_part_is_still_scaling_not_a_knee() -> None:
+    # a loaded machine's noise made a wait-bound run super-linear: s clamped to 0 had read
+    # "4 workers is the knee; past it each doubling saves under 10%" (and "50% less at 8")
+    times = {1: 0.048, 2: 0.023, 3: 0.015, 4: 0.011}  # faster than 1/n: the fit clamps s to 0
+    results = tuple(
+        BenchResult(f"crunch[workers={n}]", "g", (t,), 1, t, 0.0) for n, t in times.items()
+    )
+    (f,) = findings(BenchWorkers(), bench_window(results))
+    assert "still scaling at 4 workers; the fit finds no knee" in f.title
+    assert dict(f.evidence)["knee"].startswith("none") and "no limit" in f.estimate
+
+
 def test_bench_workers_marks_a_knee_past_the_measured_counts_as_extrapolated() -> None:
     (f,) = findings(BenchWorkers(), bench_window(scaled(0.05, (1, 2, 4))))
     assert "extrapolated" in dict(f.evidence)["knee"] and f.confidence == "low"

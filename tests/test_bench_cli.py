@@ -312,6 +312,7 @@ def spins(loops, workers):
 """
 
 
+@pytest.mark.timing  # real threads' wall times: beside two CPU hogs the spin "scaled" 1.6x
 def test_a_benchmark_at_several_worker_counts_gets_amdahls_knee(tmp_path: Path) -> None:
     """Real reruns in fresh processes: waiting scales, the GIL-bound loop does not."""
     path = tmp_path / "bench_scaling.py"

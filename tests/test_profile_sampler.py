@@ -59,6 +59,9 @@ def switch_interval(seconds: float) -> Iterator[None]:
         sys.setswitchinterval(before)
 
 
+# A sampler's accuracy in points of wall time: a preempted sampler thread samples unevenly
+# (3.2 points off beside the suite's other work and two CPU hogs), so it is judged quiet.
+@pytest.mark.timing
 def test_shares_of_a_known_split_are_within_3_points_of_the_truth() -> None:
     """alpha:beta:gamma do work in 5:3:2; the truth is each one's own time, measured on the
     wall clock the sampler samples on. (Thread CPU time was the truth until a loaded CI

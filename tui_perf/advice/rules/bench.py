@@ -64,7 +64,9 @@ def worker_findings(
 def _finding(
     name: str, counts: list[int], times: list[float], fit: AmdahlFit, s: AdviceSettings
 ) -> Finding:
-    knee = fit.knee(s.bench_min_doubling_gain) or max(counts)
+    # None: the fit found no serial part (all parallel), so no count is a knee: still
+    # scaling, not a knee at the largest count measured (which a noisy run's s = 0 gave)
+    knee = fit.knee(s.bench_min_doubling_gain)
     best = min(range(len(times)), key=times.__getitem__)
     evidence: tuple[tuple[str, str], ...] = (
         ("workers", " · ".join(map(str, counts))),
@@ -73,23 +75,24 @@ def _finding(
         ("serial fraction (fitted)", f"{fit.serial:.2f}"),
         ("fit error (rms / mean)", fmt_percent(fit.rms_error)),
     )
-    beyond = knee > max(counts)
-    if beyond:
+    beyond = knee is None or knee > max(counts)
+    if knee is None:
+        evidence += (("knee", "none: the fit finds no serial part"),)
+    elif beyond:
         evidence += (("knee", f"{knee}, past the largest count measured: extrapolated"),)
     limit = "no limit" if fit.serial == 0 else f"at most {fit.max_speedup:.1f}x"
-    if knee <= 1:
+    if knee is not None and knee <= 1:
         severity = "warning" if max(counts) > 1 else "info"
         title = f"benchmark {name}: more workers do not help (serial fraction {fit.serial:.2f})"
         estimate = f"{limit} at any count; one worker does the same work for less"
     elif beyond:
         severity = "info"
-        title = (
-            f"benchmark {name}: still scaling at {max(counts)} workers; the fit puts the knee "
-            f"at {knee} (extrapolated)"
-        )
+        where = "finds no knee" if knee is None else f"puts the knee at {knee} (extrapolated)"
+        title = f"benchmark {name}: still scaling at {max(counts)} workers; the fit {where}"
         at = fit.predict(max(counts))
         estimate = f"{fmt_seconds(at)} at {max(counts)} workers ({fit.t1 / at:.1f}x); {limit}"
     else:
+        assert knee is not None  # beyond covers None
         severity = "info"
         title = (
             f"benchmark {name}: {knee} workers is the knee; past it each doubling saves "
